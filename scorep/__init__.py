@@ -1,0 +1,50 @@
+"""scorep: Score-P compatible performance measurement for Python.
+
+Run a program under measurement with ``python -m scorep script.py``, or start
+it from inside with :func:`register`.  Results go to a Score-P experiment
+directory: an OTF2 trace and a CUBE4 profile.
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from scorep import user  # noqa: E402  (re-exported for the seed-era interface)
+
+
+def register() -> None:
+    """Start measuring from here on (the seed interface); the experiment is
+    finalized when the interpreter exits.  A no-op when already measuring."""
+    from scorep import _measurement
+
+    if _measurement.start():
+        _measurement.enable_instrumenter(all_threads=True)
+
+
+# Seed-era flat functions, kept for scripts written against the original bindings.
+
+def user_region_begin(name: str) -> None:
+    user.region_begin(name)
+
+
+def user_region_end(name: str) -> None:
+    user.region_end(name)
+
+
+def user_enable_recording() -> None:
+    user.enable_recording()
+
+
+def user_disable_recording() -> None:
+    user.disable_recording()
+
+
+def user_parameter_int(name: str, val: int) -> None:
+    user.parameter_int(name, val)
+
+
+def user_parameter_uint(name: str, val: int) -> None:
+    user.parameter_uint(name, val)
+
+
+def user_parameter_string(name: str, string: str) -> None:
+    user.parameter_string(name, string)

@@ -1,0 +1,102 @@
+#include "clock.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+
+clock_kind clock_active_kind = CLOCK_KIND_CLOCK_GETTIME;
+
+static uint64_t start_ticks, start_mono_ns, start_epoch_ns;
+static uint64_t resolution = 1000000000ull;
+
+static uint64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t epoch_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t clock_read_slow(void)
+{
+    if (clock_active_kind == CLOCK_KIND_GETTIMEOFDAY) {
+        struct timeval tv;
+        gettimeofday(&tv, NULL);
+        return (uint64_t)tv.tv_sec * 1000000000ull + (uint64_t)tv.tv_usec * 1000ull;
+    }
+    return monotonic_ns();
+}
+
+bool clock_tsc_usable(void)
+{
+#ifdef SCOREP_HAVE_TSC
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        return false;
+    char line[4096];
+    bool constant = false, nonstop = false;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "flags", 5) != 0)
+            continue;
+        constant = strstr(line, " constant_tsc") != NULL;
+        nonstop = strstr(line, " nonstop_tsc") != NULL;
+        break;
+    }
+    fclose(f);
+    return constant && nonstop;
+#else
+    return false;
+#endif
+}
+
+void clock_init(clock_kind kind)
+{
+    clock_active_kind = kind;
+    start_epoch_ns = epoch_ns();
+    start_mono_ns = monotonic_ns();
+    start_ticks = clock_now();
+    resolution = 1000000000ull;
+}
+
+uint64_t clock_finish(void)
+{
+    if (clock_active_kind != CLOCK_KIND_TSC)
+        return resolution = 1000000000ull;
+    /* The TSC frequency is measured against CLOCK_MONOTONIC over the whole
+     * run; below 20 ms the error of that ratio would become visible. */
+    uint64_t mono, ticks;
+    for (;;) {
+        mono = monotonic_ns();
+        ticks = clock_now();
+        if (mono - start_mono_ns >= 20000000ull)
+            break;
+        struct timespec nap = {0, 1000000};
+        nanosleep(&nap, NULL);
+    }
+    double hz = (double)(ticks - start_ticks) * 1e9 / (double)(mono - start_mono_ns);
+    return resolution = (uint64_t)(hz + 0.5);
+}
+
+uint64_t clock_resolution(void) { return resolution; }
+
+uint64_t clock_ticks_to_epoch_ns(uint64_t t)
+{
+    double dt = ((double)t - (double)start_ticks) * 1e9 / (double)resolution;
+    return start_epoch_ns + (int64_t)dt;
+}
+
+const char *clock_kind_name(clock_kind kind)
+{
+    switch (kind) {
+    case CLOCK_KIND_TSC: return "tsc";
+    case CLOCK_KIND_CLOCK_GETTIME: return "clock_gettime";
+    case CLOCK_KIND_GETTIMEOFDAY: return "gettimeofday";
+    }
+    return "?";
+}

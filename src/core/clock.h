@@ -1,0 +1,55 @@
+/* Timestamps for events: the cheapest accurate clock of the machine.
+ *
+ * On x86-64 with an invariant TSC the raw cycle counter is used (a few ns per
+ * read); elsewhere CLOCK_MONOTONIC in nanoseconds.  Ticks are converted to
+ * seconds only when the results are written, with a resolution calibrated
+ * over the whole run. */
+#ifndef SCOREP_CORE_CLOCK_H
+#define SCOREP_CORE_CLOCK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+#define SCOREP_HAVE_TSC 1
+#endif
+
+typedef enum {
+    CLOCK_KIND_TSC,            /* rdtsc, needs constant_tsc + nonstop_tsc */
+    CLOCK_KIND_CLOCK_GETTIME,  /* CLOCK_MONOTONIC, ns */
+    CLOCK_KIND_GETTIMEOFDAY    /* gettimeofday, scaled to ns */
+} clock_kind;
+
+extern clock_kind clock_active_kind;
+
+uint64_t clock_read_slow(void);
+
+static inline uint64_t clock_now(void)
+{
+#ifdef SCOREP_HAVE_TSC
+    if (__builtin_expect(clock_active_kind == CLOCK_KIND_TSC, 1))
+        return __rdtsc();
+#endif
+    return clock_read_slow();
+}
+
+/* True if this machine has an invariant TSC the measurement may use. */
+bool clock_tsc_usable(void);
+
+/* Select the clock and take the starting calibration point. */
+void clock_init(clock_kind kind);
+
+/* Take the final calibration point (waits a few ms for very short runs so the
+ * TSC frequency is still accurate) and return ticks per second. */
+uint64_t clock_finish(void);
+
+/* Ticks per second, valid after clock_finish(). */
+uint64_t clock_resolution(void);
+
+/* Wall-clock time (ns since epoch) that corresponds to tick value t. */
+uint64_t clock_ticks_to_epoch_ns(uint64_t t);
+
+const char *clock_kind_name(clock_kind kind);
+
+#endif

@@ -1,0 +1,219 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+const config_var_info config_vars[] = {
+#define CONFIG_VAR(field, env, type, def, help, longhelp) {env, type, def, help, longhelp},
+#include "config_vars.def"
+#undef CONFIG_VAR
+};
+const int config_var_count = (int)(sizeof config_vars / sizeof config_vars[0]);
+
+static const size_t config_offsets[] = {
+#define CONFIG_VAR(field, env, type, def, help, longhelp) offsetof(measurement_config, field),
+#include "config_vars.def"
+#undef CONFIG_VAR
+};
+
+/* Allowed values of option-typed variables (first entry: variable name). */
+static const char *const option_values[][6] = {
+    {"SCOREP_TIMER", "", "tsc", "clock_gettime", "gettimeofday", NULL},
+    {"SCOREP_PROFILING_FORMAT", "none", "cube4", "default", NULL, NULL},
+};
+
+const char *config_type_name(config_type type)
+{
+    static const char *const names[] = {"boolean", "size", "number", "path", "string", "option"};
+    return names[type];
+}
+
+static const char *skip_space(const char *s)
+{
+    while (*s && isspace((unsigned char)*s))
+        s++;
+    return s;
+}
+
+static bool rest_is_space(const char *s) { return *skip_space(s) == '\0'; }
+
+bool config_parse_bool(const char *text, bool *out)
+{
+    const char *s = skip_space(text);
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        n--;
+    static const char *const yes[] = {"true", "yes", "on"};
+    static const char *const no[] = {"false", "no", "off"};
+    if (n == 0) {
+        *out = false;
+        return true;
+    }
+    for (size_t i = 0; i < 3; i++) {
+        if (strlen(yes[i]) == n && strncasecmp(s, yes[i], n) == 0)
+            return *out = true, true;
+        if (strlen(no[i]) == n && strncasecmp(s, no[i], n) == 0)
+            return *out = false, true;
+    }
+    uint64_t number;
+    char copy[64];
+    if (n < sizeof copy) {
+        memcpy(copy, s, n);
+        copy[n] = '\0';
+        if (config_parse_number(copy, &number))
+            return *out = number != 0, true;
+    }
+    return false;
+}
+
+bool config_parse_number(const char *text, uint64_t *out)
+{
+    const char *s = skip_space(text);
+    if (!isdigit((unsigned char)*s))
+        return false;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno == ERANGE || !rest_is_space(end))
+        return false;
+    *out = v;
+    return true;
+}
+
+bool config_parse_size(const char *text, uint64_t *out)
+{
+    const char *s = skip_space(text);
+    if (!isdigit((unsigned char)*s))
+        return false;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno == ERANGE)
+        return false;
+    s = skip_space(end);
+    static const char units[] = "KMGTPE";
+    int shift = 0;
+    if (*s) {
+        const char *u = strchr(units, toupper((unsigned char)*s));
+        if (u) {
+            shift = 10 * (int)(u - units + 1);
+            s++;
+        }
+        if (toupper((unsigned char)*s) == 'B')
+            s++;
+    }
+    if (!rest_is_space(s))
+        return false;
+    if (shift && v > (UINT64_MAX >> shift))
+        return false;
+    *out = (uint64_t)v << shift;
+    return true;
+}
+
+static bool option_allowed(const char *env, const char *value)
+{
+    for (size_t i = 0; i < sizeof option_values / sizeof option_values[0]; i++) {
+        if (strcmp(option_values[i][0], env) != 0)
+            continue;
+        for (int j = 1; j < 6 && option_values[i][j]; j++)
+            if (strcasecmp(option_values[i][j], value) == 0)
+                return true;
+        return false;
+    }
+    return true;
+}
+
+static char *trimmed_copy(const char *text)
+{
+    const char *s = skip_space(text);
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        n--;
+    char *copy = malloc(n + 1);
+    memcpy(copy, s, n);
+    copy[n] = '\0';
+    return copy;
+}
+
+bool config_load(measurement_config *cfg, char *err, size_t errlen)
+{
+    memset(cfg, 0, sizeof *cfg);
+    bool ok = true;
+    for (int i = 0; i < config_var_count; i++) {
+        const config_var_info *var = &config_vars[i];
+        const char *env = getenv(var->env_name);
+        const char *text = env ? env : var->default_value;
+        void *slot = (char *)cfg + config_offsets[i];
+        bool parsed = true;
+        switch (var->type) {
+        case CONFIG_BOOL:
+            parsed = config_parse_bool(text, (bool *)slot);
+            break;
+        case CONFIG_SIZE:
+            parsed = config_parse_size(text, (uint64_t *)slot);
+            break;
+        case CONFIG_NUMBER:
+            parsed = config_parse_number(text, (uint64_t *)slot);
+            break;
+        case CONFIG_OPTION: {
+            char *value = trimmed_copy(text);
+            for (char *p = value; *p; p++)
+                *p = (char)tolower((unsigned char)*p);
+            parsed = option_allowed(var->env_name, value);
+            *(char **)slot = value;
+            break;
+        }
+        case CONFIG_PATH:
+        case CONFIG_STRING:
+            *(char **)slot = trimmed_copy(text);
+            break;
+        }
+        if (!parsed && ok) {
+            snprintf(err, errlen, "invalid value for %s: '%s' is not a valid %s", var->env_name, text,
+                     config_type_name(var->type));
+            ok = false;
+        }
+    }
+    if (!ok)
+        config_free(cfg);
+    return ok;
+}
+
+void config_free(measurement_config *cfg)
+{
+    for (int i = 0; i < config_var_count; i++) {
+        config_type t = config_vars[i].type;
+        if (t == CONFIG_PATH || t == CONFIG_STRING || t == CONFIG_OPTION) {
+            char **slot = (char **)((char *)cfg + config_offsets[i]);
+            free(*slot);
+            *slot = NULL;
+        }
+    }
+}
+
+void config_write(const measurement_config *cfg, FILE *out)
+{
+    for (int i = 0; i < config_var_count; i++) {
+        const config_var_info *var = &config_vars[i];
+        const void *slot = (const char *)cfg + config_offsets[i];
+        fprintf(out, "# %s\n%s=", var->help, var->env_name);
+        switch (var->type) {
+        case CONFIG_BOOL:
+            fputs(*(const bool *)slot ? "true" : "false", out);
+            break;
+        case CONFIG_SIZE:
+        case CONFIG_NUMBER:
+            fprintf(out, "%llu", (unsigned long long)*(const uint64_t *)slot);
+            break;
+        default: {
+            const char *s = *(char *const *)slot;
+            fprintf(out, "\"%s\"", s ? s : "");
+        }
+        }
+        fputs("\n", out);
+    }
+}

@@ -1,0 +1,57 @@
+/* Process-local definitions: strings, regions, parameters.  Ids are dense
+ * indices in creation order, so writers can emit them as OTF2/CUBE ids and a
+ * later unification across processes can map them.  All functions are
+ * thread safe; none is on the per-event hot path (sources cache ids). */
+#ifndef SCOREP_CORE_DEFS_H
+#define SCOREP_CORE_DEFS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum {
+    REGION_ROLE_FUNCTION,     /* Python function, C function */
+    REGION_ROLE_USER,         /* user region */
+    REGION_ROLE_ARTIFICIAL,   /* measurement-made regions */
+} region_role;
+
+typedef enum {
+    REGION_PARADIGM_USER,         /* Python functions and user regions (as Score-P's bindings) */
+    REGION_PARADIGM_COMPILER,     /* C functions called from Python */
+    REGION_PARADIGM_MEASUREMENT,  /* artificial regions */
+} region_paradigm;
+
+typedef enum { PARAMETER_INT, PARAMETER_UINT, PARAMETER_STRING } parameter_type;
+
+typedef struct {
+    uint32_t name;        /* string id */
+    uint32_t group;       /* string id of the group (module) name */
+    uint32_t file;        /* string id, or the empty string */
+    uint32_t first_line;
+    uint32_t last_line;
+    region_role role;
+    region_paradigm paradigm;
+} region_def;
+
+typedef struct {
+    uint32_t name;
+    parameter_type type;
+} parameter_def;
+
+void defs_init(void);
+void defs_free(void);
+
+uint32_t defs_string(const char *text);
+const char *defs_string_text(uint32_t id);
+uint32_t defs_string_count(void);
+
+/* Regions are unique by (name, file, first line). */
+uint32_t defs_region(const char *name, const char *group, const char *file, uint32_t first_line,
+                     uint32_t last_line, region_role role, region_paradigm paradigm);
+uint32_t defs_region_count(void);
+region_def defs_region_get(uint32_t id);
+
+uint32_t defs_parameter(const char *name, parameter_type type);
+uint32_t defs_parameter_count(void);
+parameter_def defs_parameter_get(uint32_t id);
+
+#endif

@@ -1,0 +1,25 @@
+/* The experiment directory, made and named as Score-P does. */
+#ifndef SCOREP_CORE_EXPERIMENT_H
+#define SCOREP_CORE_EXPERIMENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+
+/* Create the directory the measurement writes into (the named one, or
+ * scorep-measurement-tmp) following the overwrite rules.  Returns the
+ * absolute path (malloc'd) or NULL with a one-line message in err. */
+char *experiment_create(const measurement_config *cfg, char *err, size_t errlen);
+
+/* Write <dir>/scorep.cfg. */
+bool experiment_write_config(const char *dir, const measurement_config *cfg, char *err, size_t errlen);
+
+/* Copy a file into the experiment directory under its base name. */
+bool experiment_copy_file(const char *dir, const char *path, char *err, size_t errlen);
+
+/* Rename a scorep-measurement-tmp directory to scorep-YYYYMMDD_HHMM_<ticks>;
+ * a named directory keeps its name.  Returns the final path (malloc'd). */
+char *experiment_finish(const char *dir, const measurement_config *cfg);
+
+#endif

@@ -1,0 +1,83 @@
+#include "keymap.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t hash_bytes(const void *key, size_t len)
+{
+    /* FNV-1a: simple and good enough for definition names */
+    const unsigned char *p = key;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+void keymap_init(keymap *map)
+{
+    map->capacity = 64;
+    map->used = 0;
+    map->slots = calloc(map->capacity, sizeof *map->slots);
+}
+
+void keymap_free(keymap *map)
+{
+    for (size_t i = 0; i < map->capacity; i++)
+        free(map->slots[i].key);
+    free(map->slots);
+    map->slots = NULL;
+    map->capacity = map->used = 0;
+}
+
+static keymap_slot *find_slot(keymap_slot *slots, size_t capacity, const void *key, size_t len, uint64_t h)
+{
+    size_t i = (size_t)h & (capacity - 1);
+    for (;;) {
+        keymap_slot *s = &slots[i];
+        if (!s->key || (s->hash == h && s->key_len == len && memcmp(s->key, key, len) == 0))
+            return s;
+        i = (i + 1) & (capacity - 1);
+    }
+}
+
+bool keymap_get(const keymap *map, const void *key, size_t len, uint32_t *value)
+{
+    keymap_slot *s = find_slot(map->slots, map->capacity, key, len, hash_bytes(key, len));
+    if (!s->key)
+        return false;
+    *value = s->value;
+    return true;
+}
+
+static void grow(keymap *map)
+{
+    size_t capacity = map->capacity * 2;
+    keymap_slot *slots = calloc(capacity, sizeof *slots);
+    for (size_t i = 0; i < map->capacity; i++) {
+        keymap_slot *old = &map->slots[i];
+        if (old->key)
+            *find_slot(slots, capacity, old->key, old->key_len, old->hash) = *old;
+    }
+    free(map->slots);
+    map->slots = slots;
+    map->capacity = capacity;
+}
+
+void keymap_put(keymap *map, const void *key, size_t len, uint32_t value)
+{
+    if ((map->used + 1) * 4 > map->capacity * 3)
+        grow(map);
+    uint64_t h = hash_bytes(key, len);
+    keymap_slot *s = find_slot(map->slots, map->capacity, key, len, h);
+    if (!s->key) {
+        s->key = malloc(len + 1);
+        memcpy(s->key, key, len);
+        s->key[len] = '\0';
+        s->key_len = len;
+        s->hash = h;
+        map->used++;
+    }
+    s->value = value;
+}

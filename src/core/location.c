@@ -1,0 +1,215 @@
+#include "location.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "measurement.h"
+#include "substrate.h"
+
+static pthread_mutex_t list_lock = PTHREAD_MUTEX_INITIALIZER;
+static location *_Atomic list_head;
+static location *list_tail;
+static uint32_t location_counter;
+static _Atomic uint64_t buffered_bytes;
+
+location *location_create(const char *name)
+{
+    location *loc = calloc(1, sizeof *loc);
+    pthread_mutex_lock(&list_lock);
+    loc->index = location_counter++;
+    /* globally unique across processes: thread index in the high half,
+     * process rank in the low half */
+    loc->id = ((uint64_t)loc->index << 32) | measurement.rank;
+    snprintf(loc->name, sizeof loc->name, "%s", name);
+    loc->last_time = measurement.start_time;
+    if (list_tail)
+        list_tail->next = loc;
+    else
+        atomic_store(&list_head, loc);
+    list_tail = loc;
+    pthread_mutex_unlock(&list_lock);
+    return loc;
+}
+
+location *location_first(void) { return atomic_load(&list_head); }
+
+uint64_t location_buffered_bytes(void) { return atomic_load(&buffered_bytes); }
+
+static event_chunk *chunk_new(uint64_t base_time)
+{
+    uint64_t bytes = measurement.chunk_bytes ? measurement.chunk_bytes : 65536;
+    event_chunk *c = malloc(bytes);
+    c->next = NULL;
+    c->base_time = base_time;
+    c->capacity = (bytes - sizeof *c) / sizeof(uint64_t);
+    c->end = c->data;
+    atomic_fetch_add(&buffered_bytes, bytes);
+    return c;
+}
+
+static void chunk_free(event_chunk *c)
+{
+    atomic_fetch_sub(&buffered_bytes, measurement.chunk_bytes ? measurement.chunk_bytes : 65536);
+    free(c);
+}
+
+static void start_chunk(location *loc)
+{
+    event_chunk *c = chunk_new(loc->last_time);
+    if (loc->current) {
+        loc->current->end = loc->pos;
+        loc->current->next = c;
+    } else {
+        loc->first = c;
+    }
+    loc->current = c;
+    loc->pos = c->data;
+    /* leave room so an extended record never straddles two chunks */
+    loc->limit = c->data + c->capacity - (2 + EXT_MAX_PAYLOAD);
+}
+
+void location_flush(location *loc, bool intermediate)
+{
+    if (!loc->first)
+        return;
+    loc->current->end = loc->pos;
+    for (event_chunk *c = loc->first; c;) {
+        event_chunk *next = c->next;
+        replay_chunk(loc, c);
+        chunk_free(c);
+        c = next;
+    }
+    loc->first = loc->current = NULL;
+    loc->pos = loc->limit = NULL;
+    loc->flush_count++;
+    (void)intermediate;
+}
+
+void location_make_room(location *loc, size_t words)
+{
+    if (loc->current && loc->pos + words <= loc->current->data + loc->current->capacity)
+        return;
+    uint64_t chunk = measurement.chunk_bytes ? measurement.chunk_bytes : 65536;
+    if (loc->first && location_buffered_bytes() + chunk > measurement.cfg.total_memory) {
+        uint64_t begin = clock_now();
+        if (begin < loc->last_time)
+            begin = loc->last_time;
+        measurement_verbose("flushing the event buffer of location %s (%llu bytes in use)", loc->name,
+                            (unsigned long long)location_buffered_bytes());
+        location_flush(loc, true);
+        start_chunk(loc);
+        uint64_t end = clock_now();
+        if (end < begin)
+            end = begin;
+        uint64_t payload = end;
+        location_append_ext(loc, EXT_BUFFER_FLUSH, begin, &payload, 1);
+        loc->last_time = end;
+        return;
+    }
+    start_chunk(loc);
+}
+
+void location_append_wide(location *loc, unsigned kind, uint32_t region, uint64_t now)
+{
+    if (now < loc->last_time)
+        now = loc->last_time;
+    uint64_t delta = now - loc->last_time;
+    if (event_fits(region, delta)) {
+        if (!loc->pos || loc->pos >= loc->limit)
+            location_make_room(loc, 1 + 2 + EXT_MAX_PAYLOAD);
+        if (now < loc->last_time)  /* a flush happened: the event follows it */
+            now = loc->last_time;
+        *loc->pos++ = event_pack(kind, region, now - loc->last_time);
+        loc->last_time = now;
+        return;
+    }
+    uint64_t payload = region;
+    location_append_ext(loc, kind == EVENT_ENTER ? EXT_ENTER : EXT_LEAVE, now, &payload, 1);
+}
+
+void location_append_ext(location *loc, enum event_ext_type type, uint64_t now,
+                         const uint64_t *payload, unsigned payload_words)
+{
+    if (!loc->pos || loc->pos + 2 + payload_words > loc->current->data + loc->current->capacity)
+        location_make_room(loc, 2 + payload_words);
+    if (now < loc->last_time)
+        now = loc->last_time;
+    *loc->pos++ = event_ext_header(type, payload_words);
+    *loc->pos++ = now;
+    for (unsigned i = 0; i < payload_words; i++)
+        *loc->pos++ = payload[i];
+    loc->last_time = now;
+}
+
+void location_rewind_mark(location *loc, uint32_t name)
+{
+    if (!loc->pos)
+        start_chunk(loc);
+    if (loc->rewind_count == loc->rewind_capacity) {
+        loc->rewind_capacity = loc->rewind_capacity ? 2 * loc->rewind_capacity : 4;
+        loc->rewinds = realloc(loc->rewinds, loc->rewind_capacity * sizeof *loc->rewinds);
+    }
+    uint64_t now = clock_now();
+    loc->rewinds[loc->rewind_count++] = (rewind_mark){
+        .name = name,
+        .chunk = loc->current,
+        .pos = loc->pos,
+        .time = loc->last_time,
+        .flushes = loc->flush_count,
+        .mark_time = now < loc->last_time ? loc->last_time : now,
+    };
+}
+
+int location_rewind(location *loc, uint32_t name, bool discard)
+{
+    size_t i = loc->rewind_count;
+    while (i > 0 && loc->rewinds[i - 1].name != name)
+        i--;
+    if (i == 0)
+        return 0;
+    rewind_mark mark = loc->rewinds[i - 1];
+    loc->rewind_count = i - 1;  /* drops this mark and every inner one */
+    if (!discard)
+        return 1;
+    if (mark.flushes != loc->flush_count)
+        return -1;
+    uint64_t now = clock_now();
+    for (event_chunk *c = mark.chunk->next; c;) {
+        event_chunk *next = c->next;
+        chunk_free(c);
+        c = next;
+    }
+    mark.chunk->next = NULL;
+    loc->current = mark.chunk;
+    loc->pos = mark.pos;
+    loc->limit = mark.chunk->data + mark.chunk->capacity - (2 + EXT_MAX_PAYLOAD);
+    loc->last_time = mark.time;
+    location_append_ext(loc, EXT_MEASUREMENT_OFF, mark.mark_time, NULL, 0);
+    location_append_ext(loc, EXT_MEASUREMENT_ON, now, NULL, 0);
+    return 1;
+}
+
+void location_destroy_all(void)
+{
+    pthread_mutex_lock(&list_lock);
+    location *loc = atomic_load(&list_head);
+    while (loc) {
+        location *next = loc->next;
+        for (event_chunk *c = loc->first; c;) {
+            event_chunk *n = c->next;
+            chunk_free(c);
+            c = n;
+        }
+        free(loc->replay.regions);
+        free(loc->rewinds);
+        free(loc);
+        loc = next;
+    }
+    atomic_store(&list_head, NULL);
+    list_tail = NULL;
+    location_counter = 0;
+    pthread_mutex_unlock(&list_lock);
+}

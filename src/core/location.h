@@ -1,0 +1,106 @@
+/* A location is one thread of one process: it owns an event buffer that only
+ * its thread appends to.  The buffer is a list of chunks; full chunks wait
+ * until a flush replays them into the substrates (trace writer, profile). */
+#ifndef SCOREP_CORE_LOCATION_H
+#define SCOREP_CORE_LOCATION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clock.h"
+#include "events.h"
+
+#define SUBSTRATE_SLOTS 4
+
+typedef struct event_chunk {
+    struct event_chunk *next;
+    uint64_t base_time;   /* time the first delta in this chunk is relative to */
+    uint64_t *end;        /* one past the last record written */
+    uint64_t capacity;    /* words in data[] */
+    uint64_t data[];
+} event_chunk;
+
+/* Where a rewind_begin() was called: enough to cut the buffer back to it. */
+typedef struct rewind_mark {
+    uint32_t name;          /* string id of the rewind region name */
+    event_chunk *chunk;
+    uint64_t *pos;
+    uint64_t time;
+    uint64_t flushes;       /* location->flush_count when marked */
+    uint64_t mark_time;
+} rewind_mark;
+
+/* Sanitising replay state: the stack of regions entered and not yet left,
+ * kept across flushes so nesting stays exact over the whole run. */
+typedef struct replay_stack {
+    uint32_t *regions;
+    size_t depth, capacity;
+} replay_stack;
+
+typedef struct location {
+    /* hot: touched on every event */
+    uint64_t *pos;
+    uint64_t *limit;          /* end of the current chunk's space */
+    uint64_t last_time;
+    uint32_t off_depth;       /* calls entered while recording was off */
+
+    event_chunk *first, *current;
+    uint64_t id;              /* globally unique location id */
+    uint32_t index;           /* index within the process (0 = master) */
+    char name[64];
+    uint64_t event_count;     /* events handed to the substrates */
+    uint64_t flush_count;
+    uint64_t last_replayed_time;
+    replay_stack replay;
+    rewind_mark *rewinds;
+    size_t rewind_count, rewind_capacity;
+    void *substrate_data[SUBSTRATE_SLOTS];
+    bool finished;
+    struct location *next;    /* process-wide list, append only */
+} location;
+
+/* Create a location and link it into the process list (thread safe). */
+location *location_create(const char *name);
+
+/* Iterate all locations ever created (safe while others are added). */
+location *location_first(void);
+
+/* Slow path of appends: make room for `words` more words. */
+void location_make_room(location *loc, size_t words);
+
+/* Replay everything buffered into the substrates and free the chunks. */
+void location_flush(location *loc, bool intermediate);
+
+/* Release every location (at the very end). */
+void location_destroy_all(void);
+
+/* Total bytes currently held by event chunks in this process. */
+uint64_t location_buffered_bytes(void);
+
+/* ---- appends (the hot path) ---- */
+
+void location_append_wide(location *loc, unsigned kind, uint32_t region, uint64_t now);
+
+static inline void location_append(location *loc, unsigned kind, uint32_t region, uint64_t now)
+{
+    uint64_t delta = now - loc->last_time;
+    if (__builtin_expect(event_fits(region, delta) && loc->pos < loc->limit, 1)) {
+        *loc->pos++ = event_pack(kind, region, delta);
+        loc->last_time = now;
+        return;
+    }
+    location_append_wide(loc, kind, region, now);
+}
+
+/* Append an extended record with up to EXT_MAX_PAYLOAD payload words. */
+void location_append_ext(location *loc, enum event_ext_type type, uint64_t now,
+                         const uint64_t *payload, unsigned payload_words);
+
+/* Rewind support (user API). */
+void location_rewind_mark(location *loc, uint32_t name);
+/* Returns 1 if rewound, 0 if no mark of that name, -1 if the events were
+ * already flushed and cannot be discarded any more. */
+int location_rewind(location *loc, uint32_t name, bool discard);
+
+#endif

@@ -1,0 +1,185 @@
+#include "measurement.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "defs.h"
+#include "experiment.h"
+#include "substrate.h"
+#include "../writers/otf2_trace.h"
+
+volatile int measurement_current_state = MEASUREMENT_STOPPED;
+measurement_info measurement;
+
+static bool initialized, finalized, tracing_open;
+static char *result_dir;
+static pthread_mutex_t finalize_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void log_line(const char *fmt, va_list ap)
+{
+    char line[1024];
+    vsnprintf(line, sizeof line, fmt, ap);
+    fprintf(stderr, "[Score-P] %s\n", line);
+    fflush(stderr);
+}
+
+void measurement_verbose(const char *fmt, ...)
+{
+    if (!measurement.cfg.verbose)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    log_line(fmt, ap);
+    va_end(ap);
+}
+
+void measurement_warning(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_line(fmt, ap);
+    va_end(ap);
+}
+
+static bool select_clock(char *err, size_t errlen)
+{
+    const char *want = measurement.cfg.timer;
+    bool tsc = clock_tsc_usable();
+    clock_kind kind;
+    if (!want[0])
+        kind = tsc ? CLOCK_KIND_TSC : CLOCK_KIND_CLOCK_GETTIME;
+    else if (strcmp(want, "tsc") == 0) {
+        if (!tsc) {
+            snprintf(err, errlen, "invalid value for SCOREP_TIMER: 'tsc' is not usable here (no invariant time-stamp counter)");
+            return false;
+        }
+        kind = CLOCK_KIND_TSC;
+    } else if (strcmp(want, "gettimeofday") == 0)
+        kind = CLOCK_KIND_GETTIMEOFDAY;
+    else
+        kind = CLOCK_KIND_CLOCK_GETTIME;
+    clock_init(kind);
+    return true;
+}
+
+static char **copy_args(int argc, char **argv)
+{
+    char **out = calloc((size_t)argc + 1, sizeof *out);
+    for (int i = 0; i < argc; i++)
+        out[i] = strdup(argv[i]);
+    return out;
+}
+
+bool measurement_init(const char *program_name, int argc, char **argv, bool verbose, char *err, size_t errlen)
+{
+    if (initialized)
+        return true;
+    if (!config_load(&measurement.cfg, err, errlen))
+        return false;
+    if (verbose)
+        measurement.cfg.verbose = true;
+    if (!select_clock(err, errlen))
+        goto fail;
+    uint64_t page = measurement.cfg.page_size;
+    if (page < 4096)
+        page = 4096;
+    if (measurement.cfg.total_memory < 2 * page) {
+        snprintf(err, errlen, "invalid value for SCOREP_TOTAL_MEMORY: %llu bytes is less than two pages of SCOREP_PAGE_SIZE",
+                 (unsigned long long)measurement.cfg.total_memory);
+        goto fail;
+    }
+    measurement.chunk_bytes = page;
+    defs_init();
+    measurement.start_time = clock_now();
+    measurement.program_name = strdup(program_name ? program_name : "python");
+    measurement.program_argc = argc;
+    measurement.program_args = copy_args(argc, argv);
+
+    bool tracing = measurement.cfg.enable_tracing;
+    bool writes = tracing || measurement.cfg.enable_profiling || measurement.cfg.force_cfg_files;
+    if (writes) {
+        measurement.experiment_dir = experiment_create(&measurement.cfg, err, errlen);
+        if (!measurement.experiment_dir)
+            goto fail;
+        if (!experiment_write_config(measurement.experiment_dir, &measurement.cfg, err, errlen))
+            goto fail;
+        measurement_verbose("experiment directory: %s", measurement.experiment_dir);
+        measurement_verbose("timer: %s", clock_kind_name(clock_active_kind));
+    }
+    substrate_reset();
+    if (tracing) {
+        if (!otf2_trace_open(measurement.experiment_dir, err, errlen))
+            goto fail;
+        tracing_open = true;
+    }
+    measurement.program_region = defs_region(measurement.program_name, "", "", 0, 0,
+                                             REGION_ROLE_ARTIFICIAL, REGION_PARADIGM_MEASUREMENT);
+    initialized = true;
+    measurement_current_state = MEASUREMENT_ACTIVE;
+    return true;
+fail:
+    config_free(&measurement.cfg);
+    return false;
+}
+
+bool measurement_is_initialized(void) { return initialized; }
+bool measurement_is_finalized(void) { return finalized; }
+
+location *measurement_location_create(const char *name)
+{
+    location *loc = location_create(name);
+    loc->last_time = clock_now();
+    return loc;
+}
+
+void measurement_set_recording(location *loc, bool on)
+{
+    if (measurement_current_state == MEASUREMENT_STOPPED)
+        return;
+    bool currently_on = measurement_current_state == MEASUREMENT_ACTIVE;
+    if (on == currently_on)
+        return;
+    location_append_ext(loc, on ? EXT_MEASUREMENT_ON : EXT_MEASUREMENT_OFF, clock_now(), NULL, 0);
+    loc->off_depth = 0;
+    measurement_current_state = on ? MEASUREMENT_ACTIVE : MEASUREMENT_RECORDING_OFF;
+}
+
+void measurement_set_exit_status(int status)
+{
+    measurement.exit_status = status;
+    measurement.has_exit_status = true;
+}
+
+bool measurement_finalize(char *err, size_t errlen)
+{
+    pthread_mutex_lock(&finalize_lock);
+    if (!initialized || finalized) {
+        pthread_mutex_unlock(&finalize_lock);
+        return true;
+    }
+    finalized = true;
+    measurement_current_state = MEASUREMENT_STOPPED;
+    measurement.end_time = clock_now();
+    bool ok = true;
+    for (location *loc = location_first(); loc; loc = loc->next) {
+        location_flush(loc, false);
+        replay_close(loc, measurement.end_time);
+        if (loc->last_replayed_time > measurement.end_time)
+            measurement.end_time = loc->last_replayed_time;
+    }
+    clock_finish();
+    if (tracing_open && !otf2_trace_close(err, errlen))
+        ok = false;
+    if (measurement.experiment_dir) {
+        result_dir = experiment_finish(measurement.experiment_dir, &measurement.cfg);
+        measurement_verbose("results written to %s", result_dir);
+    }
+    pthread_mutex_unlock(&finalize_lock);
+    return ok;
+}
+
+const char *measurement_result_dir(void) { return result_dir; }

@@ -1,0 +1,39 @@
+#include "ptrmap.h"
+
+#include <stdlib.h>
+
+void ptrmap_init(ptrmap *map)
+{
+    map->mask = 255;
+    map->used = 0;
+    map->slots = calloc(map->mask + 1, sizeof *map->slots);
+}
+
+static void insert(ptrmap_slot *slots, size_t mask, const void *key, uint32_t value)
+{
+    size_t i = ptrmap_hash(key) & mask;
+    while (slots[i].key && slots[i].key != key)
+        i = (i + 1) & mask;
+    slots[i].key = key;
+    slots[i].value = value;
+}
+
+void ptrmap_put(ptrmap *map, const void *key, uint32_t value)
+{
+    if (!map->slots)
+        ptrmap_init(map);
+    if ((map->used + 1) * 2 > map->mask + 1) {
+        size_t mask = map->mask * 2 + 1;
+        ptrmap_slot *slots = calloc(mask + 1, sizeof *slots);
+        for (size_t i = 0; i <= map->mask; i++)
+            if (map->slots[i].key)
+                insert(slots, mask, map->slots[i].key, map->slots[i].value);
+        free(map->slots);
+        map->slots = slots;
+        map->mask = mask;
+    }
+    uint32_t existing;
+    if (!ptrmap_get(map, key, &existing))
+        map->used++;
+    insert(map->slots, map->mask, key, value);
+}

@@ -1,0 +1,263 @@
+/* The instrumenter: CPython's profile or trace hook turned into enter/leave
+ * records.  Hot path: cached region lookup, a timestamp, a store. */
+#include "glue.h"
+#include "../../core/measurement.h"
+
+#if PY_VERSION_HEX >= 0x030D0000
+/* exported by CPython but no longer declared in its public headers */
+PyAPI_FUNC(int) _PyEval_SetProfile(PyThreadState *tstate, Py_tracefunc func, PyObject *arg);
+#endif
+
+instrumenter_kind hook_kind = INSTRUMENTER_PROFILE;
+bool hook_c_calls = true;
+
+static __thread thread_state *tls_thread;
+static PyObject *thread_registry;  /* dict: thread ident -> thread_state */
+static PyObject *pending_marker;   /* handed to threads whose state is made on first event */
+static uint32_t thread_counter;
+
+/* ---- per-thread state ---- */
+
+static void thread_state_dealloc(PyObject *self)
+{
+    /* never happens while measuring: the registry keeps every state alive */
+    PyMem_Free(((thread_state *)self)->user_regions);
+    Py_TYPE(self)->tp_free(self);
+}
+
+PyTypeObject thread_state_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "scorep._native.ThreadState",
+    .tp_basicsize = sizeof(thread_state),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_dealloc = thread_state_dealloc,
+    .tp_doc = "measurement state of one Python thread",
+};
+
+static thread_state *thread_state_for(unsigned long ident)
+{
+    if (!thread_registry && !(thread_registry = PyDict_New()))
+        return NULL;
+    PyObject *key = PyLong_FromUnsignedLong(ident);
+    if (!key)
+        return NULL;
+    thread_state *state = (thread_state *)PyDict_GetItem(thread_registry, key);
+    if (!state) {
+        state = PyObject_New(thread_state, &thread_state_type);
+        if (state) {
+            char name[64];
+            uint32_t n = thread_counter++;
+            if (n == 0)
+                snprintf(name, sizeof name, "Master thread");
+            else
+                snprintf(name, sizeof name, "Python thread %u", n);
+            state->loc = measurement_location_create(name);
+            state->user_regions = NULL;
+            state->suspended = 0;
+            state->user_depth = state->user_capacity = 0;
+            PyDict_SetItem(thread_registry, key, (PyObject *)state);
+            Py_DECREF(state);  /* the registry owns it */
+        }
+    }
+    Py_DECREF(key);
+    return state;
+}
+
+thread_state *hook_thread_current(void)
+{
+    if (__builtin_expect(tls_thread != NULL, 1))
+        return tls_thread;
+    tls_thread = thread_state_for(PyThread_get_thread_ident());
+    return tls_thread;
+}
+
+/* ---- recording ---- */
+
+static inline void record_enter(location *loc, uint32_t region)
+{
+    int state = measurement_current_state;
+    if (__builtin_expect(state == MEASUREMENT_ACTIVE, 1))
+        location_append(loc, EVENT_ENTER, region, clock_now());
+    else if (state == MEASUREMENT_RECORDING_OFF)
+        loc->off_depth++;
+}
+
+static inline void record_leave(location *loc, uint32_t region)
+{
+    int state = measurement_current_state;
+    if (__builtin_expect(state == MEASUREMENT_ACTIVE, 1)) {
+        location_append(loc, EVENT_LEAVE, region, clock_now());
+    } else if (state == MEASUREMENT_RECORDING_OFF) {
+        /* regions entered before recording went off still get their leave */
+        if (loc->off_depth > 0)
+            loc->off_depth--;
+        else
+            location_append(loc, EVENT_LEAVE, region, clock_now());
+    }
+}
+
+void hook_record_enter(location *loc, uint32_t region) { record_enter(loc, region); }
+void hook_record_leave(location *loc, uint32_t region) { record_leave(loc, region); }
+
+static inline uint32_t frame_region(PyFrameObject *frame)
+{
+    PyCodeObject *code = PyFrame_GetCode(frame);
+    uint32_t region = naming_code_region(code, frame);
+    Py_DECREF(code);
+    return region;
+}
+
+static int resolve_pending(PyObject **obj);
+
+static int profile_callback(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
+{
+    if (__builtin_expect(obj == pending_marker, 0) && resolve_pending(&obj) < 0)
+        return 0;
+    thread_state *thread = (thread_state *)obj;
+    if (__builtin_expect(thread->suspended != 0, 0))
+        return 0;
+    location *loc = thread->loc;
+    uint32_t region;
+    switch (what) {
+    case PyTrace_CALL:
+        region = frame_region(frame);
+        if (region != REGION_SKIP)
+            record_enter(loc, region);
+        break;
+    case PyTrace_RETURN:
+        region = frame_region(frame);
+        if (region != REGION_SKIP)
+            record_leave(loc, region);
+        break;
+    case PyTrace_C_CALL:
+        if (!hook_c_calls)
+            break;
+        region = naming_cfunction_region(arg);
+        /* C calls made by the measurement's own Python code are not shown */
+        if (region != REGION_SKIP && frame_region(frame) != REGION_SKIP)
+            record_enter(loc, region);
+        break;
+    case PyTrace_C_RETURN:
+    case PyTrace_C_EXCEPTION:
+        if (!hook_c_calls)
+            break;
+        region = naming_cfunction_region(arg);
+        if (region != REGION_SKIP && frame_region(frame) != REGION_SKIP)
+            record_leave(loc, region);
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+static int trace_callback(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
+{
+    if (what == PyTrace_CALL || what == PyTrace_RETURN)
+        return profile_callback(obj, frame, what, arg);
+    return 0;
+}
+
+static Py_tracefunc current_callback(void)
+{
+    return hook_kind == INSTRUMENTER_TRACE ? trace_callback : profile_callback;
+}
+
+static void set_hook_current(Py_tracefunc func, PyObject *obj)
+{
+    if (hook_kind == INSTRUMENTER_TRACE)
+        PyEval_SetTrace(func, obj);
+    else
+        PyEval_SetProfile(func, obj);
+}
+
+/* A thread that was running before the measurement started got the pending
+ * marker; on its first event it gets its own state. */
+static int resolve_pending(PyObject **obj)
+{
+    thread_state *state = hook_thread_current();
+    if (!state)
+        return -1;
+    set_hook_current(current_callback(), (PyObject *)state);
+    *obj = (PyObject *)state;
+    return 0;
+}
+
+int hook_install_current(void)
+{
+    if (hook_kind == INSTRUMENTER_DUMMY)
+        return 0;
+    thread_state *state = hook_thread_current();
+    if (!state)
+        return -1;
+    set_hook_current(current_callback(), (PyObject *)state);
+    return 0;
+}
+
+void hook_uninstall_current(void)
+{
+    set_hook_current(NULL, NULL);
+}
+
+bool hook_installed_current(void)
+{
+    PyThreadState *ts = PyThreadState_Get();
+#if PY_VERSION_HEX >= 0x030B0000
+    return hook_kind == INSTRUMENTER_TRACE ? ts->c_tracefunc != NULL : ts->c_profilefunc != NULL;
+#else
+    return hook_kind == INSTRUMENTER_TRACE ? ts->c_tracefunc != NULL : ts->c_profilefunc != NULL;
+#endif
+}
+
+/* Install the hook with the pending marker in every other thread of the
+ * interpreter (threads started before the measurement). */
+void hook_install_other_threads(void)
+{
+    if (hook_kind == INSTRUMENTER_DUMMY)
+        return;
+    if (!pending_marker) {
+        pending_marker = PyObject_New(PyObject, &PyBaseObject_Type);
+        if (!pending_marker)
+            return;
+    }
+    PyThreadState *self = PyThreadState_Get();
+    PyInterpreterState *interp = PyThreadState_GetInterpreter(self);
+    for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp); ts; ts = PyThreadState_Next(ts)) {
+        if (ts == self)
+            continue;
+        if (hook_kind == INSTRUMENTER_TRACE) {
+#if PY_VERSION_HEX < 0x030D0000
+            _PyEval_SetTrace(ts, trace_callback, pending_marker);
+#endif
+        } else {
+            _PyEval_SetProfile(ts, profile_callback, pending_marker);
+        }
+    }
+}
+
+/* threading.setprofile()/settrace() target: runs as the first profile event
+ * of every new thread, then hands the thread over to the C hook. */
+static PyObject *thread_start(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (measurement_current_state == MEASUREMENT_STOPPED || hook_kind == INSTRUMENTER_DUMMY) {
+        set_hook_current(NULL, NULL);
+        Py_RETURN_NONE;
+    }
+    thread_state *state = hook_thread_current();
+    if (!state)
+        return NULL;
+    set_hook_current(current_callback(), (PyObject *)state);
+    /* the event that brought us here belongs to the program: keep it */
+    if (nargs == 3 && PyFrame_Check(args[0]) && PyUnicode_Check(args[1])) {
+        const char *event = PyUnicode_AsUTF8(args[1]);
+        if (event && strcmp(event, "call") == 0)
+            profile_callback((PyObject *)state, (PyFrameObject *)args[0], PyTrace_CALL, Py_None);
+    }
+    if (hook_kind == INSTRUMENTER_TRACE)
+        Py_RETURN_NONE;
+    Py_RETURN_NONE;
+}
+
+PyMethodDef hook_thread_start_def = {"thread_start", (PyCFunction)(void (*)(void))thread_start, METH_FASTCALL,
+                                     "profile/trace function for new threads (internal)"};

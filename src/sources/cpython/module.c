@@ -1,0 +1,526 @@
+/* scorep._native: the Python-facing functions of the measurement.  Thin:
+ * argument conversion, then calls into the core and the hook. */
+#include "glue.h"
+#include "../../core/config.h"
+#include "../../core/defs.h"
+#include "../../core/measurement.h"
+
+static bool error_region_reported;
+static uint32_t error_region = UINT32_MAX, error_parameter;
+
+static location *current_location(void)
+{
+    if (!measurement_is_initialized() || measurement_is_finalized())
+        return NULL;
+    thread_state *t = hook_thread_current();
+    return t ? t->loc : NULL;
+}
+
+static PyObject *native_init(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *package_dir, *argv;
+    const char *program;
+    int verbose = 0;
+    if (!PyArg_ParseTuple(args, "UsO!|p", &package_dir, &program, &PyList_Type, &argv, &verbose))
+        return NULL;
+    if (measurement_is_initialized())
+        Py_RETURN_FALSE;
+    if (!naming_init(package_dir))
+        return NULL;
+    Py_ssize_t argc = PyList_GET_SIZE(argv);
+    char **cargs = PyMem_Calloc((size_t)argc + 1, sizeof *cargs);
+    for (Py_ssize_t i = 0; i < argc; i++) {
+        PyObject *item = PyList_GET_ITEM(argv, i);
+        cargs[i] = PyUnicode_Check(item) ? (char *)PyUnicode_AsUTF8(item) : "";
+        if (!cargs[i]) {
+            PyErr_Clear();
+            cargs[i] = "";
+        }
+    }
+    char err[1024];
+    bool ok = measurement_init(program, (int)argc, cargs, verbose, err, sizeof err);
+    PyMem_Free(cargs);
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, err);
+        return NULL;
+    }
+    if (!hook_thread_current())  /* the calling thread is the master location */
+        return NULL;
+    Py_RETURN_TRUE;
+}
+
+static PyObject *native_configure(PyObject *self, PyObject *args)
+{
+    (void)self;
+    const char *kind;
+    int c_calls;
+    if (!PyArg_ParseTuple(args, "sp", &kind, &c_calls))
+        return NULL;
+    if (strcmp(kind, "profile") == 0 || strcmp(kind, "cProfile") == 0)
+        hook_kind = INSTRUMENTER_PROFILE;
+    else if (strcmp(kind, "trace") == 0 || strcmp(kind, "cTrace") == 0)
+        hook_kind = INSTRUMENTER_TRACE;
+    else if (strcmp(kind, "dummy") == 0)
+        hook_kind = INSTRUMENTER_DUMMY;
+    else {
+        PyErr_Format(PyExc_ValueError, "unknown instrumenter type '%s'", kind);
+        return NULL;
+    }
+    /* SCOREP_PYTHON_C_CALLS=false switches them off as well */
+    hook_c_calls = c_calls && measurement.cfg.python_c_calls;
+    Py_RETURN_NONE;
+}
+
+static PyObject *native_instrumenter_enable(PyObject *self, PyObject *args)
+{
+    (void)self;
+    int all_threads = 0;
+    if (!PyArg_ParseTuple(args, "|p", &all_threads))
+        return NULL;
+    if (!measurement_is_initialized() || measurement_is_finalized())
+        Py_RETURN_NONE;
+    if (all_threads)
+        hook_install_other_threads();
+    if (hook_install_current() < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *native_instrumenter_disable(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    hook_uninstall_current();
+    Py_RETURN_NONE;
+}
+
+static PyObject *native_instrumenter_enabled(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    if (!measurement_is_initialized() || measurement_is_finalized() || hook_kind == INSTRUMENTER_DUMMY)
+        Py_RETURN_FALSE;
+    return PyBool_FromLong(hook_installed_current());
+}
+
+static PyObject *native_run(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *code, *globals;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyCode_Type, &code, &PyDict_Type, &globals))
+        return NULL;
+    return PyEval_EvalCode(code, globals, globals);
+}
+
+/* ---- user regions ---- */
+
+static void user_push(thread_state *t, uint32_t region)
+{
+    if (t->user_depth == t->user_capacity) {
+        size_t cap = t->user_capacity ? 2 * t->user_capacity : 16;
+        uint32_t *grown = PyMem_Realloc(t->user_regions, cap * sizeof *grown);
+        if (!grown)
+            return;
+        t->user_regions = grown;
+        t->user_capacity = cap;
+    }
+    t->user_regions[t->user_depth++] = region;
+}
+
+static PyObject *native_region_begin(PyObject *self, PyObject *args)
+{
+    (void)self;
+    const char *name, *group, *file;
+    unsigned int line;
+    if (!PyArg_ParseTuple(args, "sssI", &name, &group, &file, &line))
+        return NULL;
+    location *loc = current_location();
+    if (!loc)
+        Py_RETURN_NONE;
+    uint32_t region = defs_region(name, group, file, line, 0, REGION_ROLE_USER, REGION_PARADIGM_USER);
+    user_push(hook_thread_current(), region);
+    hook_record_enter(loc, region);
+    Py_RETURN_NONE;
+}
+
+static void record_error_region(location *loc, const char *name)
+{
+    if (error_region == UINT32_MAX) {
+        error_region = defs_region("error_region", "", "", 0, 0, REGION_ROLE_ARTIFICIAL, REGION_PARADIGM_USER);
+        error_parameter = defs_parameter("leave-region", PARAMETER_STRING);
+    }
+    hook_record_enter(loc, error_region);
+    if (measurement_current_state == MEASUREMENT_ACTIVE) {
+        uint64_t payload[2] = {error_parameter, defs_string(name)};
+        location_append_ext(loc, EXT_PARAMETER_STRING, clock_now(), payload, 2);
+    }
+    hook_record_leave(loc, error_region);
+    if (!error_region_reported) {
+        error_region_reported = true;
+        PySys_WriteStderr("SCOREP_BINDING_PYTHON ERROR: There was a region exit without an enter!\n"
+                          "SCOREP_BINDING_PYTHON ERROR: For details look for \"error_region\" in the trace or profile.\n");
+    }
+}
+
+static PyObject *native_region_end(PyObject *self, PyObject *args)
+{
+    (void)self;
+    const char *name;
+    if (!PyArg_ParseTuple(args, "s", &name))
+        return NULL;
+    location *loc = current_location();
+    if (!loc)
+        Py_RETURN_NONE;
+    thread_state *t = hook_thread_current();
+    uint32_t name_id = defs_string(name);
+    size_t k = t->user_depth;
+    while (k > 0 && defs_region_get(t->user_regions[k - 1]).name != name_id)
+        k--;
+    if (k == 0) {
+        record_error_region(loc, name);
+        Py_RETURN_NONE;
+    }
+    uint32_t region = t->user_regions[k - 1];
+    /* drop the entry; regions begun inside it and never ended are closed by
+     * the replay when this leave is processed */
+    t->user_depth = k - 1;
+    hook_record_leave(loc, region);
+    Py_RETURN_NONE;
+}
+
+/* Region of a Python function (decorated without a name): the same region
+ * the instrumenter would record for it. */
+static PyObject *native_function_region(PyObject *self, PyObject *func)
+{
+    (void)self;
+    if (!PyFunction_Check(func)) {
+        PyErr_SetString(PyExc_TypeError, "a Python function is required");
+        return NULL;
+    }
+    if (!measurement_is_initialized())
+        return PyLong_FromLong(-1);
+    PyCodeObject *code = (PyCodeObject *)PyFunction_GET_CODE(func);
+    uint32_t region = naming_code_region_with_globals(code, PyFunction_GET_GLOBALS(func));
+    return PyLong_FromLong(region == REGION_SKIP ? -1 : (long)region);
+}
+
+static PyObject *native_region_enter_id(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    long region = PyLong_AsLong(arg);
+    if (region == -1 && PyErr_Occurred())
+        return NULL;
+    location *loc = current_location();
+    if (loc && region >= 0 && (uint32_t)region < defs_region_count())
+        hook_record_enter(loc, (uint32_t)region);
+    Py_RETURN_NONE;
+}
+
+static PyObject *native_region_leave_id(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    long region = PyLong_AsLong(arg);
+    if (region == -1 && PyErr_Occurred())
+        return NULL;
+    location *loc = current_location();
+    if (loc && region >= 0 && (uint32_t)region < defs_region_count())
+        hook_record_leave(loc, (uint32_t)region);
+    Py_RETURN_NONE;
+}
+
+/* ---- parameters ---- */
+
+static PyObject *record_parameter(PyObject *args, parameter_type type)
+{
+    const char *name;
+    PyObject *value;
+    if (!PyArg_ParseTuple(args, "sO", &name, &value))
+        return NULL;
+    uint64_t payload[2];
+    enum event_ext_type ext;
+    if (type == PARAMETER_STRING) {
+        PyObject *text = PyObject_Str(value);
+        if (!text)
+            return NULL;
+        const char *s = PyUnicode_AsUTF8(text);
+        if (!s) {
+            Py_DECREF(text);
+            return NULL;
+        }
+        payload[1] = defs_string(s);
+        Py_DECREF(text);
+        ext = EXT_PARAMETER_STRING;
+    } else if (type == PARAMETER_INT) {
+        long long v = PyLong_AsLongLong(value);
+        if (v == -1 && PyErr_Occurred())
+            return NULL;
+        payload[1] = (uint64_t)v;
+        ext = EXT_PARAMETER_INT;
+    } else {
+        unsigned long long v = PyLong_AsUnsignedLongLong(value);
+        if (v == (unsigned long long)-1 && PyErr_Occurred())
+            return NULL;
+        payload[1] = v;
+        ext = EXT_PARAMETER_UINT;
+    }
+    location *loc = current_location();
+    if (!loc || measurement_current_state != MEASUREMENT_ACTIVE)
+        Py_RETURN_NONE;
+    payload[0] = defs_parameter(name, type);
+    location_append_ext(loc, ext, clock_now(), payload, 2);
+    Py_RETURN_NONE;
+}
+
+static PyObject *native_parameter_int(PyObject *self, PyObject *args)
+{
+    (void)self;
+    return record_parameter(args, PARAMETER_INT);
+}
+
+static PyObject *native_parameter_uint(PyObject *self, PyObject *args)
+{
+    (void)self;
+    return record_parameter(args, PARAMETER_UINT);
+}
+
+static PyObject *native_parameter_string(PyObject *self, PyObject *args)
+{
+    (void)self;
+    return record_parameter(args, PARAMETER_STRING);
+}
+
+/* ---- recording on/off, rewind ---- */
+
+static PyObject *native_set_recording(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    int on = PyObject_IsTrue(arg);
+    if (on < 0)
+        return NULL;
+    location *loc = current_location();
+    if (loc)
+        measurement_set_recording(loc, on);
+    Py_RETURN_NONE;
+}
+
+static PyObject *native_is_recording(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return PyBool_FromLong(measurement_current_state == MEASUREMENT_ACTIVE);
+}
+
+static PyObject *native_rewind_begin(PyObject *self, PyObject *args)
+{
+    (void)self;
+    const char *name;
+    if (!PyArg_ParseTuple(args, "s", &name))
+        return NULL;
+    location *loc = current_location();
+    if (loc)
+        location_rewind_mark(loc, defs_string(name));
+    Py_RETURN_NONE;
+}
+
+static PyObject *native_rewind_end(PyObject *self, PyObject *args)
+{
+    (void)self;
+    const char *name;
+    int discard;
+    if (!PyArg_ParseTuple(args, "sp", &name, &discard))
+        return NULL;
+    location *loc = current_location();
+    if (!loc)
+        Py_RETURN_NONE;
+    int rc = location_rewind(loc, defs_string(name), discard);
+    if (rc == 0)
+        measurement_warning("rewind_end('%s') without rewind_begin: ignored", name);
+    else if (rc < 0)
+        measurement_warning("rewind_end('%s'): the buffer was flushed since rewind_begin, events are kept", name);
+    Py_RETURN_NONE;
+}
+
+/* ---- the measurement's own work ---- */
+
+static PyObject *native_suspend(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    if (measurement_is_initialized()) {
+        thread_state *t = hook_thread_current();
+        if (t)
+            t->suspended++;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *native_resume(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    if (measurement_is_initialized()) {
+        thread_state *t = hook_thread_current();
+        if (t && t->suspended > 0)
+            t->suspended--;
+    }
+    Py_RETURN_NONE;
+}
+
+/* (file, line) of the innermost frame outside this package. */
+static PyObject *native_caller_location(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    PyFrameObject *frame = PyEval_GetFrame();
+    Py_XINCREF(frame);
+    while (frame) {
+        PyCodeObject *code = PyFrame_GetCode(frame);
+        bool own = naming_is_own_file(code->co_filename);
+        if (!own) {
+            PyObject *file = naming_absolute_file(code->co_filename);
+            Py_DECREF(code);
+            int line = PyFrame_GetLineNumber(frame);
+            Py_DECREF(frame);
+            return Py_BuildValue("(Ni)", file, line);
+        }
+        Py_DECREF(code);
+        PyFrameObject *back = PyFrame_GetBack(frame);
+        Py_DECREF(frame);
+        frame = back;
+    }
+    return Py_BuildValue("(si)", "None", 0);
+}
+
+/* ---- lifecycle ---- */
+
+static PyObject *native_set_exit_status(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    long status = PyLong_AsLong(arg);
+    if (status == -1 && PyErr_Occurred())
+        return NULL;
+    measurement_set_exit_status((int)status);
+    Py_RETURN_NONE;
+}
+
+static PyObject *native_finalize(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    if (!measurement_is_initialized())
+        Py_RETURN_NONE;
+    hook_uninstall_current();
+    char err[1024] = "";
+    bool ok = measurement_finalize(err, sizeof err);
+    if (!ok) {
+        PyErr_SetString(PyExc_OSError, err);
+        return NULL;
+    }
+    const char *dir = measurement_result_dir();
+    if (!dir)
+        Py_RETURN_NONE;
+    return PyUnicode_FromString(dir);
+}
+
+static PyObject *native_state(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    if (!measurement_is_initialized())
+        return PyUnicode_FromString("uninitialized");
+    if (measurement_is_finalized())
+        return PyUnicode_FromString("finalized");
+    return PyUnicode_FromString("running");
+}
+
+static PyObject *native_experiment_dir(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    const char *dir = measurement_is_finalized() ? measurement_result_dir() : measurement.experiment_dir;
+    if (!dir)
+        Py_RETURN_NONE;
+    return PyUnicode_FromString(dir);
+}
+
+static PyObject *native_verbose(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    const char *text = PyUnicode_AsUTF8(arg);
+    if (!text)
+        return NULL;
+    measurement_verbose("%s", text);
+    Py_RETURN_NONE;
+}
+
+static PyObject *native_config_vars(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    PyObject *list = PyList_New(0);
+    for (int i = 0; list && i < config_var_count; i++) {
+        const config_var_info *v = &config_vars[i];
+        PyObject *row = Py_BuildValue("(sssss)", v->env_name, config_type_name(v->type), v->default_value, v->help,
+                                      v->long_help);
+        if (!row || PyList_Append(list, row) < 0) {
+            Py_XDECREF(row);
+            Py_DECREF(list);
+            return NULL;
+        }
+        Py_DECREF(row);
+    }
+    return list;
+}
+
+static PyMethodDef native_methods[] = {
+    {"init", native_init, METH_VARARGS, "init(package_dir, program, argv): read the configuration, create the experiment directory"},
+    {"configure", native_configure, METH_VARARGS, "configure(instrumenter_type, c_calls)"},
+    {"instrumenter_enable", native_instrumenter_enable, METH_VARARGS, "install the hook in this thread (and, optionally, all running threads)"},
+    {"instrumenter_disable", native_instrumenter_disable, METH_NOARGS, "remove the hook from this thread"},
+    {"instrumenter_enabled", native_instrumenter_enabled, METH_NOARGS, "is the hook installed in this thread?"},
+    {"run", native_run, METH_VARARGS, "run(code, globals): execute code (no frame of ours in between)"},
+    {"region_begin", native_region_begin, METH_VARARGS, "region_begin(name, group, file, line)"},
+    {"region_end", native_region_end, METH_VARARGS, "region_end(name)"},
+    {"function_region", native_function_region, METH_O, "region id of a Python function, -1 if none"},
+    {"region_enter_id", native_region_enter_id, METH_O, "enter a region by id"},
+    {"region_leave_id", native_region_leave_id, METH_O, "leave a region by id"},
+    {"parameter_int", native_parameter_int, METH_VARARGS, "parameter_int(name, value)"},
+    {"parameter_uint", native_parameter_uint, METH_VARARGS, "parameter_uint(name, value)"},
+    {"parameter_string", native_parameter_string, METH_VARARGS, "parameter_string(name, value)"},
+    {"set_recording", native_set_recording, METH_O, "switch recording on or off"},
+    {"is_recording", native_is_recording, METH_NOARGS, "is recording on?"},
+    {"rewind_begin", native_rewind_begin, METH_VARARGS, "rewind_begin(name)"},
+    {"rewind_end", native_rewind_end, METH_VARARGS, "rewind_end(name, discard)"},
+    {"set_exit_status", native_set_exit_status, METH_O, "exit status for the trace's program end"},
+    {"finalize", native_finalize, METH_NOARGS, "finish the measurement; returns the experiment directory"},
+    {"state", native_state, METH_NOARGS, "'uninitialized', 'running' or 'finalized'"},
+    {"experiment_dir", native_experiment_dir, METH_NOARGS, "directory being written (final name after finalize)"},
+    {"verbose", native_verbose, METH_O, "log a line when SCOREP_VERBOSE is true"},
+    {"suspend", native_suspend, METH_NOARGS, "record nothing in this thread until resume()"},
+    {"resume", native_resume, METH_NOARGS, "undo one suspend()"},
+    {"caller_location", native_caller_location, METH_NOARGS, "(file, line) of the nearest caller outside scorep"},
+    {"config_vars", native_config_vars, METH_NOARGS, "the configuration variable table"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef native_module = {
+    PyModuleDef_HEAD_INIT, "scorep._native", "C core of the scorep measurement", -1, native_methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__native(void)
+{
+    if (PyType_Ready(&thread_state_type) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&native_module);
+    if (!m)
+        return NULL;
+    PyObject *thread_start = PyCFunction_NewEx(&hook_thread_start_def, NULL, PyModule_GetNameObject(m));
+    if (!thread_start || PyModule_AddObject(m, "thread_start", thread_start) < 0) {
+        Py_XDECREF(thread_start);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

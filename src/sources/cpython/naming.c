@@ -1,0 +1,317 @@
+/* Region names, as Score-P's Python bindings spell them:
+ *   Python functions  module:function, methods module.Class:method
+ *   C functions       module:function, methods module.Type:method
+ * Names are computed once per code object (cached in its co_extra slot) or
+ * per C method definition (cached in a pointer map); the hot path only reads
+ * the cache. */
+#include <string.h>
+#include <unistd.h>
+
+#include "glue.h"
+#include "../../core/defs.h"
+
+Py_ssize_t naming_extra_index = -1;
+static PyObject *own_dir;      /* str: our package directory, its code is never recorded */
+ptrmap naming_cfunction_cache; /* PyMethodDef* -> region id */
+static PyObject *own_module_name;
+
+bool naming_init(PyObject *own_package_dir)
+{
+    if (naming_extra_index < 0) {
+#if PY_VERSION_HEX >= 0x030C0000
+        naming_extra_index = PyUnstable_Eval_RequestCodeExtraIndex(NULL);
+#else
+        naming_extra_index = _PyEval_RequestCodeExtraIndex(NULL);
+#endif
+        if (naming_extra_index < 0)
+            return false;
+    }
+    Py_XINCREF(own_package_dir);
+    Py_XSETREF(own_dir, own_package_dir);
+    if (!naming_cfunction_cache.slots)
+        ptrmap_init(&naming_cfunction_cache);
+    if (!own_module_name)
+        own_module_name = PyUnicode_FromString("scorep._native");
+    return true;
+}
+
+static void set_extra(PyCodeObject *code, uint32_t region)
+{
+    void *value = (void *)(uintptr_t)((uintptr_t)region + 1);
+#if PY_VERSION_HEX >= 0x030C0000
+    PyUnstable_Code_SetExtra((PyObject *)code, naming_extra_index, value);
+#else
+    _PyCode_SetExtra((PyObject *)code, naming_extra_index, value);
+#endif
+}
+
+bool naming_is_own_file(PyObject *filename)
+{
+    if (!own_dir || !PyUnicode_Check(filename))
+        return false;
+    Py_ssize_t n = PyUnicode_GetLength(own_dir);
+    return PyUnicode_Tailmatch(filename, own_dir, 0, n, -1) == 1;
+}
+
+#if PY_VERSION_HEX < 0x030B0000
+/* Python < 3.11 has no co_qualname: find the class defining this code by
+ * looking through the module's classes (and classes nested in them). */
+static PyObject *find_in_class(PyObject *cls, PyCodeObject *code, PyObject *prefix, int depth)
+{
+    PyObject *dict = PyObject_GetAttrString(cls, "__dict__");
+    if (!dict) {
+        PyErr_Clear();
+        return NULL;
+    }
+    PyObject *items = PyMapping_Items(dict);
+    Py_DECREF(dict);
+    if (!items) {
+        PyErr_Clear();
+        return NULL;
+    }
+    PyObject *found = NULL;
+    for (Py_ssize_t i = 0; !found && i < PyList_GET_SIZE(items); i++) {
+        PyObject *pair = PyList_GET_ITEM(items, i);
+        PyObject *value = PyTuple_GET_ITEM(pair, 1);
+        PyObject *func = value;
+        if (PyObject_TypeCheck(value, &PyStaticMethod_Type) || PyObject_TypeCheck(value, &PyClassMethod_Type)) {
+            func = PyObject_GetAttrString(value, "__func__");
+            if (!func) {
+                PyErr_Clear();
+                continue;
+            }
+        } else {
+            Py_INCREF(func);
+        }
+        if (PyFunction_Check(func) && PyFunction_GET_CODE(func) == (PyObject *)code) {
+            Py_INCREF(prefix);
+            found = prefix;
+        } else if (PyType_Check(value) && depth < 3) {
+            PyObject *nested = PyUnicode_FromFormat("%U.%U", prefix, PyTuple_GET_ITEM(pair, 0));
+            if (nested) {
+                found = find_in_class(value, code, nested, depth + 1);
+                Py_DECREF(nested);
+            }
+        }
+        Py_DECREF(func);
+    }
+    Py_DECREF(items);
+    return found;
+}
+
+static PyObject *class_path_legacy(PyCodeObject *code, PyObject *globals)
+{
+    if (!globals || !PyDict_Check(globals))
+        return NULL;
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(globals, &pos, &key, &value)) {
+        if (!PyType_Check(value) || !PyUnicode_Check(key))
+            continue;
+        PyObject *module = PyObject_GetAttrString(value, "__module__");
+        PyObject *here = PyDict_GetItemString(globals, "__name__");
+        int same = module && here && PyObject_RichCompareBool(module, here, Py_EQ) == 1;
+        Py_XDECREF(module);
+        PyErr_Clear();
+        if (!same)
+            continue;
+        PyObject *found = find_in_class(value, code, key, 0);
+        if (found)
+            return found;
+    }
+    return NULL;
+}
+#endif
+
+/* "module:function" or "module.Class:method" for a code object. */
+PyObject *naming_code_region_name(PyCodeObject *code, PyObject *globals)
+{
+    PyObject *module = globals && PyDict_Check(globals) ? PyDict_GetItemString(globals, "__name__") : NULL;
+    if (!module || !PyUnicode_Check(module))
+        module = NULL;
+    PyObject *module_name = module ? module : PyUnicode_FromString("__unknown__");
+    if (!module)
+        ; /* new reference created above */
+    else
+        Py_INCREF(module_name);
+    PyObject *result = NULL;
+#if PY_VERSION_HEX >= 0x030B0000
+    PyObject *qualname = code->co_qualname;
+    Py_INCREF(qualname);
+    /* Functions nested in functions are named by their own name, as the
+     * original bindings do; a class nested in a function keeps its path. */
+    Py_ssize_t len = PyUnicode_GetLength(qualname);
+    PyObject *marker = PyUnicode_FromString(".<locals>.");
+    Py_ssize_t at = PyUnicode_Find(qualname, marker, 0, len, -1);
+    Py_DECREF(marker);
+    if (at >= 0) {
+        PyObject *tail = PyUnicode_Substring(qualname, at + 10, len);
+        Py_SETREF(qualname, tail);
+        len = PyUnicode_GetLength(qualname);
+    }
+    Py_ssize_t dot = PyUnicode_FindChar(qualname, '.', 0, len, -1);
+    if (dot >= 0) {
+        PyObject *cls = PyUnicode_Substring(qualname, 0, dot);
+        PyObject *fn = PyUnicode_Substring(qualname, dot + 1, len);
+        result = PyUnicode_FromFormat("%U.%U:%U", module_name, cls, fn);
+        Py_DECREF(cls);
+        Py_DECREF(fn);
+    } else {
+        result = PyUnicode_FromFormat("%U:%U", module_name, qualname);
+    }
+    Py_DECREF(qualname);
+#else
+    PyObject *cls = class_path_legacy(code, globals);
+    if (cls) {
+        result = PyUnicode_FromFormat("%U.%U:%U", module_name, cls, code->co_name);
+        Py_DECREF(cls);
+    } else {
+        result = PyUnicode_FromFormat("%U:%U", module_name, code->co_name);
+    }
+#endif
+    Py_DECREF(module_name);
+    return result;
+}
+
+/* The file name made absolute without calling Python code (which the
+ * instrumenter would record). */
+PyObject *naming_absolute_file(PyObject *filename)
+{
+    const char *f = PyUnicode_Check(filename) ? PyUnicode_AsUTF8(filename) : NULL;
+    if (!f) {
+        PyErr_Clear();
+        return PyUnicode_FromString("");
+    }
+    char cwd[4096];
+    if (f[0] == '/' || f[0] == '<' || f[0] == '\0' || !getcwd(cwd, sizeof cwd))
+        return Py_NewRef(filename);
+    while (f[0] == '.' && f[1] == '/')
+        f += 2;
+    return PyUnicode_FromFormat("%s/%s", cwd, f);
+}
+
+static PyObject *frame_globals(PyFrameObject *frame)
+{
+    if (!frame)
+        return NULL;
+#if PY_VERSION_HEX >= 0x030B0000
+    return PyFrame_GetGlobals(frame);
+#else
+    return Py_XNewRef(frame->f_globals);
+#endif
+}
+
+uint32_t naming_code_region_slow(PyCodeObject *code, PyFrameObject *frame)
+{
+    PyObject *globals = frame_globals(frame);
+    uint32_t region = naming_code_region_with_globals(code, globals);
+    Py_XDECREF(globals);
+    return region;
+}
+
+uint32_t naming_code_region_with_globals(PyCodeObject *code, PyObject *globals)
+{
+    PyObject *exc_type, *exc_value, *exc_tb;
+    PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
+    uint32_t region = REGION_SKIP;
+    if (!naming_is_own_file(code->co_filename)) {
+        PyObject *name = naming_code_region_name(code, globals);
+        PyObject *module = globals ? PyDict_GetItemString(globals, "__name__") : NULL;
+        PyObject *file = naming_absolute_file(code->co_filename);
+        const char *name_s = name ? PyUnicode_AsUTF8(name) : NULL;
+        const char *module_s = module && PyUnicode_Check(module) ? PyUnicode_AsUTF8(module) : "";
+        const char *file_s = file ? PyUnicode_AsUTF8(file) : "";
+        if (name_s)
+            region = defs_region(name_s, module_s ? module_s : "", file_s ? file_s : "",
+                                 (uint32_t)code->co_firstlineno, 0, REGION_ROLE_FUNCTION, REGION_PARADIGM_USER);
+        PyErr_Clear();
+        Py_XDECREF(name);
+        Py_XDECREF(file);
+    }
+    set_extra(code, region);
+    PyErr_Restore(exc_type, exc_value, exc_tb);
+    return region;
+}
+
+/* The type whose method table holds `def`, searching type(self)'s MRO, so
+ * an inherited C method is named after the class that defines it. */
+static PyTypeObject *defining_type(PyObject *self, PyMethodDef *def)
+{
+    PyTypeObject *type = Py_TYPE(self);
+    PyObject *mro = type->tp_mro;
+    if (!mro || !PyTuple_Check(mro))
+        return type;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); i++) {
+        PyTypeObject *t = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
+        for (PyMethodDef *m = t->tp_methods; m && m->ml_name; m++)
+            if (m == def)
+                return t;
+    }
+    return type;
+}
+
+static PyObject *cfunction_name(PyCFunctionObject *f)
+{
+    const char *fn = f->m_ml->ml_name;
+    PyObject *self = f->m_self;
+    if (self && !PyModule_Check(self)) {
+        PyTypeObject *t = PyType_Check(self) ? (PyTypeObject *)self : defining_type(self, f->m_ml);
+        PyObject *mod = PyObject_GetAttrString((PyObject *)t, "__module__");
+        PyObject *qual = PyObject_GetAttrString((PyObject *)t, "__qualname__");
+        PyObject *name = NULL;
+        if (mod && qual && PyUnicode_Check(mod) && PyUnicode_Check(qual))
+            name = PyUnicode_FromFormat("%U.%U:%s", mod, qual, fn);
+        else if (qual && PyUnicode_Check(qual))
+            name = PyUnicode_FromFormat("builtins.%U:%s", qual, fn);
+        Py_XDECREF(mod);
+        Py_XDECREF(qual);
+        PyErr_Clear();
+        if (name)
+            return name;
+        return PyUnicode_FromFormat("%s:%s", t->tp_name, fn);
+    }
+    PyObject *module = f->m_module;
+    if (module && PyUnicode_Check(module))
+        return PyUnicode_FromFormat("%U:%s", module, fn);
+    if (self && PyModule_Check(self)) {
+        PyObject *modname = PyModule_GetNameObject(self);
+        if (modname) {
+            PyObject *name = PyUnicode_FromFormat("%U:%s", modname, fn);
+            Py_DECREF(modname);
+            return name;
+        }
+        PyErr_Clear();
+    }
+    return PyUnicode_FromFormat("builtins:%s", fn);
+}
+
+static bool is_own_cfunction(PyCFunctionObject *f)
+{
+    PyObject *module = f->m_module;
+    if (module && PyUnicode_Check(module) && PyUnicode_Compare(module, own_module_name) == 0)
+        return true;
+    PyErr_Clear();
+    return false;
+}
+
+uint32_t naming_cfunction_region_slow(PyCFunctionObject *f)
+{
+    PyObject *exc_type, *exc_value, *exc_tb;
+    PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
+    uint32_t region = REGION_SKIP;
+    if (!is_own_cfunction(f)) {
+        PyObject *name = cfunction_name(f);
+        const char *s = name ? PyUnicode_AsUTF8(name) : NULL;
+        if (s) {
+            const char *colon = strchr(s, ':');
+            char group[256];
+            snprintf(group, sizeof group, "%.*s", colon ? (int)(colon - s) : 0, s);
+            region = defs_region(s, group, "", 0, 0, REGION_ROLE_FUNCTION, REGION_PARADIGM_COMPILER);
+        }
+        Py_XDECREF(name);
+        PyErr_Clear();
+    }
+    ptrmap_put(&naming_cfunction_cache, f->m_ml, region);
+    PyErr_Restore(exc_type, exc_value, exc_tb);
+    return region;
+}
