@@ -126,19 +126,16 @@ def usage_error(message: str) -> "NoReturn":  # type: ignore[name-defined]
     raise SystemExit(2)
 
 
-def load_script(path: str):
-    """Read and compile the script as `python path` would."""
-    import io
-
+def check_script(path: str) -> str:
+    """The script's absolute path; exit 2 as Python does if it cannot be read."""
     try:
-        with io.open_code(path) as handle:
-            source = handle.read()
+        with open(path, "rb"):
+            pass
     except OSError as error:
         sys.stderr.write(f"scorep: error: can't open file {os.path.abspath(path)!r}: "
                          f"[Errno {error.errno}] {error.strerror}\n")
         raise SystemExit(2)
-    absolute = os.path.abspath(path)
-    return absolute, compile(source, absolute, "exec", dont_inherit=True)
+    return os.path.abspath(path)
 
 
 def make_main_module(absolute: str):
@@ -159,7 +156,9 @@ def make_main_module(absolute: str):
 
 
 def run_instrumenter_file(path: str) -> None:
-    absolute, code = load_script(path)
+    absolute = check_script(path)
+    with open(absolute, "rb") as handle:
+        code = compile(handle.read(), absolute, "exec", dont_inherit=True)
     exec(code, {"__name__": "__scorep_instrumenter_file__", "__file__": absolute, "__builtins__": __builtins__})
 
 
@@ -194,7 +193,7 @@ def main(argv: Optional[list[str]] = None) -> None:
 
     from scorep import _measurement, _native
 
-    absolute, code = load_script(opts.script)
+    absolute = check_script(opts.script)
     try:
         _measurement.start(opts.instrumenter_type, c_calls=opts.c_calls, verbose=opts.verbose,
                            argv=[opts.script] + opts.args)
@@ -214,15 +213,17 @@ def main(argv: Optional[list[str]] = None) -> None:
     if opts.instrumenter:
         _measurement.enable_instrumenter()
     try:
-        _native.run(code, main_module.__dict__)
+        _native.run(absolute, main_module.__dict__)
     except SystemExit as exc:
         _native.set_exit_status(exit_code_of(exc))
         raise
     except BaseException as exc:  # noqa: B902 - uncaught in the script: report like Python
-        _native.set_exit_status(1)
         print_exception(exc)
         if isinstance(exc, KeyboardInterrupt):
+            _native.set_exit_status(128 + 2)
             _measurement.exit_with_sigint()
+        else:
+            _native.set_exit_status(1)
         raise SystemExit(1)
     _native.set_exit_status(0)
 

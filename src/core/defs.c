@@ -28,15 +28,20 @@ static void *vec_push(vec *v, size_t item_size)
     return (char *)v->items + (size_t)v->count++ * item_size;
 }
 
-void defs_init(void)
+static void init_locked(void)
 {
-    pthread_mutex_lock(&defs_lock);
     if (!initialized) {
         keymap_init(&string_ids);
         keymap_init(&region_ids);
         keymap_init(&parameter_ids);
         initialized = true;
     }
+}
+
+void defs_init(void)
+{
+    pthread_mutex_lock(&defs_lock);
+    init_locked();
     pthread_mutex_unlock(&defs_lock);
 }
 
@@ -62,6 +67,7 @@ void defs_free(void)
 
 static uint32_t string_locked(const char *text)
 {
+    init_locked();
     size_t len = strlen(text);
     uint32_t id;
     if (keymap_get(&string_ids, text, len, &id))
@@ -131,7 +137,7 @@ region_def defs_region_get(uint32_t id)
 uint32_t defs_parameter(const char *name, parameter_type type)
 {
     pthread_mutex_lock(&defs_lock);
-    uint32_t name_id = string_locked(name);
+    uint32_t name_id = string_locked(name);  /* initialises the tables if needed */
     uint32_t key[2] = {name_id, (uint32_t)type};
     uint32_t id;
     if (!keymap_get(&parameter_ids, key, sizeof key, &id)) {

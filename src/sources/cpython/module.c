@@ -104,13 +104,26 @@ static PyObject *native_instrumenter_enabled(PyObject *self, PyObject *unused)
     return PyBool_FromLong(hook_installed_current());
 }
 
+/* Run a script file in the given globals exactly as `python file` does:
+ * the same file parser (so syntax errors read the same) and no frame of
+ * ours between the interpreter and the script. */
 static PyObject *native_run(PyObject *self, PyObject *args)
 {
     (void)self;
-    PyObject *code, *globals;
-    if (!PyArg_ParseTuple(args, "O!O!", &PyCode_Type, &code, &PyDict_Type, &globals))
+    PyObject *path_obj, *globals;
+    if (!PyArg_ParseTuple(args, "O&O!", PyUnicode_FSConverter, &path_obj, &PyDict_Type, &globals))
         return NULL;
-    return PyEval_EvalCode(code, globals, globals);
+    const char *path = PyBytes_AS_STRING(path_obj);
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
+        Py_DECREF(path_obj);
+        return NULL;
+    }
+    PyCompilerFlags flags = {0, PY_MINOR_VERSION};
+    PyObject *result = PyRun_FileExFlags(fp, path, Py_file_input, globals, globals, 1, &flags);
+    Py_DECREF(path_obj);
+    return result;
 }
 
 /* ---- user regions ---- */
@@ -239,6 +252,9 @@ static PyObject *record_parameter(PyObject *args, parameter_type type)
         return NULL;
     uint64_t payload[2];
     enum event_ext_type ext;
+    location *loc = current_location();
+    if (!loc || measurement_current_state != MEASUREMENT_ACTIVE)
+        Py_RETURN_NONE;
     if (type == PARAMETER_STRING) {
         PyObject *text = PyObject_Str(value);
         if (!text)
@@ -264,9 +280,6 @@ static PyObject *record_parameter(PyObject *args, parameter_type type)
         payload[1] = v;
         ext = EXT_PARAMETER_UINT;
     }
-    location *loc = current_location();
-    if (!loc || measurement_current_state != MEASUREMENT_ACTIVE)
-        Py_RETURN_NONE;
     payload[0] = defs_parameter(name, type);
     location_append_ext(loc, ext, clock_now(), payload, 2);
     Py_RETURN_NONE;
@@ -479,7 +492,7 @@ static PyMethodDef native_methods[] = {
     {"instrumenter_enable", native_instrumenter_enable, METH_VARARGS, "install the hook in this thread (and, optionally, all running threads)"},
     {"instrumenter_disable", native_instrumenter_disable, METH_NOARGS, "remove the hook from this thread"},
     {"instrumenter_enabled", native_instrumenter_enabled, METH_NOARGS, "is the hook installed in this thread?"},
-    {"run", native_run, METH_VARARGS, "run(code, globals): execute code (no frame of ours in between)"},
+    {"run", native_run, METH_VARARGS, "run(path, globals): execute a script file as python does"},
     {"region_begin", native_region_begin, METH_VARARGS, "region_begin(name, group, file, line)"},
     {"region_end", native_region_end, METH_VARARGS, "region_end(name)"},
     {"function_region", native_function_region, METH_O, "region id of a Python function, -1 if none"},
