@@ -39,6 +39,16 @@ uint32_t naming_code_region_with_globals(PyCodeObject *code, PyObject *globals);
 uint32_t naming_cfunction_region_slow(PyCFunctionObject *func);
 extern ptrmap naming_cfunction_cache;
 
+/* Region of a C function seen before, else REGION_SKIP. */
+static inline uint32_t naming_cfunction_region_cached(PyObject *func)
+{
+    uint32_t region;
+    if (PyCFunction_Check(func) &&
+        ptrmap_get(&naming_cfunction_cache, ((PyCFunctionObject *)func)->m_ml, &region))
+        return region;
+    return REGION_SKIP;
+}
+
 /* Region of a called C function (arg of a C_CALL event). */
 static inline uint32_t naming_cfunction_region(PyObject *func)
 {
@@ -53,6 +63,18 @@ static inline uint32_t naming_cfunction_region(PyObject *func)
 PyObject *naming_absolute_file(PyObject *filename);
 PyObject *naming_code_region_name(PyCodeObject *code, PyObject *globals);
 extern Py_ssize_t naming_extra_index;
+
+/* The cached region of a code object, or REGION_SKIP if it has none yet. */
+static inline uint32_t naming_code_region_cached(PyCodeObject *code)
+{
+    void *extra = NULL;
+#if PY_VERSION_HEX >= 0x030C0000
+    PyUnstable_Code_GetExtra((PyObject *)code, naming_extra_index, &extra);
+#else
+    _PyCode_GetExtra((PyObject *)code, naming_extra_index, &extra);
+#endif
+    return extra ? (uint32_t)((uintptr_t)extra - 1) : REGION_SKIP;
+}
 
 static inline uint32_t naming_code_region(PyCodeObject *code, PyFrameObject *frame)
 {

@@ -107,6 +107,17 @@ static inline uint32_t frame_region(PyFrameObject *frame)
     return region;
 }
 
+/* A return from code never seen being called: its frame was entered before
+ * the instrumenter started, so there is nothing to leave (and no region
+ * worth defining). */
+static inline uint32_t frame_region_seen(PyFrameObject *frame)
+{
+    PyCodeObject *code = PyFrame_GetCode(frame);
+    uint32_t region = naming_code_region_cached(code);
+    Py_DECREF(code);
+    return region;
+}
+
 static int resolve_pending(PyObject **obj);
 
 static int profile_callback(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
@@ -125,7 +136,7 @@ static int profile_callback(PyObject *obj, PyFrameObject *frame, int what, PyObj
             record_enter(loc, region);
         break;
     case PyTrace_RETURN:
-        region = frame_region(frame);
+        region = frame_region_seen(frame);
         if (region != REGION_SKIP)
             record_leave(loc, region);
         break;
@@ -141,8 +152,8 @@ static int profile_callback(PyObject *obj, PyFrameObject *frame, int what, PyObj
     case PyTrace_C_EXCEPTION:
         if (!hook_c_calls)
             break;
-        region = naming_cfunction_region(arg);
-        if (region != REGION_SKIP && frame_region(frame) != REGION_SKIP)
+        region = naming_cfunction_region_cached(arg);
+        if (region != REGION_SKIP && frame_region_seen(frame) != REGION_SKIP)
             record_leave(loc, region);
         break;
     default:
