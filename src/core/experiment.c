@@ -43,6 +43,13 @@ static char *stamped_name(const char *prefix, time_t when)
     return out;
 }
 
+/* Length of the directory part of an absolute path ("/a/b" -> 2). */
+static int parent_length(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? (int)(slash - path) : 0;
+}
+
 static bool make_dirs(const char *path)
 {
     char *copy = strdup(path);
@@ -76,7 +83,7 @@ char *experiment_create(const measurement_config *cfg, char *err, size_t errlen)
         if (!named) {
             /* left over from a run that crashed */
             char prefix[PATH_MAX];
-            snprintf(prefix, sizeof prefix, "%.*s/scorep-failed-", (int)(strrchr(dir, '/') - dir), dir);
+            snprintf(prefix, sizeof prefix, "%.*s/scorep-failed-", parent_length(dir), dir);
             moved = stamped_name(prefix, time(NULL));
         } else if (!cfg->overwrite_experiment_directory) {
             snprintf(err, errlen,
@@ -148,7 +155,7 @@ char *experiment_finish(const char *dir, const measurement_config *cfg)
     if (cfg->experiment_directory && cfg->experiment_directory[0])
         return strdup(dir);
     char prefix[PATH_MAX];
-    snprintf(prefix, sizeof prefix, "%.*s/scorep-", (int)(strrchr(dir, '/') - dir), dir);
+    snprintf(prefix, sizeof prefix, "%.*s/scorep-", parent_length(dir), dir);
     char *final = stamped_name(prefix, time(NULL));
     if (rename(dir, final) != 0) {
         free(final);

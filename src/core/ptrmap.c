@@ -37,3 +37,10 @@ void ptrmap_put(ptrmap *map, const void *key, uint32_t value)
         map->used++;
     insert(map->slots, map->mask, key, value);
 }
+
+void ptrmap_free(ptrmap *map)
+{
+    free(map->slots);
+    map->slots = NULL;
+    map->mask = map->used = 0;
+}

@@ -21,6 +21,7 @@ typedef struct {
 
 void ptrmap_init(ptrmap *map);
 void ptrmap_put(ptrmap *map, const void *key, uint32_t value);
+void ptrmap_free(ptrmap *map);
 
 static inline size_t ptrmap_hash(const void *key)
 {

@@ -1,0 +1,325 @@
+/* Unit tests of the measurement core (plain C, no Python).  Built and run
+ * by tests/test_core_c.py; prints "N passed, M failed" and exits non-zero
+ * on any failure. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../src/core/config.h"
+#include "../../src/core/defs.h"
+#include "../../src/core/events.h"
+#include "../../src/core/keymap.h"
+#include "../../src/core/location.h"
+#include "../../src/core/measurement.h"
+#include "../../src/core/ptrmap.h"
+#include "../../src/core/substrate.h"
+
+static int passed, failed;
+
+#define CHECK(cond)                                                              \
+    do {                                                                         \
+        if (cond) {                                                              \
+            passed++;                                                            \
+        } else {                                                                 \
+            failed++;                                                            \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+        }                                                                        \
+    } while (0)
+
+/* ---- a substrate that writes what it receives into a log ---- */
+
+typedef struct {
+    char kind;      /* E enter, L leave, P parameter, O on/off, F flush */
+    uint64_t time;
+    uint64_t a, b;
+} logged;
+
+static logged log_events[1 << 20];
+static size_t log_count;
+
+static void log_add(char kind, uint64_t time, uint64_t a, uint64_t b)
+{
+    if (log_count < sizeof log_events / sizeof log_events[0])
+        log_events[log_count++] = (logged){kind, time, a, b};
+}
+
+static void s_enter(location *l, uint64_t t, uint32_t r) { (void)l; log_add('E', t, r, 0); }
+static void s_leave(location *l, uint64_t t, uint32_t r) { (void)l; log_add('L', t, r, 0); }
+static void s_pint(location *l, uint64_t t, uint32_t p, int64_t v) { (void)l; log_add('P', t, p, (uint64_t)v); }
+static void s_onoff(location *l, uint64_t t, bool on) { (void)l; log_add('O', t, on, 0); }
+static void s_flush(location *l, uint64_t t, uint64_t end) { (void)l; log_add('F', t, end, 0); }
+
+static const substrate_ops log_ops = {
+    .name = "log", .enter = s_enter, .leave = s_leave, .parameter_int = s_pint,
+    .measurement_on_off = s_onoff, .buffer_flush = s_flush,
+};
+
+static location *fresh_location(uint64_t total_memory, uint64_t chunk)
+{
+    measurement.cfg.total_memory = total_memory;
+    measurement.chunk_bytes = chunk;
+    measurement.start_time = 0;
+    location *loc = location_create("test");
+    loc->last_time = 0;
+    log_count = 0;
+    return loc;
+}
+
+static void finish(location *loc, uint64_t end)
+{
+    location_flush(loc, false);
+    replay_close(loc, end);
+}
+
+/* ---- tests ---- */
+
+static void test_config_parsing(void)
+{
+    bool b;
+    uint64_t n;
+    CHECK(config_parse_bool("true", &b) && b);
+    CHECK(config_parse_bool(" YES ", &b) && b);
+    CHECK(config_parse_bool("On", &b) && b);
+    CHECK(config_parse_bool("1", &b) && b);
+    CHECK(config_parse_bool("42", &b) && b);
+    CHECK(config_parse_bool("0", &b) && !b);
+    CHECK(config_parse_bool("off", &b) && !b);
+    CHECK(config_parse_bool("", &b) && !b);
+    CHECK(!config_parse_bool("maybe", &b));
+    CHECK(!config_parse_bool("truex", &b));
+
+    CHECK(config_parse_size("16000k", &n) && n == 16384000);
+    CHECK(config_parse_size("1 M", &n) && n == 1048576);
+    CHECK(config_parse_size("2Gb", &n) && n == 2ull << 30);
+    CHECK(config_parse_size("4096", &n) && n == 4096);
+    CHECK(config_parse_size("3e", &n) && n == 3ull << 60);
+    CHECK(!config_parse_size("12Q", &n));
+    CHECK(!config_parse_size("-1", &n));
+    CHECK(!config_parse_size("k", &n));
+    CHECK(!config_parse_size("16E", &n)); /* overflows 64 bits */
+    CHECK(!config_parse_size("1 K B x", &n));
+
+    CHECK(config_parse_number("100", &n) && n == 100);
+    CHECK(!config_parse_number("-1", &n));
+    CHECK(!config_parse_number("1.5", &n));
+    CHECK(!config_parse_number("99999999999999999999999", &n));
+}
+
+static void test_config_load_reports_the_variable(void)
+{
+    measurement_config cfg;
+    char err[512];
+    setenv("SCOREP_TOTAL_MEMORY", "12Q", 1);
+    CHECK(!config_load(&cfg, err, sizeof err));
+    CHECK(strstr(err, "SCOREP_TOTAL_MEMORY") != NULL);
+    CHECK(strstr(err, "12Q") != NULL);
+    unsetenv("SCOREP_TOTAL_MEMORY");
+
+    setenv("SCOREP_TIMER", "sundial", 1);
+    CHECK(!config_load(&cfg, err, sizeof err));
+    CHECK(strstr(err, "SCOREP_TIMER") != NULL);
+    unsetenv("SCOREP_TIMER");
+
+    setenv("SCOREP_ENABLE_TRACING", "yes", 1);
+    CHECK(config_load(&cfg, err, sizeof err));
+    CHECK(cfg.enable_tracing && cfg.enable_profiling && cfg.total_memory == 16384000);
+    CHECK(cfg.profiling_max_callpath_depth == 100);
+    CHECK(strcmp(cfg.profiling_base_name, "profile") == 0);
+    config_free(&cfg);
+    unsetenv("SCOREP_ENABLE_TRACING");
+}
+
+static void test_event_encoding(void)
+{
+    uint64_t w = event_pack(EVENT_LEAVE, 12345, 999);
+    CHECK(event_kind(w) == EVENT_LEAVE);
+    CHECK(event_region(w) == 12345);
+    CHECK(event_delta(w) == 999);
+    CHECK(event_fits(EVENT_REGION_MASK, EVENT_DELTA_MASK));
+    CHECK(!event_fits(EVENT_REGION_MASK + 1, 0));
+    CHECK(!event_fits(0, EVENT_DELTA_MASK + 1));
+    uint64_t h = event_ext_header(EXT_PARAMETER_INT, 2);
+    CHECK(event_kind(h) == EVENT_EXT && event_ext_type(h) == EXT_PARAMETER_INT && event_ext_length(h) == 2);
+}
+
+static void test_replay_sanitises_nesting(void)
+{
+    location *loc = fresh_location(1 << 20, 8192);
+    location_append(loc, EVENT_LEAVE, 9, 5);   /* never entered: dropped */
+    location_append(loc, EVENT_ENTER, 1, 10);
+    location_append(loc, EVENT_ENTER, 2, 20);
+    location_append(loc, EVENT_ENTER, 3, 30);
+    location_append(loc, EVENT_LEAVE, 2, 40);  /* closes 3 first */
+    location_append(loc, EVENT_ENTER, 4, 50);
+    finish(loc, 100);                          /* closes 4 and 1 */
+    const char *kinds = "EEELLELL";
+    const uint64_t regions[] = {1, 2, 3, 3, 2, 4, 4, 1};
+    const uint64_t times[] = {10, 20, 30, 40, 40, 50, 100, 100};
+    CHECK(log_count == 8);
+    for (size_t i = 0; i < log_count && i < 8; i++) {
+        CHECK(log_events[i].kind == kinds[i]);
+        CHECK(log_events[i].a == regions[i]);
+        CHECK(log_events[i].time == times[i]);
+    }
+}
+
+static void test_wide_records(void)
+{
+    location *loc = fresh_location(1 << 20, 8192);
+    uint64_t far = (UINT64_C(1) << 45) + 7;
+    uint32_t big_region = (1u << 23) + 3;
+    location_append(loc, EVENT_ENTER, 1, 10);
+    location_append(loc, EVENT_ENTER, big_region, 20);
+    location_append(loc, EVENT_LEAVE, big_region, far);
+    location_append(loc, EVENT_LEAVE, 1, far + 1);
+    location_append(loc, EVENT_ENTER, 2, 5); /* earlier than the last event: clamped */
+    finish(loc, far + 10);
+    CHECK(log_count == 6);
+    CHECK(log_events[1].a == big_region && log_events[1].time == 20);
+    CHECK(log_events[2].time == far);
+    CHECK(log_events[3].time == far + 1);
+    CHECK(log_events[4].kind == 'E' && log_events[4].time == far + 1);
+    CHECK(log_events[5].kind == 'L' && log_events[5].time == far + 10);
+}
+
+static void test_parameters_and_on_off(void)
+{
+    location *loc = fresh_location(1 << 20, 8192);
+    location_append(loc, EVENT_ENTER, 1, 10);
+    uint64_t payload[2] = {3, (uint64_t)-42};
+    location_append_ext(loc, EXT_PARAMETER_INT, 11, payload, 2);
+    location_append_ext(loc, EXT_MEASUREMENT_OFF, 12, NULL, 0);
+    location_append_ext(loc, EXT_MEASUREMENT_ON, 13, NULL, 0);
+    location_append(loc, EVENT_LEAVE, 1, 14);
+    finish(loc, 20);
+    CHECK(log_count == 5);
+    CHECK(log_events[1].kind == 'P' && log_events[1].a == 3 && (int64_t)log_events[1].b == -42 &&
+          log_events[1].time == 11);
+    CHECK(log_events[2].kind == 'O' && log_events[2].a == 0 && log_events[2].time == 12);
+    CHECK(log_events[3].kind == 'O' && log_events[3].a == 1 && log_events[3].time == 13);
+    CHECK(log_events[4].kind == 'L' && log_events[4].time == 14);
+}
+
+static void test_rewind_discards_events(void)
+{
+    location *loc = fresh_location(1 << 20, 4096);
+    location_append(loc, EVENT_ENTER, 1, 10);
+    location_rewind_mark(loc, 77);
+    for (uint64_t i = 0; i < 2000; i++) { /* spans several chunks */
+        location_append(loc, EVENT_ENTER, 2, 20 + 2 * i);
+        location_append(loc, EVENT_LEAVE, 2, 21 + 2 * i);
+    }
+    CHECK(location_rewind(loc, 77, true) == 1);
+    CHECK(location_rewind(loc, 77, true) == 0); /* mark consumed */
+    location_append(loc, EVENT_LEAVE, 1, 1u << 30);
+    finish(loc, 1u << 31);
+    /* enter 1, OFF, ON, leave 1 */
+    CHECK(log_count == 4);
+    CHECK(log_events[0].kind == 'E' && log_events[1].kind == 'O' && log_events[1].a == 0);
+    CHECK(log_events[2].kind == 'O' && log_events[2].a == 1 && log_events[3].kind == 'L');
+    CHECK(log_events[1].time <= log_events[2].time && log_events[2].time <= log_events[3].time);
+}
+
+static void test_rewind_keep(void)
+{
+    location *loc = fresh_location(1 << 20, 8192);
+    location_rewind_mark(loc, 5);
+    location_append(loc, EVENT_ENTER, 2, 20);
+    location_append(loc, EVENT_LEAVE, 2, 21);
+    CHECK(location_rewind(loc, 5, false) == 1);
+    finish(loc, 30);
+    CHECK(log_count == 2);
+}
+
+static void test_flush_under_memory_pressure(void)
+{
+    /* 64 KiB budget in 8 KiB chunks: a million events must flush often */
+    location *loc = fresh_location(64 * 1024, 8192);
+    uint64_t t = 0;
+    for (int i = 0; i < 500000; i++) {
+        location_append(loc, EVENT_ENTER, 1, ++t);
+        location_append(loc, EVENT_LEAVE, 1, ++t);
+    }
+    CHECK(location_buffered_bytes() <= 64 * 1024 + 8192);
+    finish(loc, t + 1);
+    size_t enters = 0, leaves = 0, flushes = 0;
+    uint64_t last = 0;
+    bool monotonic = true;
+    for (size_t i = 0; i < log_count; i++) {
+        enters += log_events[i].kind == 'E';
+        leaves += log_events[i].kind == 'L';
+        flushes += log_events[i].kind == 'F';
+        monotonic &= log_events[i].time >= last;
+        last = log_events[i].time;
+    }
+    CHECK(enters == 500000);
+    CHECK(leaves == 500000);
+    CHECK(flushes > 10);
+    CHECK(monotonic);
+}
+
+static void test_keymap_and_ptrmap(void)
+{
+    keymap map;
+    keymap_init(&map);
+    char key[32];
+    for (uint32_t i = 0; i < 5000; i++) {
+        snprintf(key, sizeof key, "region-%u", i);
+        keymap_put(&map, key, strlen(key), i * 3);
+    }
+    bool all = true;
+    for (uint32_t i = 0; i < 5000; i++) {
+        uint32_t v;
+        snprintf(key, sizeof key, "region-%u", i);
+        all &= keymap_get(&map, key, strlen(key), &v) && v == i * 3;
+    }
+    CHECK(all);
+    uint32_t v;
+    CHECK(!keymap_get(&map, "absent", 6, &v));
+    keymap_free(&map);
+
+    ptrmap pm = {0};
+    static char objects[10000];
+    CHECK(!ptrmap_get(&pm, &objects[0], &v));
+    for (uint32_t i = 0; i < 10000; i++)
+        ptrmap_put(&pm, &objects[i], i);
+    all = true;
+    for (uint32_t i = 0; i < 10000; i++)
+        all &= ptrmap_get(&pm, &objects[i], &v) && v == i;
+    CHECK(all);
+    CHECK(pm.used == 10000);
+    ptrmap_free(&pm);
+}
+
+static void test_definitions_are_unique(void)
+{
+    defs_init();
+    uint32_t a = defs_region("m:f", "m", "/x.py", 3, 0, REGION_ROLE_FUNCTION, REGION_PARADIGM_USER);
+    uint32_t b = defs_region("m:f", "m", "/x.py", 3, 0, REGION_ROLE_FUNCTION, REGION_PARADIGM_USER);
+    uint32_t c = defs_region("m:f", "m", "/x.py", 9, 0, REGION_ROLE_FUNCTION, REGION_PARADIGM_USER);
+    CHECK(a == b && a != c);
+    CHECK(strcmp(defs_string_text(defs_region_get(c).name), "m:f") == 0);
+    CHECK(defs_region_get(c).first_line == 9);
+    uint32_t p = defs_parameter("n", PARAMETER_INT);
+    CHECK(p == defs_parameter("n", PARAMETER_INT));
+    CHECK(p != defs_parameter("n", PARAMETER_STRING));
+    CHECK(defs_string("größe") == defs_string("größe"));
+}
+
+int main(void)
+{
+    substrate_register(&log_ops);
+    test_config_parsing();
+    test_config_load_reports_the_variable();
+    test_event_encoding();
+    test_replay_sanitises_nesting();
+    test_wide_records();
+    test_parameters_and_on_off();
+    test_rewind_discards_events();
+    test_rewind_keep();
+    test_flush_under_memory_pressure();
+    test_keymap_and_ptrmap();
+    test_definitions_are_unique();
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed != 0;
+}
