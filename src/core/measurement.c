@@ -16,6 +16,7 @@ volatile int measurement_current_state = MEASUREMENT_STOPPED;
 measurement_info measurement;
 
 static bool initialized, finalized, tracing_open;
+static bool forked_child;
 static char *result_dir;
 static pthread_mutex_t finalize_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -74,6 +75,15 @@ static char **copy_args(int argc, char **argv)
     return out;
 }
 
+/* A forked child inherits the parent's buffers and open files; it must not
+ * write into the parent's experiment.  (Measuring children is the job of
+ * the multi-process support.) */
+static void after_fork_in_child(void)
+{
+    forked_child = true;
+    measurement_current_state = MEASUREMENT_STOPPED;
+}
+
 bool measurement_init(const char *program_name, int argc, char **argv, bool verbose, char *err, size_t errlen)
 {
     if (initialized)
@@ -119,6 +129,7 @@ bool measurement_init(const char *program_name, int argc, char **argv, bool verb
     measurement.program_region = defs_region(measurement.program_name, "", "", 0, 0,
                                              REGION_ROLE_ARTIFICIAL, REGION_PARADIGM_MEASUREMENT);
     initialized = true;
+    pthread_atfork(NULL, NULL, after_fork_in_child);
     measurement_current_state = MEASUREMENT_ACTIVE;
     return true;
 fail:
@@ -157,7 +168,8 @@ void measurement_set_exit_status(int status)
 bool measurement_finalize(char *err, size_t errlen)
 {
     pthread_mutex_lock(&finalize_lock);
-    if (!initialized || finalized) {
+    if (!initialized || finalized || forked_child) {
+        finalized = finalized || forked_child;
         pthread_mutex_unlock(&finalize_lock);
         return true;
     }
