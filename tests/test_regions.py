@@ -252,3 +252,22 @@ def test_module_functions_of_imported_modules(runner):
     assert counts["helpers.geometry.Point:norm"] == 2
     region = run.trace().region("helpers.geometry:distance")
     assert region.source_file == str(runner.cwd / "helpers" / "geometry.py")
+
+
+def test_otf2_print_reads_the_trace_cleanly_and_both_readers_agree(runner):
+    run = runner.script(PROGRAM + """
+import threading
+threads = [threading.Thread(target=fib, args=(4,)) for _ in range(2)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+""")
+    assert run.returncode == 0, run.stderr
+    from otf2_trace import cross_check, otf2_available, otf2_print
+
+    out, err, code = otf2_print(run.experiment / "traces.otf2")
+    assert code == 0 and err == ""
+    assert out.count("ENTER") == out.count("LEAVE") > 0
+    if otf2_available():
+        cross_check(run.experiment / "traces.otf2")

@@ -41,6 +41,65 @@ static OTF2_TimeStamp post_flush(void *user, OTF2_FileType type, OTF2_LocationRe
 
 static OTF2_FlushCallbacks flush_callbacks = {pre_flush, post_flush};
 
+/* OTF2 keeps every chunk it fills in memory unless its allocator says no.
+ * Event buffers get a few chunks each: when they are used up, OTF2 flushes
+ * them to the file and starts over, so writing a long trace stays in
+ * bounded memory.  Definition buffers are not limited. */
+#define EVENT_CHUNK_SIZE (1024 * 1024)
+#define EVENT_CHUNKS_PER_LOCATION 2
+
+typedef struct {
+    void **chunks;
+    size_t count, capacity;
+} chunk_list;
+
+static void *chunk_allocate(void *user, OTF2_FileType type, OTF2_LocationRef loc, void **per_buffer, uint64_t size)
+{
+    (void)user;
+    (void)loc;
+    chunk_list *list = *per_buffer;
+    if (!list) {
+        list = calloc(1, sizeof *list);
+        if (!list)
+            return NULL;
+        *per_buffer = list;
+    }
+    if (type == OTF2_FILETYPE_EVENTS && list->count >= EVENT_CHUNKS_PER_LOCATION)
+        return NULL;  /* OTF2 flushes and frees, then asks again */
+    if (list->count == list->capacity) {
+        size_t capacity = list->capacity ? 2 * list->capacity : 4;
+        void **grown = realloc(list->chunks, capacity * sizeof *grown);
+        if (!grown)
+            return NULL;
+        list->chunks = grown;
+        list->capacity = capacity;
+    }
+    void *chunk = malloc(size);
+    if (chunk)
+        list->chunks[list->count++] = chunk;
+    return chunk;
+}
+
+static void chunk_free_all(void *user, OTF2_FileType type, OTF2_LocationRef loc, void **per_buffer, bool final)
+{
+    (void)user;
+    (void)type;
+    (void)loc;
+    chunk_list *list = *per_buffer;
+    if (!list)
+        return;
+    for (size_t i = 0; i < list->count; i++)
+        free(list->chunks[i]);
+    list->count = 0;
+    if (final) {
+        free(list->chunks);
+        free(list);
+        *per_buffer = NULL;
+    }
+}
+
+static OTF2_MemoryCallbacks memory_callbacks = {chunk_allocate, chunk_free_all};
+
 static trace_location *trace_state(location *loc, uint64_t time)
 {
     trace_location *state = loc->substrate_data[slot];
@@ -118,13 +177,14 @@ static const substrate_ops trace_ops = {
 
 bool otf2_trace_open(const char *dir, char *err, size_t errlen)
 {
-    archive = OTF2_Archive_Open(dir, "traces", OTF2_FILEMODE_WRITE, 1024 * 1024, 4 * 1024 * 1024,
+    archive = OTF2_Archive_Open(dir, "traces", OTF2_FILEMODE_WRITE, EVENT_CHUNK_SIZE, 4 * 1024 * 1024,
                                 OTF2_SUBSTRATE_POSIX, OTF2_COMPRESSION_NONE);
     if (!archive) {
         snprintf(err, errlen, "cannot create the OTF2 archive in '%s'", dir);
         return false;
     }
     OTF2_Archive_SetFlushCallbacks(archive, &flush_callbacks, NULL);
+    OTF2_Archive_SetMemoryCallbacks(archive, &memory_callbacks, NULL);
     OTF2_Archive_SetSerialCollectiveCallbacks(archive);
     OTF2_Archive_SetCreator(archive, "scorep (Python measurement)");
     OTF2_Archive_SetMachineName(archive, measurement.cfg.machine_name);
