@@ -3,10 +3,6 @@
 #include "glue.h"
 #include "../../core/measurement.h"
 
-#if PY_VERSION_HEX >= 0x030D0000
-/* exported by CPython but no longer declared in its public headers */
-PyAPI_FUNC(int) _PyEval_SetProfile(PyThreadState *tstate, Py_tracefunc func, PyObject *arg);
-#endif
 
 instrumenter_kind hook_kind = INSTRUMENTER_PROFILE;
 bool hook_c_calls = true;
@@ -231,19 +227,25 @@ void hook_install_other_threads(void)
         if (!pending_marker)
             return;
     }
+#if PY_VERSION_HEX >= 0x030C0000
+    /* every thread, this one included; the caller then gives this thread
+     * its own state */
+    if (hook_kind == INSTRUMENTER_TRACE)
+        PyEval_SetTraceAllThreads(trace_callback, pending_marker);
+    else
+        PyEval_SetProfileAllThreads(profile_callback, pending_marker);
+#else
     PyThreadState *self = PyThreadState_Get();
     PyInterpreterState *interp = PyThreadState_GetInterpreter(self);
     for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp); ts; ts = PyThreadState_Next(ts)) {
         if (ts == self)
             continue;
-        if (hook_kind == INSTRUMENTER_TRACE) {
-#if PY_VERSION_HEX < 0x030D0000
+        if (hook_kind == INSTRUMENTER_TRACE)
             _PyEval_SetTrace(ts, trace_callback, pending_marker);
-#endif
-        } else {
+        else
             _PyEval_SetProfile(ts, profile_callback, pending_marker);
-        }
     }
+#endif
 }
 
 /* threading.setprofile()/settrace() target: runs as the first profile event

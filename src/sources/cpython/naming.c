@@ -83,7 +83,17 @@ static PyObject *find_in_class(PyObject *cls, PyCodeObject *code, PyObject *pref
         } else {
             Py_INCREF(func);
         }
-        if (PyFunction_Check(func) && PyFunction_GET_CODE(func) == (PyObject *)code) {
+        bool match = PyFunction_Check(func) && PyFunction_GET_CODE(func) == (PyObject *)code;
+        if (!match && PyObject_TypeCheck(value, &PyProperty_Type)) {
+            static const char *const accessors[] = {"fget", "fset", "fdel"};
+            for (int a = 0; a < 3 && !match; a++) {
+                PyObject *accessor = PyObject_GetAttrString(value, accessors[a]);
+                match = accessor && PyFunction_Check(accessor) && PyFunction_GET_CODE(accessor) == (PyObject *)code;
+                Py_XDECREF(accessor);
+                PyErr_Clear();
+            }
+        }
+        if (match) {
             Py_INCREF(prefix);
             found = prefix;
         } else if (PyType_Check(value) && depth < 3) {
