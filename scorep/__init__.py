@@ -8,14 +8,12 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from scorep import user  # noqa: E402  (re-exported for the seed-era interface)
+from scorep import _measurement, user  # noqa: E402  (user: re-exported for the seed-era interface)
 
 
 def register() -> None:
     """Start measuring from here on (the seed interface); the experiment is
     finalized when the interpreter exits.  A no-op when already measuring."""
-    from scorep import _measurement
-
     if _measurement.start():
         _measurement.enable_instrumenter(all_threads=True)
 

@@ -65,7 +65,7 @@ class Event(NamedTuple):
       (INT64/UINT64 parameters) or a ``str`` (string parameters).
     * ``measurement_on_off``: ``mode`` is ``"ON"`` or ``"OFF"``.
     * ``program_begin``: ``value`` is the program name.
-    * ``program_end``: ``value`` is the exit status.
+    * ``program_end``: ``value`` is the exit status (``None`` if undefined).
     """
     kind: str
     time: int
@@ -386,7 +386,9 @@ def _convert_event(event, location_id: int) -> Event:
     if kind == "ProgramBegin":
         return Event(PROGRAM_BEGIN, time, location_id, value=event.program_name)
     if kind == "ProgramEnd":
-        return Event(PROGRAM_END, time, location_id, value=event.exit_status)
+        # OTF2_UNDEFINED_INT64 (the status was not known) reads as None
+        status = None if event.exit_status == -2**63 else event.exit_status
+        return Event(PROGRAM_END, time, location_id, value=status)
     return Event(kind, time, location_id)
 
 
@@ -663,8 +665,8 @@ def parse_otf2_print(text: str, path: str = "") -> Trace:
             cur.skip_to("Name: ")
             event = Event(kind, time, location_id, value=cur.reference(string_names)[0])
         elif kind == PROGRAM_END:
-            status = cur.match(r"Exit status: (-?\d+)").group(1)
-            event = Event(kind, time, location_id, value=int(status))
+            status = cur.match(r"Exit status: (-?\d+|UNDEFINED)").group(1)
+            event = Event(kind, time, location_id, value=None if status == "UNDEFINED" else int(status))
         else:
             event = Event(kind, time, location_id)
         if location_id not in locations:

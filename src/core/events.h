@@ -16,6 +16,7 @@
 enum { EVENT_ENTER = 0, EVENT_LEAVE = 1, EVENT_EXT = 2 };
 
 enum event_ext_type {
+    EXT_NONE = 0,
     EXT_ENTER = 1,          /* payload: region */
     EXT_LEAVE = 2,          /* payload: region */
     EXT_PARAMETER_INT = 3,  /* payload: parameter, int64 value */
@@ -59,5 +60,39 @@ static inline uint32_t event_region(uint64_t w) { return (uint32_t)((w >> EVENT_
 static inline uint64_t event_delta(uint64_t w) { return w & EVENT_DELTA_MASK; }
 static inline enum event_ext_type event_ext_type(uint64_t w) { return (enum event_ext_type)((w >> EXT_TYPE_SHIFT) & 0xff); }
 static inline unsigned event_ext_length(uint64_t w) { return (unsigned)((w >> EXT_LENGTH_SHIFT) & 0xffff); }
+
+/* One decoded record.  Wide enters/leaves are reported as EVENT_ENTER /
+ * EVENT_LEAVE like the compact ones; other extended records as EVENT_EXT. */
+typedef struct {
+    unsigned kind;
+    enum event_ext_type ext;
+    uint32_t region;
+    const uint64_t *payload;
+    unsigned payload_words;
+} decoded_event;
+
+/* Decode the record at *p: advances *p and the running timestamp *t. */
+static inline void event_decode(const uint64_t **p, uint64_t *t, decoded_event *e)
+{
+    uint64_t w = *(*p)++;
+    e->kind = event_kind(w);
+    if (e->kind != EVENT_EXT) {
+        *t += event_delta(w);
+        e->region = event_region(w);
+        e->ext = 0;
+        e->payload = NULL;
+        e->payload_words = 0;
+        return;
+    }
+    e->ext = event_ext_type(w);
+    e->payload_words = event_ext_length(w);
+    *t = *(*p)++;
+    e->payload = *p;
+    *p += e->payload_words;
+    if (e->ext == EXT_ENTER || e->ext == EXT_LEAVE) {
+        e->kind = e->ext == EXT_ENTER ? EVENT_ENTER : EVENT_LEAVE;
+        e->region = (uint32_t)e->payload[0];
+    }
+}
 
 #endif

@@ -144,7 +144,7 @@ void location_append_ext(location *loc, enum event_ext_type type, uint64_t now,
     loc->last_time = now;
 }
 
-void location_rewind_mark(location *loc, uint32_t name)
+void location_rewind_mark(location *loc, uint32_t name, uint64_t now)
 {
     if (!loc->pos)
         start_chunk(loc);
@@ -152,7 +152,6 @@ void location_rewind_mark(location *loc, uint32_t name)
         loc->rewind_capacity = loc->rewind_capacity ? 2 * loc->rewind_capacity : 4;
         loc->rewinds = realloc(loc->rewinds, loc->rewind_capacity * sizeof *loc->rewinds);
     }
-    uint64_t now = clock_now();
     loc->rewinds[loc->rewind_count++] = (rewind_mark){
         .name = name,
         .chunk = loc->current,
@@ -163,7 +162,7 @@ void location_rewind_mark(location *loc, uint32_t name)
     };
 }
 
-int location_rewind(location *loc, uint32_t name, bool discard)
+int location_rewind(location *loc, uint32_t name, bool discard, uint64_t now)
 {
     size_t i = loc->rewind_count;
     while (i > 0 && loc->rewinds[i - 1].name != name)
@@ -176,7 +175,39 @@ int location_rewind(location *loc, uint32_t name, bool discard)
         return 1;
     if (mark.flushes != loc->flush_count)
         return -1;
-    uint64_t now = clock_now();
+    /* Leaves of regions entered before the mark must survive the cut, or
+     * those regions would stay open and swallow everything after. */
+    size_t kept = 0, kept_capacity = 0;
+    struct { uint32_t region; uint64_t time; } *leaves = NULL;
+    loc->current->end = loc->pos;
+    uint64_t t = mark.time;
+    uint32_t depth = 0;
+    for (event_chunk *c = mark.chunk; c; c = c->next) {
+        const uint64_t *p = c == mark.chunk ? mark.pos : c->data;
+        if (c != mark.chunk)
+            t = c->base_time;
+        decoded_event e;
+        while (p < c->end) {
+            event_decode(&p, &t, &e);
+            if (e.kind == EVENT_ENTER) {
+                depth++;
+            } else if (e.kind == EVENT_LEAVE) {
+                if (depth > 0) {
+                    depth--;
+                } else {
+                    if (kept == kept_capacity) {
+                        kept_capacity = kept_capacity ? 2 * kept_capacity : 8;
+                        leaves = realloc(leaves, kept_capacity * sizeof *leaves);
+                    }
+                    leaves[kept].region = e.region;
+                    leaves[kept].time = t;
+                    kept++;
+                }
+            } else if (e.ext == EXT_BUFFER_FLUSH) {
+                t = e.payload[0];
+            }
+        }
+    }
     for (event_chunk *c = mark.chunk->next; c;) {
         event_chunk *next = c->next;
         chunk_free(c);
@@ -188,6 +219,11 @@ int location_rewind(location *loc, uint32_t name, bool discard)
     loc->limit = mark.chunk->data + mark.chunk->capacity - (2 + EXT_MAX_PAYLOAD);
     loc->last_time = mark.time;
     location_append_ext(loc, EXT_MEASUREMENT_OFF, mark.mark_time, NULL, 0);
+    for (size_t i = 0; i < kept; i++) {
+        uint64_t region = leaves[i].region;
+        location_append_ext(loc, EXT_LEAVE, leaves[i].time, &region, 1);
+    }
+    free(leaves);
     location_append_ext(loc, EXT_MEASUREMENT_ON, now, NULL, 0);
     return 1;
 }

@@ -98,9 +98,9 @@ void location_append_ext(location *loc, enum event_ext_type type, uint64_t now,
                          const uint64_t *payload, unsigned payload_words);
 
 /* Rewind support (user API). */
-void location_rewind_mark(location *loc, uint32_t name);
+void location_rewind_mark(location *loc, uint32_t name, uint64_t now);
 /* Returns 1 if rewound, 0 if no mark of that name, -1 if the events were
  * already flushed and cannot be discarded any more. */
-int location_rewind(location *loc, uint32_t name, bool discard);
+int location_rewind(location *loc, uint32_t name, bool discard, uint64_t now);
 
 #endif

@@ -69,28 +69,19 @@ void replay_chunk(location *loc, const event_chunk *chunk)
 {
     uint64_t t = chunk->base_time;
     const uint64_t *p = chunk->data;
+    decoded_event e;
     while (p < chunk->end) {
-        uint64_t w = *p++;
-        unsigned kind = event_kind(w);
-        if (kind == EVENT_ENTER || kind == EVENT_LEAVE) {
-            t += event_delta(w);
-            if (kind == EVENT_ENTER)
-                deliver_enter(loc, t, event_region(w));
-            else
-                deliver_leave(loc, t, event_region(w));
+        event_decode(&p, &t, &e);
+        if (e.kind == EVENT_ENTER) {
+            deliver_enter(loc, t, e.region);
             continue;
         }
-        unsigned length = event_ext_length(w);
-        t = *p++;
-        const uint64_t *payload = p;
-        p += length;
-        switch (event_ext_type(w)) {
-        case EXT_ENTER:
-            deliver_enter(loc, t, (uint32_t)payload[0]);
-            break;
-        case EXT_LEAVE:
-            deliver_leave(loc, t, (uint32_t)payload[0]);
-            break;
+        if (e.kind == EVENT_LEAVE) {
+            deliver_leave(loc, t, e.region);
+            continue;
+        }
+        const uint64_t *payload = e.payload;
+        switch (e.ext) {
         case EXT_PARAMETER_INT:
             loc->event_count++;
             FOR_EACH_SUBSTRATE(if (ops->parameter_int) ops->parameter_int(loc, t, (uint32_t)payload[0], (int64_t)payload[1]));
@@ -106,12 +97,14 @@ void replay_chunk(location *loc, const event_chunk *chunk)
         case EXT_MEASUREMENT_ON:
         case EXT_MEASUREMENT_OFF:
             loc->event_count++;
-            FOR_EACH_SUBSTRATE(if (ops->measurement_on_off) ops->measurement_on_off(loc, t, event_ext_type(w) == EXT_MEASUREMENT_ON));
+            FOR_EACH_SUBSTRATE(if (ops->measurement_on_off) ops->measurement_on_off(loc, t, e.ext == EXT_MEASUREMENT_ON));
             break;
         case EXT_BUFFER_FLUSH:
             loc->event_count++;
             FOR_EACH_SUBSTRATE(if (ops->buffer_flush) ops->buffer_flush(loc, t, payload[0]));
             t = payload[0];
+            break;
+        default:
             break;
         }
     }

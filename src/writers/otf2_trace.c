@@ -222,14 +222,14 @@ static OTF2_Paradigm region_paradigm_otf2(region_paradigm paradigm)
     return OTF2_PARADIGM_UNKNOWN;
 }
 
-static OTF2_Type parameter_type_otf2(parameter_type type)
+static OTF2_ParameterType parameter_type_otf2(parameter_type type)
 {
     switch (type) {
-    case PARAMETER_INT: return OTF2_TYPE_INT64;
-    case PARAMETER_UINT: return OTF2_TYPE_UINT64;
-    case PARAMETER_STRING: return OTF2_TYPE_STRING;
+    case PARAMETER_INT: return OTF2_PARAMETER_TYPE_INT64;
+    case PARAMETER_UINT: return OTF2_PARAMETER_TYPE_UINT64;
+    case PARAMETER_STRING: return OTF2_PARAMETER_TYPE_STRING;
     }
-    return OTF2_TYPE_NONE;
+    return OTF2_PARAMETER_TYPE_STRING;
 }
 
 static void write_definitions(OTF2_GlobalDefWriter *defs)

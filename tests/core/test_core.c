@@ -204,13 +204,13 @@ static void test_rewind_discards_events(void)
 {
     location *loc = fresh_location(1 << 20, 4096);
     location_append(loc, EVENT_ENTER, 1, 10);
-    location_rewind_mark(loc, 77);
+    location_rewind_mark(loc, 77, 15);
     for (uint64_t i = 0; i < 2000; i++) { /* spans several chunks */
         location_append(loc, EVENT_ENTER, 2, 20 + 2 * i);
         location_append(loc, EVENT_LEAVE, 2, 21 + 2 * i);
     }
-    CHECK(location_rewind(loc, 77, true) == 1);
-    CHECK(location_rewind(loc, 77, true) == 0); /* mark consumed */
+    CHECK(location_rewind(loc, 77, true, 5000) == 1);
+    CHECK(location_rewind(loc, 77, true, 5001) == 0); /* mark consumed */
     location_append(loc, EVENT_LEAVE, 1, 1u << 30);
     finish(loc, 1u << 31);
     /* enter 1, OFF, ON, leave 1 */
@@ -220,13 +220,35 @@ static void test_rewind_discards_events(void)
     CHECK(log_events[1].time <= log_events[2].time && log_events[2].time <= log_events[3].time);
 }
 
+static void test_rewind_keeps_leaves_of_regions_entered_before(void)
+{
+    location *loc = fresh_location(1 << 20, 4096);
+    location_append(loc, EVENT_ENTER, 1, 10);
+    location_append(loc, EVENT_ENTER, 2, 20);
+    location_rewind_mark(loc, 8, 25);          /* inside 2 */
+    location_append(loc, EVENT_ENTER, 3, 30);
+    location_append(loc, EVENT_LEAVE, 3, 31);
+    location_append(loc, EVENT_LEAVE, 2, 40); /* 2 ends before the rewind */
+    location_append(loc, EVENT_ENTER, 4, 50);
+    CHECK(location_rewind(loc, 8, true, 60) == 1);
+    location_append(loc, EVENT_LEAVE, 4, 1u << 30); /* its enter was cut: dropped */
+    location_append(loc, EVENT_LEAVE, 1, (1u << 30) + 1);
+    finish(loc, 1u << 31);
+    /* E1 E2 OFF L2(40) ON L1 */
+    CHECK(log_count == 6);
+    CHECK(log_events[2].kind == 'O' && log_events[2].a == 0);
+    CHECK(log_events[3].kind == 'L' && log_events[3].a == 2 && log_events[3].time == 40);
+    CHECK(log_events[4].kind == 'O' && log_events[4].a == 1);
+    CHECK(log_events[5].kind == 'L' && log_events[5].a == 1);
+}
+
 static void test_rewind_keep(void)
 {
     location *loc = fresh_location(1 << 20, 8192);
-    location_rewind_mark(loc, 5);
+    location_rewind_mark(loc, 5, 15);
     location_append(loc, EVENT_ENTER, 2, 20);
     location_append(loc, EVENT_LEAVE, 2, 21);
-    CHECK(location_rewind(loc, 5, false) == 1);
+    CHECK(location_rewind(loc, 5, false, 25) == 1);
     finish(loc, 30);
     CHECK(log_count == 2);
 }
@@ -316,6 +338,7 @@ int main(void)
     test_wide_records();
     test_parameters_and_on_off();
     test_rewind_discards_events();
+    test_rewind_keeps_leaves_of_regions_entered_before();
     test_rewind_keep();
     test_flush_under_memory_pressure();
     test_keymap_and_ptrmap();

@@ -8,7 +8,7 @@ instrumenter_kind hook_kind = INSTRUMENTER_PROFILE;
 bool hook_c_calls = true;
 
 static __thread thread_state *tls_thread;
-static PyObject *thread_registry;  /* dict: thread ident -> thread_state */
+static PyObject *thread_registry;  /* list of every thread_state made */
 static PyObject *pending_marker;   /* handed to threads whose state is made on first event */
 static uint32_t thread_counter;
 
@@ -30,40 +30,37 @@ PyTypeObject thread_state_type = {
     .tp_doc = "measurement state of one Python thread",
 };
 
-static thread_state *thread_state_for(unsigned long ident)
+/* A new state (and location) for the calling thread.  Identity is the OS
+ * thread (thread-local storage), not the Python thread ident, which is
+ * reused after a thread ends: a later thread must not inherit an earlier
+ * thread's location or open regions. */
+static thread_state *thread_state_new(void)
 {
-    if (!thread_registry && !(thread_registry = PyDict_New()))
+    if (!thread_registry && !(thread_registry = PyList_New(0)))
         return NULL;
-    PyObject *key = PyLong_FromUnsignedLong(ident);
-    if (!key)
+    thread_state *state = PyObject_New(thread_state, &thread_state_type);
+    if (!state)
         return NULL;
-    thread_state *state = (thread_state *)PyDict_GetItem(thread_registry, key);
-    if (!state) {
-        state = PyObject_New(thread_state, &thread_state_type);
-        if (state) {
-            char name[64];
-            uint32_t n = thread_counter++;
-            if (n == 0)
-                snprintf(name, sizeof name, "Master thread");
-            else
-                snprintf(name, sizeof name, "Python thread %u", n);
-            state->loc = measurement_location_create(name);
-            state->user_regions = NULL;
-            state->suspended = 0;
-            state->user_depth = state->user_capacity = 0;
-            PyDict_SetItem(thread_registry, key, (PyObject *)state);
-            Py_DECREF(state);  /* the registry owns it */
-        }
-    }
-    Py_DECREF(key);
-    return state;
+    char name[64];
+    uint32_t n = thread_counter++;
+    if (n == 0)
+        snprintf(name, sizeof name, "Master thread");
+    else
+        snprintf(name, sizeof name, "Python thread %u", n);
+    state->loc = measurement_location_create(name);
+    state->suspended = 0;
+    state->user_regions = NULL;
+    state->user_depth = state->user_capacity = 0;
+    int rc = PyList_Append(thread_registry, (PyObject *)state);  /* keeps it alive for good */
+    Py_DECREF(state);
+    return rc == 0 ? state : NULL;
 }
 
 thread_state *hook_thread_current(void)
 {
     if (__builtin_expect(tls_thread != NULL, 1))
         return tls_thread;
-    tls_thread = thread_state_for(PyThread_get_thread_ident());
+    tls_thread = thread_state_new();
     return tls_thread;
 }
 

@@ -332,7 +332,7 @@ static PyObject *native_rewind_begin(PyObject *self, PyObject *args)
         return NULL;
     location *loc = current_location();
     if (loc)
-        location_rewind_mark(loc, defs_string(name));
+        location_rewind_mark(loc, defs_string(name), clock_now());
     Py_RETURN_NONE;
 }
 
@@ -346,7 +346,7 @@ static PyObject *native_rewind_end(PyObject *self, PyObject *args)
     location *loc = current_location();
     if (!loc)
         Py_RETURN_NONE;
-    int rc = location_rewind(loc, defs_string(name), discard);
+    int rc = location_rewind(loc, defs_string(name), discard, clock_now());
     if (rc == 0)
         measurement_warning("rewind_end('%s') without rewind_begin: ignored", name);
     else if (rc < 0)
