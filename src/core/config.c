@@ -59,15 +59,18 @@ bool config_parse_bool(const char *text, bool *out)
         if (strlen(no[i]) == n && strncasecmp(s, no[i], n) == 0)
             return *out = false, true;
     }
-    uint64_t number;
+    /* an integer, signed or not, is true when non-zero (as Score-P's strtol) */
     char copy[64];
-    if (n < sizeof copy) {
-        memcpy(copy, s, n);
-        copy[n] = '\0';
-        if (config_parse_number(copy, &number))
-            return *out = number != 0, true;
-    }
-    return false;
+    if (n >= sizeof copy)
+        return false;
+    memcpy(copy, s, n);
+    copy[n] = '\0';
+    const char *digits = copy + (copy[0] == '+' || copy[0] == '-');
+    uint64_t number;
+    if (!isdigit((unsigned char)*digits) || !config_parse_number(digits, &number))
+        return false;
+    *out = number != 0;
+    return true;
 }
 
 bool config_parse_number(const char *text, uint64_t *out)
@@ -195,6 +198,20 @@ void config_free(measurement_config *cfg)
     }
 }
 
+/* Single-quoted so that sourcing scorep.cfg in a shell gives back exactly
+ * the value: ' and ! leave the quotes and come back escaped. */
+static void write_shell_quoted(FILE *out, const char *s)
+{
+    fputc('\'', out);
+    for (; s && *s; s++) {
+        if (*s == '\'' || *s == '!')
+            fprintf(out, "'\\%c'", *s);
+        else
+            fputc(*s, out);
+    }
+    fputc('\'', out);
+}
+
 void config_write(const measurement_config *cfg, FILE *out)
 {
     for (int i = 0; i < config_var_count; i++) {
@@ -209,10 +226,8 @@ void config_write(const measurement_config *cfg, FILE *out)
         case CONFIG_NUMBER:
             fprintf(out, "%llu", (unsigned long long)*(const uint64_t *)slot);
             break;
-        default: {
-            const char *s = *(char *const *)slot;
-            fprintf(out, "\"%s\"", s ? s : "");
-        }
+        default:
+            write_shell_quoted(out, *(char *const *)slot);
         }
         fputs("\n", out);
     }

@@ -88,11 +88,23 @@ void location_flush(location *loc, bool intermediate)
     (void)intermediate;
 }
 
+void location_finish(location *loc) { atomic_store(&loc->finished, true); }
+
+/* Buffers of ended threads are the first to go when memory runs short. */
+static void flush_finished_locations(void)
+{
+    for (location *other = location_first(); other; other = other->next)
+        if (atomic_load(&other->finished) && other->first)
+            location_flush(other, true);
+}
+
 void location_make_room(location *loc, size_t words)
 {
     if (loc->current && loc->pos + words <= loc->current->data + loc->current->capacity)
         return;
     uint64_t chunk = measurement.chunk_bytes ? measurement.chunk_bytes : 65536;
+    if (location_buffered_bytes() + chunk > measurement.cfg.total_memory)
+        flush_finished_locations();
     if (loc->first && location_buffered_bytes() + chunk > measurement.cfg.total_memory) {
         uint64_t begin = clock_now();
         if (begin < loc->last_time)

@@ -56,7 +56,7 @@ typedef struct location {
     rewind_mark *rewinds;
     size_t rewind_count, rewind_capacity;
     void *substrate_data[SUBSTRATE_SLOTS];
-    bool finished;
+    _Atomic bool finished;    /* its thread has ended: nothing more is appended */
     struct location *next;    /* process-wide list, append only */
 } location;
 
@@ -74,6 +74,10 @@ void location_flush(location *loc, bool intermediate);
 
 /* Release every location (at the very end). */
 void location_destroy_all(void);
+
+/* Mark a location whose thread ended (callable from a thread-exit
+ * destructor); its buffer is flushed at the next memory shortage. */
+void location_finish(location *loc);
 
 /* Total bytes currently held by event chunks in this process. */
 uint64_t location_buffered_bytes(void);

@@ -87,6 +87,10 @@ static void test_config_parsing(void)
     CHECK(config_parse_bool("", &b) && !b);
     CHECK(!config_parse_bool("maybe", &b));
     CHECK(!config_parse_bool("truex", &b));
+    CHECK(config_parse_bool("-1", &b) && b);
+    CHECK(config_parse_bool("+0", &b) && !b);
+    CHECK(!config_parse_bool("-", &b));
+    CHECK(!config_parse_bool("--1", &b));
 
     CHECK(config_parse_size("16000k", &n) && n == 16384000);
     CHECK(config_parse_size("1 M", &n) && n == 1048576);

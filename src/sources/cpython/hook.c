@@ -1,5 +1,7 @@
 /* The instrumenter: CPython's profile or trace hook turned into enter/leave
  * records.  Hot path: cached region lookup, a timestamp, a store. */
+#include <pthread.h>
+
 #include "glue.h"
 #include "../../core/measurement.h"
 
@@ -8,6 +10,13 @@ instrumenter_kind hook_kind = INSTRUMENTER_PROFILE;
 bool hook_c_calls = true;
 
 static __thread thread_state *tls_thread;
+static pthread_key_t thread_exit_key;
+static pthread_once_t thread_exit_once = PTHREAD_ONCE_INIT;
+
+/* Runs when an OS thread ends (no GIL): only flags its location. */
+static void thread_exited(void *loc) { location_finish(loc); }
+
+static void make_thread_exit_key(void) { pthread_key_create(&thread_exit_key, thread_exited); }
 static PyObject *thread_registry;  /* list of every thread_state made */
 static PyObject *pending_marker;   /* handed to threads whose state is made on first event */
 static uint32_t thread_counter;
@@ -48,6 +57,8 @@ static thread_state *thread_state_new(void)
     else
         snprintf(name, sizeof name, "Python thread %u", n);
     state->loc = measurement_location_create(name);
+    pthread_once(&thread_exit_once, make_thread_exit_key);
+    pthread_setspecific(thread_exit_key, state->loc);
     state->suspended = 0;
     state->user_regions = NULL;
     state->user_depth = state->user_capacity = 0;
