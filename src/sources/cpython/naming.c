@@ -84,6 +84,20 @@ static PyObject *find_in_class(PyObject *cls, PyCodeObject *code, PyObject *pref
             Py_INCREF(func);
         }
         bool match = PyFunction_Check(func) && PyFunction_GET_CODE(func) == (PyObject *)code;
+        /* decorated with functools.wraps: look through __wrapped__ */
+        PyObject *inner = func;
+        Py_INCREF(inner);
+        for (int hops = 0; !match && hops < 8; hops++) {
+            PyObject *wrapped = PyObject_GetAttrString(inner, "__wrapped__");
+            Py_DECREF(inner);
+            inner = wrapped;
+            if (!inner) {
+                PyErr_Clear();
+                break;
+            }
+            match = PyFunction_Check(inner) && PyFunction_GET_CODE(inner) == (PyObject *)code;
+        }
+        Py_XDECREF(inner);
         if (!match && PyObject_TypeCheck(value, &PyProperty_Type)) {
             static const char *const accessors[] = {"fget", "fset", "fdel"};
             for (int a = 0; a < 3 && !match; a++) {
