@@ -11,11 +11,12 @@
 #include "experiment.h"
 #include "substrate.h"
 #include "../writers/otf2_trace.h"
+#include "../writers/profile.h"
 
 volatile int measurement_current_state = MEASUREMENT_STOPPED;
 measurement_info measurement;
 
-static bool initialized, finalized, tracing_open;
+static bool initialized, finalized, tracing_open, profiling_open;
 static bool forked_child;
 static char *result_dir;
 static pthread_mutex_t finalize_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -126,6 +127,10 @@ bool measurement_init(const char *program_name, int argc, char **argv, bool verb
             goto fail;
         tracing_open = true;
     }
+    if (measurement.cfg.enable_profiling && strcmp(measurement.cfg.profiling_format, "none") != 0) {
+        profile_open(measurement.cfg.profiling_max_callpath_depth);
+        profiling_open = true;
+    }
     measurement.program_region = defs_region(measurement.program_name, "", "", 0, 0,
                                              REGION_ROLE_ARTIFICIAL, REGION_PARADIGM_MEASUREMENT);
     initialized = true;
@@ -186,6 +191,13 @@ bool measurement_finalize(char *err, size_t errlen)
     clock_finish();
     if (tracing_open && !otf2_trace_close(err, errlen))
         ok = false;
+    char profile_err[1024];
+    if (profiling_open &&
+        !profile_write(measurement.experiment_dir, measurement.cfg.profiling_base_name, profile_err, sizeof profile_err)) {
+        if (ok)
+            snprintf(err, errlen, "%s", profile_err);
+        ok = false;
+    }
     if (measurement.experiment_dir) {
         result_dir = experiment_finish(measurement.experiment_dir, &measurement.cfg);
         measurement_verbose("results written to %s", result_dir);

@@ -1,0 +1,189 @@
+#include "profile.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/defs.h"
+#include "../core/measurement.h"
+#include "../core/substrate.h"
+#include "cube4.h"
+
+static int slot = -1;
+static uint64_t depth_limit = 100;
+static uint32_t region_measurement_off = UINT32_MAX, region_buffer_flush = UINT32_MAX;
+
+static uint32_t tree_add(profile_tree *tree, uint32_t parent, uint32_t region)
+{
+    if (tree->count == tree->capacity) {
+        tree->capacity = tree->capacity ? 2 * tree->capacity : 64;
+        tree->nodes = realloc(tree->nodes, tree->capacity * sizeof *tree->nodes);
+    }
+    uint32_t id = tree->count++;
+    profile_node *n = &tree->nodes[id];
+    memset(n, 0, sizeof *n);
+    n->region = region;
+    n->parent = parent;
+    n->first_child = n->next_sibling = PROFILE_NO_NODE;
+    if (parent != PROFILE_NO_NODE) {
+        n->next_sibling = tree->nodes[parent].first_child;
+        tree->nodes[parent].first_child = id;
+    }
+    return id;
+}
+
+/* The child of `parent` for `region`, made on first use.  A found child
+ * moves to the front of its siblings: loops hit the same few children. */
+static uint32_t tree_child(profile_tree *tree, uint32_t parent, uint32_t region)
+{
+    uint32_t prev = PROFILE_NO_NODE;
+    for (uint32_t c = tree->nodes[parent].first_child; c != PROFILE_NO_NODE; c = tree->nodes[c].next_sibling) {
+        if (tree->nodes[c].region == region) {
+            if (prev != PROFILE_NO_NODE) {
+                tree->nodes[prev].next_sibling = tree->nodes[c].next_sibling;
+                tree->nodes[c].next_sibling = tree->nodes[parent].first_child;
+                tree->nodes[parent].first_child = c;
+            }
+            return c;
+        }
+        prev = c;
+    }
+    return tree_add(tree, parent, region);
+}
+
+static profile_tree *tree_for(location *loc, uint64_t time)
+{
+    profile_tree *tree = loc->substrate_data[slot];
+    if (!tree) {
+        tree = calloc(1, sizeof *tree);
+        tree_add(tree, PROFILE_NO_NODE, measurement.program_region);
+        loc->substrate_data[slot] = tree;
+    }
+    if (!tree->started) {
+        /* the master location lives from the start of the measurement,
+         * other threads from their first event */
+        tree->first_time = loc->index == 0 ? measurement.start_time : time;
+        tree->started = true;
+    }
+    tree->last_time = time;
+    return tree;
+}
+
+profile_tree *profile_tree_of(location *loc) { return slot >= 0 ? loc->substrate_data[slot] : NULL; }
+
+static void push(profile_tree *tree, uint32_t node, uint64_t time)
+{
+    if (tree->depth == tree->stack_capacity) {
+        tree->stack_capacity = tree->stack_capacity ? 2 * tree->stack_capacity : 64;
+        tree->stack = realloc(tree->stack, tree->stack_capacity * sizeof *tree->stack);
+        tree->entered = realloc(tree->entered, tree->stack_capacity * sizeof *tree->entered);
+    }
+    tree->stack[tree->depth] = node;
+    tree->entered[tree->depth] = time;
+    tree->depth++;
+}
+
+static void account(profile_node *n, uint64_t duration)
+{
+    if (n->visits == 0 || duration < n->minimum)
+        n->minimum = duration;
+    if (duration > n->maximum)
+        n->maximum = duration;
+    n->visits++;
+    n->inclusive += duration;
+}
+
+static void profile_enter(location *loc, uint64_t time, uint32_t region)
+{
+    profile_tree *tree = tree_for(loc, time);
+    /* calls below the limit are not lost: their time stays in the deepest
+     * kept node, as exclusive time */
+    if (tree->clipped > 0 || tree->depth >= depth_limit) {
+        tree->clipped++;
+        return;
+    }
+    uint32_t parent = tree->depth ? tree->stack[tree->depth - 1] : 0;
+    push(tree, tree_child(tree, parent, region), time);
+}
+
+static void profile_leave(location *loc, uint64_t time, uint32_t region)
+{
+    profile_tree *tree = tree_for(loc, time);
+    if (tree->clipped > 0) {
+        tree->clipped--;
+        return;
+    }
+    /* Replay nests the program's regions properly; only the profile's own
+     * MEASUREMENT OFF region can be open above the region being left (a
+     * region entered before recording went off, left while it was off). */
+    uint32_t k = tree->depth;
+    while (k > 0 && tree->nodes[tree->stack[k - 1]].region != region)
+        k--;
+    if (k == 0)
+        return;
+    while (tree->depth >= k) {
+        tree->depth--;
+        account(&tree->nodes[tree->stack[tree->depth]], time - tree->entered[tree->depth]);
+    }
+}
+
+static void profile_on_off(location *loc, uint64_t time, bool on)
+{
+    if (region_measurement_off == UINT32_MAX)
+        region_measurement_off = defs_region("MEASUREMENT OFF", "", "", 0, 0, REGION_ROLE_ARTIFICIAL,
+                                             REGION_PARADIGM_USER);
+    if (on)
+        profile_leave(loc, time, region_measurement_off);
+    else
+        profile_enter(loc, time, region_measurement_off);
+}
+
+static void profile_buffer_flush(location *loc, uint64_t time, uint64_t end_time)
+{
+    if (region_buffer_flush == UINT32_MAX)
+        region_buffer_flush = defs_region("TRACE BUFFER FLUSH", "", "", 0, 0, REGION_ROLE_ARTIFICIAL,
+                                          REGION_PARADIGM_MEASUREMENT);
+    profile_enter(loc, time, region_buffer_flush);
+    profile_leave(loc, end_time, region_buffer_flush);
+}
+
+static const substrate_ops profile_ops = {
+    .name = "profiling",
+    .enter = profile_enter,
+    .leave = profile_leave,
+    .measurement_on_off = profile_on_off,
+    .buffer_flush = profile_buffer_flush,
+};
+
+void profile_open(uint64_t max_depth)
+{
+    depth_limit = max_depth;
+    slot = substrate_register(&profile_ops);
+}
+
+bool profile_write(const char *dir, const char *base_name, char *err, size_t errlen)
+{
+    for (location *loc = location_first(); loc; loc = loc->next) {
+        profile_tree *tree = profile_tree_of(loc);
+        if (!tree) {
+            if (loc->index != 0)
+                continue;
+            tree = tree_for(loc, measurement.end_time);
+        }
+        /* the root spans the location's life; for the master thread the
+         * whole measurement */
+        uint64_t end = loc->index == 0 ? measurement.end_time : tree->last_time;
+        account(&tree->nodes[0], end - tree->first_time);
+    }
+    bool ok = cube4_write(dir, base_name, err, errlen);
+    for (location *loc = location_first(); loc; loc = loc->next) {
+        profile_tree *tree = profile_tree_of(loc);
+        if (!tree)
+            continue;
+        free(tree->nodes);
+        free(tree->stack);
+        free(tree->entered);
+        free(tree);
+        loc->substrate_data[slot] = NULL;
+    }
+    return ok;
+}

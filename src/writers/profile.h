@@ -1,0 +1,44 @@
+/* The profiling substrate: a call-path tree per location, aggregated from
+ * the replayed events (bounded by the number of distinct call paths, not by
+ * the length of the run), written as a CUBE4 profile at the end. */
+#ifndef SCOREP_WRITERS_PROFILE_H
+#define SCOREP_WRITERS_PROFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/location.h"
+
+#define PROFILE_NO_NODE UINT32_MAX
+
+typedef struct {
+    uint32_t region;
+    uint32_t parent;
+    uint32_t first_child, next_sibling;
+    uint64_t visits;
+    uint64_t inclusive;         /* ticks */
+    uint64_t minimum, maximum;  /* inclusive ticks of one visit */
+} profile_node;
+
+typedef struct {
+    profile_node *nodes;        /* nodes[0] is the root: the program region */
+    uint32_t count, capacity;
+    uint32_t *stack;            /* node of each open call */
+    uint64_t *entered;          /* enter time of each open call */
+    uint32_t depth, stack_capacity;
+    uint32_t clipped;           /* open calls below the depth limit */
+    uint64_t first_time, last_time;
+    bool started;
+} profile_tree;
+
+/* Register the substrate (max_depth: deepest call path kept, root = 0). */
+void profile_open(uint64_t max_depth);
+
+/* The tree of a location (NULL if it recorded nothing). */
+profile_tree *profile_tree_of(location *loc);
+
+/* Close every location's root and write <dir>/<base>.cubex. */
+bool profile_write(const char *dir, const char *base_name, char *err, size_t errlen);
+
+#endif
