@@ -131,7 +131,9 @@ bool measurement_init(const char *program_name, int argc, char **argv, bool verb
         profile_open(measurement.cfg.profiling_max_callpath_depth);
         profiling_open = true;
     }
-    measurement.program_region = defs_region(measurement.program_name, "", "", 0, 0,
+    /* the program region is named like Score-P's: the executable's base name */
+    const char *slash = strrchr(measurement.program_name, '/');
+    measurement.program_region = defs_region(slash ? slash + 1 : measurement.program_name, "", "", 0, 0,
                                              REGION_ROLE_ARTIFICIAL, REGION_PARADIGM_MEASUREMENT);
     initialized = true;
     pthread_atfork(NULL, NULL, after_fork_in_child);
