@@ -40,3 +40,9 @@ echo
 echo "otf2-print $trace (first 30 lines):"
 output=$(otf2-print "$trace")
 head -n 30 <<<"$output"
+
+if [ -f "$experiment/profile.cubex" ]; then
+    echo
+    echo "$PYTHON -m scorep.report $experiment --top 10:"
+    "$PYTHON" -m scorep.report "$experiment" --top 10
+fi
