@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "defs.h"
 #include "experiment.h"
+#include "filter.h"
 #include "substrate.h"
 #include "../writers/otf2_trace.h"
 #include "../writers/profile.h"
@@ -18,6 +19,7 @@ measurement_info measurement;
 
 static bool initialized, finalized, tracing_open, profiling_open;
 static bool forked_child;
+static filter *region_filter;
 static char *result_dir;
 static pthread_mutex_t finalize_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -104,6 +106,11 @@ bool measurement_init(const char *program_name, int argc, char **argv, bool verb
         goto fail;
     }
     measurement.chunk_bytes = page;
+    if (measurement.cfg.filtering_file[0]) {
+        region_filter = filter_load(measurement.cfg.filtering_file, err, errlen);
+        if (!region_filter)
+            goto fail;
+    }
     defs_init();
     measurement.start_time = clock_now();
     measurement.program_name = strdup(program_name ? program_name : "python");
@@ -117,6 +124,9 @@ bool measurement_init(const char *program_name, int argc, char **argv, bool verb
         if (!measurement.experiment_dir)
             goto fail;
         if (!experiment_write_config(measurement.experiment_dir, &measurement.cfg, err, errlen))
+            goto fail;
+        if (region_filter && !experiment_copy_file(measurement.experiment_dir, measurement.cfg.filtering_file, err,
+                                                   errlen))
             goto fail;
         measurement_verbose("experiment directory: %s", measurement.experiment_dir);
         measurement_verbose("timer: %s", clock_kind_name(clock_active_kind));
@@ -140,6 +150,8 @@ bool measurement_init(const char *program_name, int argc, char **argv, bool verb
     measurement_current_state = MEASUREMENT_ACTIVE;
     return true;
 fail:
+    filter_free(region_filter);
+    region_filter = NULL;
     config_free(&measurement.cfg);
     return false;
 }
@@ -209,3 +221,8 @@ bool measurement_finalize(char *err, size_t errlen)
 }
 
 const char *measurement_result_dir(void) { return result_dir; }
+
+bool measurement_region_filtered(const char *name, const char *file)
+{
+    return region_filter && filter_excludes(region_filter, name, file);
+}

@@ -60,6 +60,10 @@ void measurement_set_exit_status(int status);
  * either way.  Safe to call twice. */
 bool measurement_finalize(char *err, size_t errlen);
 
+/* Is a region filtered out by SCOREP_FILTERING_FILE?  (Asked once per
+ * region by the event sources, which cache the answer.) */
+bool measurement_region_filtered(const char *name, const char *file);
+
 /* Final directory name after finalize (NULL before). */
 const char *measurement_result_dir(void);
 

@@ -17,8 +17,12 @@ static inline PyObject *Py_NewRef(PyObject *o) { Py_INCREF(o); return o; }
 static inline PyObject *Py_XNewRef(PyObject *o) { Py_XINCREF(o); return o; }
 #endif
 
-/* Region id meaning "not recorded" (the measurement's own code). */
+/* Region ids meaning "not recorded": the measurement's own code (and the C
+ * functions it calls), and regions excluded by the filter.  Both are below
+ * no real region id. */
 #define REGION_SKIP UINT32_MAX
+#define REGION_FILTERED (UINT32_MAX - 1)
+#define REGION_RECORDED(r) ((r) < REGION_FILTERED)
 
 /* Per-thread state handed to the profile/trace callback as its argument. */
 typedef struct {

@@ -136,20 +136,21 @@ static int profile_callback(PyObject *obj, PyFrameObject *frame, int what, PyObj
     switch (what) {
     case PyTrace_CALL:
         region = frame_region(frame);
-        if (region != REGION_SKIP)
+        if (REGION_RECORDED(region))
             record_enter(loc, region);
         break;
     case PyTrace_RETURN:
         region = frame_region_seen(frame);
-        if (region != REGION_SKIP)
+        if (REGION_RECORDED(region))
             record_leave(loc, region);
         break;
     case PyTrace_C_CALL:
         if (!hook_c_calls)
             break;
         region = naming_cfunction_region(arg);
-        /* C calls made by the measurement's own Python code are not shown */
-        if (region != REGION_SKIP && frame_region(frame) != REGION_SKIP)
+        /* C calls made by the measurement's own Python code are not shown
+         * (those made by filtered functions are: filters are per region) */
+        if (REGION_RECORDED(region) && frame_region(frame) != REGION_SKIP)
             record_enter(loc, region);
         break;
     case PyTrace_C_RETURN:
@@ -157,7 +158,7 @@ static int profile_callback(PyObject *obj, PyFrameObject *frame, int what, PyObj
         if (!hook_c_calls)
             break;
         region = naming_cfunction_region_cached(arg);
-        if (region != REGION_SKIP && frame_region_seen(frame) != REGION_SKIP)
+        if (REGION_RECORDED(region) && frame_region_seen(frame) != REGION_SKIP)
             record_leave(loc, region);
         break;
     default:

@@ -215,7 +215,7 @@ static PyObject *native_function_region(PyObject *self, PyObject *func)
         return PyLong_FromLong(-1);
     PyCodeObject *code = (PyCodeObject *)PyFunction_GET_CODE(func);
     uint32_t region = naming_code_region_with_globals(code, PyFunction_GET_GLOBALS(func));
-    return PyLong_FromLong(region == REGION_SKIP ? -1 : (long)region);
+    return PyLong_FromLong(REGION_RECORDED(region) ? (long)region : -1);
 }
 
 static PyObject *native_region_enter_id(PyObject *self, PyObject *arg)

@@ -9,6 +9,7 @@
 
 #include "glue.h"
 #include "../../core/defs.h"
+#include "../../core/measurement.h"
 
 Py_ssize_t naming_extra_index = -1;
 static PyObject *own_dir;      /* str: our package directory, its code is never recorded */
@@ -245,7 +246,9 @@ uint32_t naming_code_region_with_globals(PyCodeObject *code, PyObject *globals)
         const char *name_s = name ? PyUnicode_AsUTF8(name) : NULL;
         const char *module_s = module && PyUnicode_Check(module) ? PyUnicode_AsUTF8(module) : "";
         const char *file_s = file ? PyUnicode_AsUTF8(file) : "";
-        if (name_s)
+        if (name_s && measurement_region_filtered(name_s, file_s))
+            region = REGION_FILTERED;
+        else if (name_s)
             region = defs_region(name_s, module_s ? module_s : "", file_s ? file_s : "",
                                  (uint32_t)code->co_firstlineno, 0, REGION_ROLE_FUNCTION, REGION_PARADIGM_USER);
         PyErr_Clear();
@@ -330,7 +333,9 @@ uint32_t naming_cfunction_region_slow(PyCFunctionObject *f)
             const char *colon = strchr(s, ':');
             char group[256];
             snprintf(group, sizeof group, "%.*s", colon ? (int)(colon - s) : 0, s);
-            region = defs_region(s, group, "", 0, 0, REGION_ROLE_FUNCTION, REGION_PARADIGM_COMPILER);
+            region = measurement_region_filtered(s, "")
+                         ? REGION_FILTERED
+                         : defs_region(s, group, "", 0, 0, REGION_ROLE_FUNCTION, REGION_PARADIGM_COMPILER);
         }
         Py_XDECREF(name);
         PyErr_Clear();
