@@ -38,3 +38,17 @@ def test_core_unit_tests(tmp_path):
     assert run.returncode == 0, run.stdout + run.stderr
     passed, failed = run.stdout.split()[0], run.stdout.split()[2]
     assert failed == "0" and int(passed) >= 100, run.stdout
+
+
+def test_filter_parser_fuzz(tmp_path):
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    binary = tmp_path / "fuzz_filter"
+    command = [compiler, "-std=gnu11", "-D_GNU_SOURCE", "-O1", "-g", "-Wall", "-Wextra", "-Werror",
+               "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
+               os.path.join(ROOT, "tests", "core", "fuzz_filter.c"), os.path.join(ROOT, "src", "core", "filter.c"),
+               "-o", str(binary)]
+    build = subprocess.run(command, capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr
+    run = subprocess.run([str(binary), "300000"], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.strip() == "300001 passed, 0 failed"

@@ -8,6 +8,7 @@
 #include "../../src/core/config.h"
 #include "../../src/core/defs.h"
 #include "../../src/core/events.h"
+#include "../../src/core/filter.h"
 #include "../../src/core/keymap.h"
 #include "../../src/core/location.h"
 #include "../../src/core/measurement.h"
@@ -332,6 +333,80 @@ static void test_definitions_are_unique(void)
     CHECK(defs_string("größe") == defs_string("größe"));
 }
 
+static bool parse_fails_with(const char *text, const char *expected)
+{
+    char err[512] = "";
+    filter *f = filter_parse(text, "rules.filter", err, sizeof err);
+    if (f) {
+        filter_free(f);
+        fprintf(stderr, "expected a parse error for:\n%s\n", text);
+        return false;
+    }
+    if (!strstr(err, expected)) {
+        fprintf(stderr, "error '%s' does not contain '%s'\n", err, expected);
+        return false;
+    }
+    return true;
+}
+
+static void test_filter_rules(void)
+{
+    char err[512];
+    filter *f = filter_parse(
+        "# comment line\n"
+        "SCOREP_REGION_NAMES_BEGIN   # trailing comment\n"
+        "  EXCLUDE __main__:helper*  bar\n"
+        "          baz?              # continues the rule\n"
+        "  INCLUDE __main__:helper_keep\n"
+        "  EXCLUDE MANGLED mangled:*\n"
+        "  EXCLUDE hash\\#name [xy]z\n"
+        "SCOREP_REGION_NAMES_END\n"
+        "SCOREP_FILE_NAMES_BEGIN\n"
+        "  EXCLUDE */lib/*\n"
+        "  INCLUDE */lib/keep.py\n"
+        "SCOREP_FILE_NAMES_END\n",
+        "rules.filter", err, sizeof err);
+    CHECK(f != NULL);
+    if (!f) {
+        fprintf(stderr, "%s\n", err);
+        return;
+    }
+    CHECK(filter_rule_count(f) == 6);
+    CHECK(filter_excludes(f, "__main__:helper_a", "/x.py"));
+    CHECK(!filter_excludes(f, "__main__:helper_keep", "/x.py"));  /* last matching rule wins */
+    CHECK(filter_excludes(f, "bar", ""));
+    CHECK(filter_excludes(f, "baz1", ""));
+    CHECK(!filter_excludes(f, "baz12", ""));
+    CHECK(filter_excludes(f, "mangled:x", ""));
+    CHECK(filter_excludes(f, "hash#name", ""));
+    CHECK(filter_excludes(f, "xz", "") && filter_excludes(f, "yz", "") && !filter_excludes(f, "zz", ""));
+    CHECK(!filter_excludes(f, "__main__:main", "/x.py"));
+    CHECK(filter_excludes(f, "__main__:main", "/usr/lib/mod.py"));
+    CHECK(!filter_excludes(f, "__main__:main", "/usr/lib/keep.py"));
+    /* the file block wins: a region in an excluded file cannot be re-included */
+    CHECK(filter_excludes(f, "__main__:helper_keep", "/usr/lib/mod.py"));
+    filter_free(f);
+
+    f = filter_parse("", "empty.filter", err, sizeof err);
+    CHECK(f && !filter_excludes(f, "anything", "/any.py") && filter_rule_count(f) == 0);
+    filter_free(f);
+    CHECK(!filter_excludes(NULL, "anything", "/any.py"));
+
+    CHECK(parse_fails_with("EXCLUDE foo\n", "rules.filter:1: text outside"));
+    CHECK(parse_fails_with("SCOREP_REGION_NAMES_BEGIN\n  foo\nSCOREP_REGION_NAMES_END\n",
+                           "rules.filter:2: pattern without INCLUDE or EXCLUDE: 'foo'"));
+    CHECK(parse_fails_with("SCOREP_REGION_NAMES_BEGIN\n EXCLUDE a\n", "rules.filter:1: SCOREP_REGION_NAMES_BEGIN is never closed (missing SCOREP_REGION_NAMES_END)"));
+    CHECK(parse_fails_with("SCOREP_FILE_NAMES_END\n", "block end without its begin"));
+    CHECK(parse_fails_with("SCOREP_FILE_NAMES_BEGIN\nSCOREP_REGION_NAMES_END\n", "rules.filter:2: block end"));
+    CHECK(parse_fails_with("SCOREP_FILE_NAMES_BEGIN\n EXCLUDE MANGLED x\nSCOREP_FILE_NAMES_END\n",
+                           "rules.filter:2: MANGLED is only allowed for region names"));
+    CHECK(parse_fails_with("SCOREP_REGION_NAMES_BEGIN\n EXCLUDE\n INCLUDE a\nSCOREP_REGION_NAMES_END\n",
+                           "rules.filter:3: rule without patterns before 'INCLUDE'"));
+    CHECK(parse_fails_with("SCOREP_REGION_NAMES_BEGIN\nSCOREP_FILE_NAMES_BEGIN\n", "rules.filter:2: block begins inside"));
+    CHECK(parse_fails_with("SCOREP_REGION_NAMES_BEGIN\n exclude foo\nSCOREP_REGION_NAMES_END\n",
+                           "pattern without INCLUDE or EXCLUDE: 'exclude'"));
+}
+
 int main(void)
 {
     substrate_register(&log_ops);
@@ -347,6 +422,7 @@ int main(void)
     test_flush_under_memory_pressure();
     test_keymap_and_ptrmap();
     test_definitions_are_unique();
+    test_filter_rules();
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;
 }
