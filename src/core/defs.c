@@ -104,7 +104,11 @@ uint32_t defs_region(const char *name, const char *group, const char *file, uint
     pthread_mutex_lock(&defs_lock);
     uint32_t name_id = string_locked(name);
     uint32_t file_id = string_locked(file ? file : "");
+    /* a user region is known by its name alone (wherever it is begun);
+     * the first place it is begun is its location in the source */
     uint32_t key[4] = {name_id, file_id, first_line, (uint32_t)role};
+    if (role == REGION_ROLE_USER)
+        key[1] = key[2] = UINT32_MAX;
     uint32_t id;
     if (!keymap_get(&region_ids, key, sizeof key, &id)) {
         id = regions.count;

@@ -44,7 +44,7 @@ uint32_t defs_string(const char *text);
 const char *defs_string_text(uint32_t id);
 uint32_t defs_string_count(void);
 
-/* Regions are unique by (name, file, first line). */
+/* Regions are unique by (name, file, first line); user regions by name. */
 uint32_t defs_region(const char *name, const char *group, const char *file, uint32_t first_line,
                      uint32_t last_line, region_role role, region_paradigm paradigm);
 uint32_t defs_region_count(void);

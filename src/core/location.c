@@ -116,8 +116,12 @@ void location_make_room(location *loc, size_t words)
         uint64_t end = clock_now();
         if (end < begin)
             end = begin;
-        uint64_t payload = end;
-        location_append_ext(loc, EXT_BUFFER_FLUSH, begin, &payload, 1);
+        /* as in Score-P, only a flush that wrote trace data is an event
+         * (without tracing, replaying into the profile is cheap) */
+        if (measurement.cfg.enable_tracing) {
+            uint64_t payload = end;
+            location_append_ext(loc, EXT_BUFFER_FLUSH, begin, &payload, 1);
+        }
         loc->last_time = end;
         return;
     }

@@ -64,9 +64,14 @@ static void bytes_xml(bytes *b, const char *text)
         case '>': bytes_add(b, "&gt;", 4); break;
         case '"': bytes_add(b, "&quot;", 6); break;
         case '\'': bytes_add(b, "&apos;", 6); break;
+        /* as character references, so that XML parsers keep them exactly
+         * (a literal \r becomes \n, a literal tab in an attribute a space) */
+        case '\t': bytes_add(b, "&#9;", 4); break;
+        case '\n': bytes_add(b, "&#10;", 5); break;
+        case '\r': bytes_add(b, "&#13;", 5); break;
         default:
-            /* control characters are not allowed in XML 1.0 */
-            if ((unsigned char)*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r')
+            /* other control characters are not allowed in XML 1.0 */
+            if ((unsigned char)*p < 0x20)
                 bytes_add(b, "?", 1);
             else
                 bytes_add(b, p, 1);

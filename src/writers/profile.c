@@ -31,23 +31,17 @@ static uint32_t tree_add(profile_tree *tree, uint32_t parent, uint32_t region)
     return id;
 }
 
-/* The child of `parent` for `region`, made on first use.  A found child
- * moves to the front of its siblings: loops hit the same few children. */
+/* The child of `parent` for `region`, made on first use (a hash lookup:
+ * a caller may have thousands of callees). */
 static uint32_t tree_child(profile_tree *tree, uint32_t parent, uint32_t region)
 {
-    uint32_t prev = PROFILE_NO_NODE;
-    for (uint32_t c = tree->nodes[parent].first_child; c != PROFILE_NO_NODE; c = tree->nodes[c].next_sibling) {
-        if (tree->nodes[c].region == region) {
-            if (prev != PROFILE_NO_NODE) {
-                tree->nodes[prev].next_sibling = tree->nodes[c].next_sibling;
-                tree->nodes[c].next_sibling = tree->nodes[parent].first_child;
-                tree->nodes[parent].first_child = c;
-            }
-            return c;
-        }
-        prev = c;
-    }
-    return tree_add(tree, parent, region);
+    const void *key = (const void *)(uintptr_t)((((uint64_t)parent << 32) | region) + 1);
+    uint32_t child;
+    if (ptrmap_get(&tree->children, key, &child))
+        return child;
+    child = tree_add(tree, parent, region);
+    ptrmap_put(&tree->children, key, child);
+    return child;
 }
 
 static profile_tree *tree_for(location *loc, uint64_t time)
@@ -126,15 +120,33 @@ static void profile_leave(location *loc, uint64_t time, uint32_t region)
     }
 }
 
+/* Recording off is a MEASUREMENT OFF node under the current call path.
+ * Below the depth limit there is no node for it; that is remembered apart
+ * from the clipped calls, whose count only real regions may use. */
 static void profile_on_off(location *loc, uint64_t time, bool on)
 {
     if (region_measurement_off == UINT32_MAX)
         region_measurement_off = defs_region("MEASUREMENT OFF", "", "", 0, 0, REGION_ROLE_ARTIFICIAL,
                                              REGION_PARADIGM_USER);
-    if (on)
-        profile_leave(loc, time, region_measurement_off);
-    else
-        profile_enter(loc, time, region_measurement_off);
+    profile_tree *tree = tree_for(loc, time);
+    if (!on) {
+        if (tree->clipped > 0 || tree->depth >= depth_limit) {
+            tree->off_clipped = true;
+            return;
+        }
+        uint32_t parent = tree->depth ? tree->stack[tree->depth - 1] : 0;
+        push(tree, tree_child(tree, parent, region_measurement_off), time);
+        return;
+    }
+    if (tree->off_clipped) {
+        tree->off_clipped = false;
+        return;
+    }
+    /* closes the MEASUREMENT OFF node if it is still open */
+    uint32_t saved = tree->clipped;
+    tree->clipped = 0;
+    profile_leave(loc, time, region_measurement_off);
+    tree->clipped = saved;
 }
 
 static void profile_buffer_flush(location *loc, uint64_t time, uint64_t end_time)
@@ -180,6 +192,7 @@ bool profile_write(const char *dir, const char *base_name, char *err, size_t err
         if (!tree)
             continue;
         free(tree->nodes);
+        ptrmap_free(&tree->children);
         free(tree->stack);
         free(tree->entered);
         free(tree);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "../core/location.h"
+#include "../core/ptrmap.h"
 
 #define PROFILE_NO_NODE UINT32_MAX
 
@@ -28,6 +29,8 @@ typedef struct {
     uint64_t *entered;          /* enter time of each open call */
     uint32_t depth, stack_capacity;
     uint32_t clipped;           /* open calls below the depth limit */
+    bool off_clipped;           /* recording went off below the depth limit */
+    ptrmap children;            /* (parent, region) -> child node */
     uint64_t first_time, last_time;
     bool started;
 } profile_tree;

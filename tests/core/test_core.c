@@ -262,6 +262,7 @@ static void test_flush_under_memory_pressure(void)
 {
     /* 64 KiB budget in 8 KiB chunks: a million events must flush often */
     location *loc = fresh_location(64 * 1024, 8192);
+    measurement.cfg.enable_tracing = true;
     uint64_t t = 0;
     for (int i = 0; i < 500000; i++) {
         location_append(loc, EVENT_ENTER, 1, ++t);
@@ -283,6 +284,19 @@ static void test_flush_under_memory_pressure(void)
     CHECK(leaves == 500000);
     CHECK(flushes > 10);
     CHECK(monotonic);
+
+    /* without tracing, flushes are not events */
+    loc = fresh_location(64 * 1024, 8192);
+    measurement.cfg.enable_tracing = false;
+    for (int i = 0; i < 100000; i++) {
+        location_append(loc, EVENT_ENTER, 1, ++t);
+        location_append(loc, EVENT_LEAVE, 1, ++t);
+    }
+    finish(loc, t + 1);
+    flushes = 0;
+    for (size_t i = 0; i < log_count; i++)
+        flushes += log_events[i].kind == 'F';
+    CHECK(flushes == 0 && log_count == 200000);
 }
 
 static void test_keymap_and_ptrmap(void)
