@@ -25,6 +25,7 @@ enum event_ext_type {
     EXT_MEASUREMENT_ON = 6, /* no payload */
     EXT_MEASUREMENT_OFF = 7,
     EXT_BUFFER_FLUSH = 8,   /* payload: end time of the flush */
+    EXT_METRIC = 9,         /* payload: the location's metric values (metrics.h) */
 };
 
 #define EVENT_KIND_SHIFT 62
@@ -36,7 +37,7 @@ enum event_ext_type {
 
 #define EXT_TYPE_SHIFT 54
 #define EXT_LENGTH_SHIFT 38
-#define EXT_MAX_PAYLOAD 4
+#define EXT_MAX_PAYLOAD 40
 
 static inline uint64_t event_pack(unsigned kind, uint32_t region, uint64_t delta)
 {

@@ -10,6 +10,7 @@
 #include "defs.h"
 #include "experiment.h"
 #include "filter.h"
+#include "metrics.h"
 #include "substrate.h"
 #include "../writers/otf2_trace.h"
 #include "../writers/profile.h"
@@ -106,6 +107,8 @@ bool measurement_init(const char *program_name, int argc, char **argv, bool verb
         goto fail;
     }
     measurement.chunk_bytes = page;
+    if (!metrics_init(&measurement.cfg, err, errlen))
+        goto fail;
     if (measurement.cfg.filtering_file[0]) {
         region_filter = filter_load(measurement.cfg.filtering_file, err, errlen);
         if (!region_filter)

@@ -99,6 +99,9 @@ void replay_chunk(location *loc, const event_chunk *chunk)
             loc->event_count++;
             FOR_EACH_SUBSTRATE(if (ops->measurement_on_off) ops->measurement_on_off(loc, t, e.ext == EXT_MEASUREMENT_ON));
             break;
+        case EXT_METRIC:
+            FOR_EACH_SUBSTRATE(if (ops->metric) ops->metric(loc, t, payload, e.payload_words));
+            break;
         case EXT_BUFFER_FLUSH:
             loc->event_count++;
             FOR_EACH_SUBSTRATE(if (ops->buffer_flush) ops->buffer_flush(loc, t, payload[0]));

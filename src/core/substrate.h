@@ -19,6 +19,8 @@ typedef struct substrate_ops {
     void (*parameter_string)(location *loc, uint64_t time, uint32_t parameter, uint32_t string);
     void (*measurement_on_off)(location *loc, uint64_t time, bool on);
     void (*buffer_flush)(location *loc, uint64_t time, uint64_t end_time);
+    /* metric values taken with the enter or leave just before */
+    void (*metric)(location *loc, uint64_t time, const uint64_t *values, unsigned count);
 } substrate_ops;
 
 /* Register a substrate for this measurement; returns its slot. */

@@ -12,6 +12,7 @@
 #include "../core/clock.h"
 #include "../core/defs.h"
 #include "../core/measurement.h"
+#include "../core/metrics.h"
 #include "profile.h"
 
 /* ---- a growable byte buffer ---- */
@@ -228,6 +229,13 @@ static void write_anchor(bytes *x, const merged_tree *t, location **locs, uint32
                  "@mirror@scorep_metrics.html#time_min_incl", "Minimum inclusive CPU allocation time");
     write_metric(x, 3, "EXCLUSIVE", "Maximum Inclusive Time", "max_time", "MAXDOUBLE", "sec",
                  "@mirror@scorep_metrics.html#time_max_incl", "Maximum inclusive CPU allocation time");
+    for (unsigned i = 0; i < metrics_total(); i++) {
+        const metric_def *m = metrics_def(i);
+        char uniq[128], descr[256];
+        snprintf(uniq, sizeof uniq, "%s%s", m->name, m->scope == METRIC_SCOPE_PROCESS ? "_per_process" : "");
+        snprintf(descr, sizeof descr, "%s%s", m->description, m->scope == METRIC_SCOPE_PROCESS ? " (whole process)" : "");
+        write_metric(x, 4 + (int)i, "INCLUSIVE", uniq, uniq, "UINT64", m->unit, "", descr);
+    }
     bytes_printf(x, "</metrics>\n<program>\n");
     uint32_t regions = defs_region_count();
     for (uint32_t i = 0; i < regions; i++) {
@@ -360,6 +368,8 @@ bool cube4_write(const char *dir, const char *base_name, char *err, size_t errle
     double *times = calloc(cells ? cells : 1, sizeof *times);
     double *mins = calloc(cells ? cells : 1, sizeof *mins);
     double *maxs = calloc(cells ? cells : 1, sizeof *maxs);
+    unsigned nmetrics = metrics_total();
+    uint64_t *metric_values = calloc((cells ? cells : 1) * (nmetrics ? nmetrics : 1), sizeof *metric_values);
     double seconds_per_tick = 1.0 / (double)clock_resolution();
     for (uint32_t l = 0; l < nlocs; l++) {
         profile_tree *tree = profile_tree_of(locs[l]);
@@ -372,6 +382,9 @@ bool cube4_write(const char *dir, const char *base_name, char *err, size_t errle
             times[cell] += (double)node->inclusive * seconds_per_tick;
             mins[cell] = (double)node->minimum * seconds_per_tick;
             maxs[cell] = (double)node->maximum * seconds_per_tick;
+            /* metric m of this cell lives at metric_values[m * cells + cell] */
+            for (unsigned m = 0; m < tree->metric_count; m++)
+                metric_values[(size_t)m * cells + cell] += tree->metric_sums[(size_t)i * tree->metric_count + m];
         }
     }
 
@@ -405,6 +418,19 @@ bool cube4_write(const char *dir, const char *base_name, char *err, size_t errle
         tar_member(&tar, name, &data, now);
         free(data.data);
     }
+    for (unsigned m = 0; m < nmetrics; m++) {
+        bytes data = {0};
+        bytes_add(&data, "CUBEX.DATA", 10);
+        const uint64_t *column = metric_values + (size_t)m * cells;
+        for (uint32_t k = 0; k < n; k++)
+            bytes_add(&data, column + (size_t)inclusive_order[k] * nlocs, (size_t)nlocs * 8);
+        char name[32];
+        snprintf(name, sizeof name, "%u.index", 4 + m);
+        tar_member(&tar, name, &index, now);
+        snprintf(name, sizeof name, "%u.data", 4 + m);
+        tar_member(&tar, name, &data, now);
+        free(data.data);
+    }
     static const char end[1024];
     bytes_add(&tar, end, sizeof end);
 
@@ -421,6 +447,7 @@ bool cube4_write(const char *dir, const char *base_name, char *err, size_t errle
     free(times);
     free(mins);
     free(maxs);
+    free(metric_values);
     free(order);
     free(inclusive_order);
     for (uint32_t l = 0; l < nlocs; l++)

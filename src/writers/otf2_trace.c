@@ -10,6 +10,7 @@
 #include "../core/clock.h"
 #include "../core/defs.h"
 #include "../core/measurement.h"
+#include "../core/metrics.h"
 #include "../core/substrate.h"
 
 static OTF2_Archive *archive;
@@ -164,6 +165,25 @@ static void trace_buffer_flush(location *loc, uint64_t time, uint64_t end_time)
     trace_state(loc, end_time);
 }
 
+/* Metric classes: 0 holds the per-thread metrics, 1 (the master thread's)
+ * the per-thread and the per-process ones. */
+static OTF2_MetricRef metric_class_of(const location *loc)
+{
+    return loc->index == 0 && metrics_total() > metrics_thread_count() ? 1 : 0;
+}
+
+static void trace_metric(location *loc, uint64_t time, const uint64_t *values, unsigned count)
+{
+    OTF2_Type types[METRICS_MAX];
+    OTF2_MetricValue converted[METRICS_MAX];
+    for (unsigned i = 0; i < count && i < METRICS_MAX; i++) {
+        types[i] = OTF2_TYPE_UINT64;
+        converted[i].unsigned_int = values[i];
+    }
+    OTF2_EvtWriter_Metric(trace_state(loc, time)->writer, NULL, time, metric_class_of(loc), (uint8_t)count, types,
+                          converted);
+}
+
 static const substrate_ops trace_ops = {
     .name = "tracing",
     .enter = trace_enter,
@@ -173,6 +193,7 @@ static const substrate_ops trace_ops = {
     .parameter_string = trace_parameter_string,
     .measurement_on_off = trace_on_off,
     .buffer_flush = trace_buffer_flush,
+    .metric = trace_metric,
 };
 
 bool otf2_trace_open(const char *dir, char *err, size_t errlen)
@@ -250,6 +271,17 @@ static void write_definitions(OTF2_GlobalDefWriter *defs)
     uint32_t paradigm_names[3] = {defs_string("User"), defs_string("Compiler"), defs_string("Measurement")};
     for (location *loc = location_first(); loc; loc = loc->next)
         defs_string(loc->name);
+    unsigned metric_total = metrics_total();
+    uint32_t metric_names[METRICS_MAX], metric_units[METRICS_MAX], metric_descriptions[METRICS_MAX];
+    for (unsigned i = 0; i < metric_total; i++) {
+        const metric_def *m = metrics_def(i);
+        char name[128];
+        /* a process-wide getrusage field gets its own name beside the per-thread one */
+        snprintf(name, sizeof name, "%s%s", m->name, m->scope == METRIC_SCOPE_PROCESS ? " (process)" : "");
+        metric_names[i] = defs_string(name);
+        metric_units[i] = defs_string(m->unit);
+        metric_descriptions[i] = defs_string(m->description);
+    }
 
     uint32_t strings = defs_string_count();
     for (uint32_t i = 0; i < strings; i++)
@@ -271,6 +303,23 @@ static void write_definitions(OTF2_GlobalDefWriter *defs)
         OTF2_GlobalDefWriter_WriteRegion(defs, i, r.name, r.name, empty, region_role_otf2(r.role),
                                          region_paradigm_otf2(r.paradigm), OTF2_REGION_FLAG_NONE, r.file,
                                          r.first_line, r.last_line);
+    }
+    if (metric_total) {
+        OTF2_MetricMemberRef members[METRICS_MAX];
+        for (unsigned i = 0; i < metric_total; i++) {
+            const metric_def *m = metrics_def(i);
+            OTF2_GlobalDefWriter_WriteMetricMember(
+                defs, i, metric_names[i], metric_descriptions[i], OTF2_METRIC_TYPE_OTHER,
+                m->accumulated ? OTF2_METRIC_ACCUMULATED_START : OTF2_METRIC_ABSOLUTE_POINT, OTF2_TYPE_UINT64,
+                OTF2_BASE_DECIMAL, 0, metric_units[i]);
+            members[i] = i;
+        }
+        unsigned per_thread = metrics_thread_count();
+        OTF2_GlobalDefWriter_WriteMetricClass(defs, 0, (uint8_t)per_thread, members, OTF2_METRIC_SYNCHRONOUS_STRICT,
+                                              OTF2_RECORDER_KIND_CPU);
+        if (metric_total > per_thread)
+            OTF2_GlobalDefWriter_WriteMetricClass(defs, 1, (uint8_t)metric_total, members,
+                                                  OTF2_METRIC_SYNCHRONOUS_STRICT, OTF2_RECORDER_KIND_CPU);
     }
     uint32_t parameters = defs_parameter_count();
     for (uint32_t i = 0; i < parameters; i++) {

@@ -5,6 +5,7 @@
 
 #include "../core/defs.h"
 #include "../core/measurement.h"
+#include "../core/metrics.h"
 #include "../core/substrate.h"
 #include "cube4.h"
 
@@ -17,7 +18,11 @@ static uint32_t tree_add(profile_tree *tree, uint32_t parent, uint32_t region)
     if (tree->count == tree->capacity) {
         tree->capacity = tree->capacity ? 2 * tree->capacity : 64;
         tree->nodes = realloc(tree->nodes, tree->capacity * sizeof *tree->nodes);
+        if (tree->metric_count)
+            tree->metric_sums = realloc(tree->metric_sums, tree->capacity * tree->metric_count * sizeof(uint64_t));
     }
+    if (tree->metric_count)
+        memset(tree->metric_sums + (size_t)tree->count * tree->metric_count, 0, tree->metric_count * sizeof(uint64_t));
     uint32_t id = tree->count++;
     profile_node *n = &tree->nodes[id];
     memset(n, 0, sizeof *n);
@@ -49,6 +54,10 @@ static profile_tree *tree_for(location *loc, uint64_t time)
     profile_tree *tree = loc->substrate_data[slot];
     if (!tree) {
         tree = calloc(1, sizeof *tree);
+        tree->metric_count = metrics_count(loc);
+        tree->metric_enter_pending = tree->metric_leave_pending = PROFILE_NO_NODE;
+        if (tree->metric_count)
+            tree->metric_leave_entered = calloc(tree->metric_count, sizeof(uint64_t));
         tree_add(tree, PROFILE_NO_NODE, measurement.program_region);
         loc->substrate_data[slot] = tree;
     }
@@ -70,6 +79,16 @@ static void push(profile_tree *tree, uint32_t node, uint64_t time)
         tree->stack_capacity = tree->stack_capacity ? 2 * tree->stack_capacity : 64;
         tree->stack = realloc(tree->stack, tree->stack_capacity * sizeof *tree->stack);
         tree->entered = realloc(tree->entered, tree->stack_capacity * sizeof *tree->entered);
+        if (tree->metric_count)
+            tree->metric_entered = realloc(tree->metric_entered,
+                                           tree->stack_capacity * tree->metric_count * sizeof(uint64_t));
+    }
+    if (tree->metric_count) {
+        /* until its metric record comes, the enter values are unknown */
+        memset(tree->metric_entered + (size_t)tree->depth * tree->metric_count, 0,
+               tree->metric_count * sizeof(uint64_t));
+        tree->metric_enter_pending = tree->depth;
+        tree->metric_leave_pending = PROFILE_NO_NODE;
     }
     tree->stack[tree->depth] = node;
     tree->entered[tree->depth] = time;
@@ -117,6 +136,30 @@ static void profile_leave(location *loc, uint64_t time, uint32_t region)
     while (tree->depth >= k) {
         tree->depth--;
         account(&tree->nodes[tree->stack[tree->depth]], time - tree->entered[tree->depth]);
+        if (tree->metric_count) {
+            /* the metric record after this leave gives the node its share */
+            tree->metric_leave_pending = tree->stack[tree->depth];
+            tree->metric_enter_pending = PROFILE_NO_NODE;
+            memcpy(tree->metric_leave_entered, tree->metric_entered + (size_t)tree->depth * tree->metric_count,
+                   tree->metric_count * sizeof(uint64_t));
+        }
+    }
+}
+
+static void profile_metric(location *loc, uint64_t time, const uint64_t *values, unsigned count)
+{
+    profile_tree *tree = tree_for(loc, time);
+    unsigned n = count < tree->metric_count ? count : tree->metric_count;
+    if (tree->metric_enter_pending != PROFILE_NO_NODE) {
+        memcpy(tree->metric_entered + (size_t)tree->metric_enter_pending * tree->metric_count, values,
+               n * sizeof(uint64_t));
+        tree->metric_enter_pending = PROFILE_NO_NODE;
+    } else if (tree->metric_leave_pending != PROFILE_NO_NODE) {
+        uint64_t *sums = tree->metric_sums + (size_t)tree->metric_leave_pending * tree->metric_count;
+        for (unsigned i = 0; i < n; i++)
+            if (values[i] >= tree->metric_leave_entered[i])
+                sums[i] += values[i] - tree->metric_leave_entered[i];
+        tree->metric_leave_pending = PROFILE_NO_NODE;
     }
 }
 
@@ -164,6 +207,7 @@ static const substrate_ops profile_ops = {
     .leave = profile_leave,
     .measurement_on_off = profile_on_off,
     .buffer_flush = profile_buffer_flush,
+    .metric = profile_metric,
 };
 
 void profile_open(uint64_t max_depth)
@@ -185,6 +229,12 @@ bool profile_write(const char *dir, const char *base_name, char *err, size_t err
          * whole measurement */
         uint64_t end = loc->index == 0 ? measurement.end_time : tree->last_time;
         account(&tree->nodes[0], end - tree->first_time);
+        /* the root has no metric values of its own: it gets the sum of its
+         * children, so that inclusive values never shrink towards the root */
+        for (uint32_t c = tree->nodes[0].first_child; tree->metric_count && c != PROFILE_NO_NODE;
+             c = tree->nodes[c].next_sibling)
+            for (unsigned i = 0; i < tree->metric_count; i++)
+                tree->metric_sums[i] += tree->metric_sums[(size_t)c * tree->metric_count + i];
     }
     bool ok = cube4_write(dir, base_name, err, errlen);
     for (location *loc = location_first(); loc; loc = loc->next) {
@@ -192,6 +242,9 @@ bool profile_write(const char *dir, const char *base_name, char *err, size_t err
         if (!tree)
             continue;
         free(tree->nodes);
+        free(tree->metric_sums);
+        free(tree->metric_entered);
+        free(tree->metric_leave_entered);
         ptrmap_free(&tree->children);
         free(tree->stack);
         free(tree->entered);

@@ -31,6 +31,13 @@ typedef struct {
     uint32_t clipped;           /* open calls below the depth limit */
     bool off_clipped;           /* recording went off below the depth limit */
     ptrmap children;            /* (parent, region) -> child node */
+    /* metrics (metrics.h): inclusive sums per node, values at each open
+     * call's enter, and the node whose leave awaits its metric record */
+    unsigned metric_count;
+    uint64_t *metric_sums;      /* node * metric_count */
+    uint64_t *metric_entered;   /* depth * metric_count */
+    uint32_t metric_enter_pending, metric_leave_pending;
+    uint64_t *metric_leave_entered;
     uint64_t first_time, last_time;
     bool started;
 } profile_tree;

@@ -4,6 +4,7 @@
 
 #include "glue.h"
 #include "../../core/measurement.h"
+#include "../../core/metrics.h"
 
 
 instrumenter_kind hook_kind = INSTRUMENTER_PROFILE;
@@ -80,17 +81,24 @@ thread_state *hook_thread_current(void)
 static inline void record_enter(location *loc, uint32_t region)
 {
     int state = measurement_current_state;
-    if (__builtin_expect(state == MEASUREMENT_ACTIVE, 1))
-        location_append(loc, EVENT_ENTER, region, clock_now());
-    else if (state == MEASUREMENT_RECORDING_OFF)
+    if (__builtin_expect(state == MEASUREMENT_ACTIVE, 1)) {
+        uint64_t now = clock_now();
+        location_append(loc, EVENT_ENTER, region, now);
+        if (__builtin_expect(metrics_active != 0, 0))
+            metrics_record(loc, now);
+    } else if (state == MEASUREMENT_RECORDING_OFF) {
         loc->off_depth++;
+    }
 }
 
 static inline void record_leave(location *loc, uint32_t region)
 {
     int state = measurement_current_state;
     if (__builtin_expect(state == MEASUREMENT_ACTIVE, 1)) {
-        location_append(loc, EVENT_LEAVE, region, clock_now());
+        uint64_t now = clock_now();
+        location_append(loc, EVENT_LEAVE, region, now);
+        if (__builtin_expect(metrics_active != 0, 0))
+            metrics_record(loc, now);
     } else if (state == MEASUREMENT_RECORDING_OFF) {
         /* regions entered before recording went off still get their leave */
         if (loc->off_depth > 0)

@@ -1,0 +1,167 @@
+#include "metrics.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+
+unsigned metrics_active;
+
+typedef enum {
+    RU_UTIME, RU_STIME, RU_MAXRSS, RU_IXRSS, RU_IDRSS, RU_ISRSS, RU_MINFLT, RU_MAJFLT, RU_NSWAP, RU_INBLOCK,
+    RU_OUBLOCK, RU_MSGSND, RU_MSGRCV, RU_NSIGNALS, RU_NVCSW, RU_NIVCSW, RU_FIELD_COUNT
+} rusage_field;
+
+static const metric_def rusage_fields[RU_FIELD_COUNT] = {
+    {"ru_utime", "us", "user CPU time used", true, METRIC_SCOPE_THREAD},
+    {"ru_stime", "us", "system CPU time used", true, METRIC_SCOPE_THREAD},
+    {"ru_maxrss", "kB", "maximum resident set size", false, METRIC_SCOPE_THREAD},
+    {"ru_ixrss", "kB*ticks", "integral shared memory size", true, METRIC_SCOPE_THREAD},
+    {"ru_idrss", "kB*ticks", "integral unshared data size", true, METRIC_SCOPE_THREAD},
+    {"ru_isrss", "kB*ticks", "integral unshared stack size", true, METRIC_SCOPE_THREAD},
+    {"ru_minflt", "#", "page reclaims (soft page faults)", true, METRIC_SCOPE_THREAD},
+    {"ru_majflt", "#", "page faults (hard page faults)", true, METRIC_SCOPE_THREAD},
+    {"ru_nswap", "#", "swaps", true, METRIC_SCOPE_THREAD},
+    {"ru_inblock", "#", "block input operations", true, METRIC_SCOPE_THREAD},
+    {"ru_oublock", "#", "block output operations", true, METRIC_SCOPE_THREAD},
+    {"ru_msgsnd", "#", "IPC messages sent", true, METRIC_SCOPE_THREAD},
+    {"ru_msgrcv", "#", "IPC messages received", true, METRIC_SCOPE_THREAD},
+    {"ru_nsignals", "#", "signals received", true, METRIC_SCOPE_THREAD},
+    {"ru_nvcsw", "#", "voluntary context switches", true, METRIC_SCOPE_THREAD},
+    {"ru_nivcsw", "#", "involuntary context switches", true, METRIC_SCOPE_THREAD},
+};
+
+typedef struct {
+    metric_def def;
+    rusage_field field;
+} metric_slot;
+
+static metric_slot slots[METRICS_MAX];
+static unsigned thread_count, process_count;
+
+static bool add_rusage(const char *variable, const char *list, const char *sep, metric_scope scope, char *err,
+                       size_t errlen)
+{
+    char copy[1024];
+    snprintf(copy, sizeof copy, "%s", list);
+    const char *separators = sep && sep[0] ? sep : ",";
+    char *save = NULL;
+    for (char *item = strtok_r(copy, separators, &save); item; item = strtok_r(NULL, separators, &save)) {
+        while (*item == ' ' || *item == '\t')
+            item++;
+        size_t n = strlen(item);
+        while (n > 0 && (item[n - 1] == ' ' || item[n - 1] == '\t'))
+            item[--n] = '\0';
+        if (!n)
+            continue;
+        bool all = strcasecmp(item, "all") == 0;
+        bool found = false;
+        for (int f = 0; f < RU_FIELD_COUNT; f++) {
+            if (!all && strcasecmp(item, rusage_fields[f].name) != 0)
+                continue;
+            found = true;
+            bool duplicate = false;
+            for (unsigned i = 0; i < thread_count + process_count; i++)
+                duplicate |= slots[i].field == (rusage_field)f && slots[i].def.scope == scope;
+            if (duplicate)
+                continue;
+            if (thread_count + process_count == METRICS_MAX) {
+                snprintf(err, errlen, "invalid value for %s: more than %d metrics", variable, METRICS_MAX);
+                return false;
+            }
+            metric_slot s = {rusage_fields[f], (rusage_field)f};
+            s.def.scope = scope;
+            slots[thread_count + process_count] = s;
+            if (scope == METRIC_SCOPE_THREAD)
+                thread_count++;
+            else
+                process_count++;
+        }
+        if (!found) {
+            snprintf(err, errlen, "invalid value for %s: unknown resource usage metric '%s' (use ru_utime, ru_stime, "
+                                  "ru_maxrss, ... or all)", variable, item);
+            return false;
+        }
+    }
+    return true;
+}
+
+bool metrics_init(const measurement_config *cfg, char *err, size_t errlen)
+{
+    thread_count = process_count = 0;
+    metrics_active = 0;
+    if (!add_rusage("SCOREP_METRIC_RUSAGE", cfg->metric_rusage, cfg->metric_rusage_sep, METRIC_SCOPE_THREAD, err,
+                    errlen))
+        return false;
+    /* process metrics come after all thread metrics */
+    unsigned first_process = thread_count;
+    (void)first_process;
+    if (!add_rusage("SCOREP_METRIC_RUSAGE_PER_PROCESS", cfg->metric_rusage_per_process, cfg->metric_rusage_sep,
+                    METRIC_SCOPE_PROCESS, err, errlen))
+        return false;
+    if (cfg->metric_papi[0]) {
+        snprintf(err, errlen, "invalid value for SCOREP_METRIC_PAPI: '%s' asks for PAPI counters, but this build has "
+                              "no PAPI support (install libpapi-dev and reinstall scorep)", cfg->metric_papi);
+        return false;
+    }
+    metrics_active = thread_count + process_count;
+    return true;
+}
+
+unsigned metrics_total(void) { return thread_count + process_count; }
+unsigned metrics_thread_count(void) { return thread_count; }
+const metric_def *metrics_def(unsigned i) { return &slots[i].def; }
+
+unsigned metrics_count(const location *loc)
+{
+    return loc->index == 0 ? thread_count + process_count : thread_count;
+}
+
+static uint64_t field_value(const struct rusage *ru, rusage_field f)
+{
+    switch (f) {
+    case RU_UTIME: return (uint64_t)ru->ru_utime.tv_sec * 1000000u + (uint64_t)ru->ru_utime.tv_usec;
+    case RU_STIME: return (uint64_t)ru->ru_stime.tv_sec * 1000000u + (uint64_t)ru->ru_stime.tv_usec;
+    case RU_MAXRSS: return (uint64_t)ru->ru_maxrss;
+    case RU_IXRSS: return (uint64_t)ru->ru_ixrss;
+    case RU_IDRSS: return (uint64_t)ru->ru_idrss;
+    case RU_ISRSS: return (uint64_t)ru->ru_isrss;
+    case RU_MINFLT: return (uint64_t)ru->ru_minflt;
+    case RU_MAJFLT: return (uint64_t)ru->ru_majflt;
+    case RU_NSWAP: return (uint64_t)ru->ru_nswap;
+    case RU_INBLOCK: return (uint64_t)ru->ru_inblock;
+    case RU_OUBLOCK: return (uint64_t)ru->ru_oublock;
+    case RU_MSGSND: return (uint64_t)ru->ru_msgsnd;
+    case RU_MSGRCV: return (uint64_t)ru->ru_msgrcv;
+    case RU_NSIGNALS: return (uint64_t)ru->ru_nsignals;
+    case RU_NVCSW: return (uint64_t)ru->ru_nvcsw;
+    case RU_NIVCSW: return (uint64_t)ru->ru_nivcsw;
+    default: return 0;
+    }
+}
+
+void metrics_read(const location *loc, uint64_t *out)
+{
+    struct rusage thread_usage, process_usage;
+    if (thread_count)
+        getrusage(RUSAGE_THREAD, &thread_usage);
+    bool process = loc->index == 0 && process_count;
+    if (process)
+        getrusage(RUSAGE_SELF, &process_usage);
+    unsigned n = process ? thread_count + process_count : thread_count;
+    for (unsigned i = 0; i < n; i++)
+        out[i] = field_value(slots[i].def.scope == METRIC_SCOPE_THREAD ? &thread_usage : &process_usage,
+                             slots[i].field);
+}
+
+void metrics_record(location *loc, uint64_t now)
+{
+    uint64_t values[METRICS_MAX];
+    unsigned n = metrics_count(loc);
+    if (!n)
+        return;
+    metrics_read(loc, values);
+    location_append_ext(loc, EXT_METRIC, now, values, n);
+}
+
+void metrics_finish(void) {}
