@@ -2,6 +2,7 @@
 the CPython event source are compiled into one extension, scorep._native,
 linked against the system OTF2 library found with otf2-config."""
 import glob
+import os
 import shutil
 import subprocess
 import sys
@@ -26,8 +27,19 @@ def otf2_flags():
         sys.exit(f"{OTF2_HINT} ({error})")
 
 
+def papi_flags():
+    """PAPI hardware counters are optional: used when libpapi-dev is installed
+    (set SCOREP_WITHOUT_PAPI=1 to build without)."""
+    if os.environ.get("SCOREP_WITHOUT_PAPI") or not os.path.exists("/usr/include/papi.h"):
+        return [], []
+    return ["-DSCOREP_HAVE_PAPI"], ["-lpapi"]
+
+
 def native_extension():
     cflags, ldflags = otf2_flags()
+    papi_cflags, papi_ldflags = papi_flags()
+    cflags += papi_cflags
+    ldflags += papi_ldflags
     sources = sorted(glob.glob("src/core/*.c") + glob.glob("src/writers/*.c") + glob.glob("src/sources/cpython/*.c"))
     return Extension(
         "scorep._native",

@@ -20,7 +20,7 @@ installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
 }
 
-packages=(libotf2-trace-dev otf2-tools)
+packages=(libotf2-trace-dev otf2-tools libpapi-dev)
 # The C core needs a compiler; Debian's own python3 also needs pip and headers.
 command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || packages+=(gcc)
 if [ "$(command -v "$PYTHON")" = /usr/bin/python3 ]; then

@@ -1,9 +1,14 @@
 #include "metrics.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/resource.h>
+
+#ifdef SCOREP_HAVE_PAPI
+#include <papi.h>
+#endif
 
 unsigned metrics_active;
 
@@ -33,11 +38,81 @@ static const metric_def rusage_fields[RU_FIELD_COUNT] = {
 
 typedef struct {
     metric_def def;
-    rusage_field field;
+    rusage_field field;     /* RU_FIELD_COUNT for a PAPI counter */
 } metric_slot;
 
+/* Record order: per-thread rusage fields, PAPI counters, then per-process
+ * rusage fields. */
 static metric_slot slots[METRICS_MAX];
-static unsigned thread_count, process_count;
+static unsigned thread_count, process_count, papi_count;
+
+#ifdef SCOREP_HAVE_PAPI
+static char papi_names[METRICS_MAX][PAPI_MAX_STR_LEN];
+static int papi_codes[METRICS_MAX];
+static __thread int papi_eventset = PAPI_NULL;
+static __thread int papi_state;  /* 0 untried, 1 counting, -1 failed */
+
+static unsigned long thread_id(void) { return (unsigned long)pthread_self(); }
+
+/* Make and start this thread's event set; false with a message on error. */
+static bool papi_start_thread(char *err, size_t errlen)
+{
+    int rc = PAPI_create_eventset(&papi_eventset);
+    for (unsigned i = 0; rc == PAPI_OK && i < papi_count; i++) {
+        rc = PAPI_add_event(papi_eventset, papi_codes[i]);
+        if (rc != PAPI_OK && err)
+            snprintf(err, errlen, "invalid value for SCOREP_METRIC_PAPI: counter '%s' cannot be counted here (PAPI: %s)",
+                     papi_names[i], PAPI_strerror(rc));
+    }
+    if (rc == PAPI_OK)
+        rc = PAPI_start(papi_eventset);
+    if (rc != PAPI_OK && err && !err[0])
+        snprintf(err, errlen, "invalid value for SCOREP_METRIC_PAPI: the counters cannot be started here (PAPI: %s)",
+                 PAPI_strerror(rc));
+    papi_state = rc == PAPI_OK ? 1 : -1;
+    return rc == PAPI_OK;
+}
+
+static bool add_papi(const char *list, const char *sep, char *err, size_t errlen)
+{
+    if (!list[0])
+        return true;
+    int rc = PAPI_library_init(PAPI_VER_CURRENT);
+    if (rc != PAPI_VER_CURRENT) {
+        snprintf(err, errlen, "invalid value for SCOREP_METRIC_PAPI: PAPI cannot be initialised (%s)",
+                 rc < 0 ? PAPI_strerror(rc) : "version mismatch");
+        return false;
+    }
+    PAPI_thread_init(thread_id);
+    char copy[1024];
+    snprintf(copy, sizeof copy, "%s", list);
+    char *save = NULL;
+    for (char *item = strtok_r(copy, sep && sep[0] ? sep : ",", &save); item;
+         item = strtok_r(NULL, sep && sep[0] ? sep : ",", &save)) {
+        while (*item == ' ')
+            item++;
+        if (!*item)
+            continue;
+        if (thread_count == METRICS_MAX) {
+            snprintf(err, errlen, "invalid value for SCOREP_METRIC_PAPI: more than %d metrics", METRICS_MAX);
+            return false;
+        }
+        int code;
+        if (PAPI_event_name_to_code(item, &code) != PAPI_OK || PAPI_query_event(code) != PAPI_OK) {
+            snprintf(err, errlen, "invalid value for SCOREP_METRIC_PAPI: PAPI counter '%s' is not available on this "
+                                  "machine (see papi_avail)", item);
+            return false;
+        }
+        snprintf(papi_names[papi_count], sizeof papi_names[0], "%s", item);
+        papi_codes[papi_count++] = code;
+        slots[thread_count++] = (metric_slot){{papi_names[papi_count - 1], "#", "PAPI hardware counter", true,
+                                               METRIC_SCOPE_THREAD}, RU_FIELD_COUNT};
+    }
+    /* find out now, before the program runs, whether they can be counted */
+    err[0] = '\0';
+    return papi_start_thread(err, errlen);
+}
+#endif
 
 static bool add_rusage(const char *variable, const char *list, const char *sep, metric_scope scope, char *err,
                        size_t errlen)
@@ -88,22 +163,25 @@ static bool add_rusage(const char *variable, const char *list, const char *sep, 
 
 bool metrics_init(const measurement_config *cfg, char *err, size_t errlen)
 {
-    thread_count = process_count = 0;
+    thread_count = process_count = papi_count = 0;
     metrics_active = 0;
     if (!add_rusage("SCOREP_METRIC_RUSAGE", cfg->metric_rusage, cfg->metric_rusage_sep, METRIC_SCOPE_THREAD, err,
                     errlen))
         return false;
-    /* process metrics come after all thread metrics */
-    unsigned first_process = thread_count;
-    (void)first_process;
-    if (!add_rusage("SCOREP_METRIC_RUSAGE_PER_PROCESS", cfg->metric_rusage_per_process, cfg->metric_rusage_sep,
-                    METRIC_SCOPE_PROCESS, err, errlen))
+#ifdef SCOREP_HAVE_PAPI
+    if (!add_papi(cfg->metric_papi, cfg->metric_papi_sep, err, errlen))
         return false;
+#else
     if (cfg->metric_papi[0]) {
         snprintf(err, errlen, "invalid value for SCOREP_METRIC_PAPI: '%s' asks for PAPI counters, but this build has "
                               "no PAPI support (install libpapi-dev and reinstall scorep)", cfg->metric_papi);
         return false;
     }
+#endif
+    /* process metrics come after all thread metrics */
+    if (!add_rusage("SCOREP_METRIC_RUSAGE_PER_PROCESS", cfg->metric_rusage_per_process, cfg->metric_rusage_sep,
+                    METRIC_SCOPE_PROCESS, err, errlen))
+        return false;
     metrics_active = thread_count + process_count;
     return true;
 }
@@ -150,8 +228,22 @@ void metrics_read(const location *loc, uint64_t *out)
         getrusage(RUSAGE_SELF, &process_usage);
     unsigned n = process ? thread_count + process_count : thread_count;
     for (unsigned i = 0; i < n; i++)
-        out[i] = field_value(slots[i].def.scope == METRIC_SCOPE_THREAD ? &thread_usage : &process_usage,
-                             slots[i].field);
+        if (slots[i].field != RU_FIELD_COUNT)
+            out[i] = field_value(slots[i].def.scope == METRIC_SCOPE_THREAD ? &thread_usage : &process_usage,
+                                 slots[i].field);
+#ifdef SCOREP_HAVE_PAPI
+    if (papi_count) {
+        long long counters[METRICS_MAX] = {0};
+        if (papi_state == 0)
+            papi_start_thread(NULL, 0);
+        if (papi_state == 1)
+            PAPI_read(papi_eventset, counters);
+        unsigned k = 0;
+        for (unsigned i = 0; i < thread_count; i++)
+            if (slots[i].field == RU_FIELD_COUNT)
+                out[i] = (uint64_t)counters[k++];
+    }
+#endif
 }
 
 void metrics_record(location *loc, uint64_t now)

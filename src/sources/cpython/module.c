@@ -467,6 +467,18 @@ static PyObject *native_verbose(PyObject *self, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+static PyObject *native_features(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+#ifdef SCOREP_HAVE_PAPI
+    int papi = 1;
+#else
+    int papi = 0;
+#endif
+    return Py_BuildValue("{s:N}", "papi", PyBool_FromLong(papi));
+}
+
 static PyObject *native_config_vars(PyObject *self, PyObject *unused)
 {
     (void)self;
@@ -513,6 +525,7 @@ static PyMethodDef native_methods[] = {
     {"suspend", native_suspend, METH_NOARGS, "record nothing in this thread until resume()"},
     {"resume", native_resume, METH_NOARGS, "undo one suspend()"},
     {"caller_location", native_caller_location, METH_NOARGS, "(file, line) of the nearest caller outside scorep"},
+    {"features", native_features, METH_NOARGS, "optional parts built in: {'papi': bool}"},
     {"config_vars", native_config_vars, METH_NOARGS, "the configuration variable table"},
     {NULL, NULL, 0, NULL},
 };
