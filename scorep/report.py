@@ -166,6 +166,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except CubeError as error:
         print(f"scorep.report: error: {error}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # the reader (e.g. `| head`) has gone: not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

@@ -18,6 +18,7 @@ static vec regions;      /* region_def */
 static vec parameters;   /* parameter_def */
 static keymap string_ids, region_ids, parameter_ids;
 static bool initialized;
+static uint64_t bytes_used;
 
 static void *vec_push(vec *v, size_t item_size)
 {
@@ -73,6 +74,7 @@ static uint32_t string_locked(const char *text)
     if (keymap_get(&string_ids, text, len, &id))
         return id;
     id = strings.count;
+    bytes_used += len + 1 + sizeof(char *) + sizeof(keymap_slot);
     char *copy = malloc(len + 1);
     memcpy(copy, text, len + 1);
     *(char **)vec_push(&strings, sizeof(char *)) = copy;
@@ -98,6 +100,8 @@ const char *defs_string_text(uint32_t id)
 
 uint32_t defs_string_count(void) { return strings.count; }
 
+uint64_t defs_bytes(void) { return bytes_used; }
+
 uint32_t defs_region(const char *name, const char *group, const char *file, uint32_t first_line,
                      uint32_t last_line, region_role role, region_paradigm paradigm)
 {
@@ -122,6 +126,7 @@ uint32_t defs_region(const char *name, const char *group, const char *file, uint
             .paradigm = paradigm,
         };
         *(region_def *)vec_push(&regions, sizeof def) = def;
+        bytes_used += sizeof def + sizeof(keymap_slot);
         keymap_put(&region_ids, key, sizeof key, id);
     }
     pthread_mutex_unlock(&defs_lock);

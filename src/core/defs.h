@@ -40,6 +40,9 @@ typedef struct {
 void defs_init(void);
 void defs_free(void);
 
+/* Bytes held by the definitions (accounted against SCOREP_TOTAL_MEMORY). */
+uint64_t defs_bytes(void);
+
 uint32_t defs_string(const char *text);
 const char *defs_string_text(uint32_t id);
 uint32_t defs_string_count(void);

@@ -103,9 +103,10 @@ void location_make_room(location *loc, size_t words)
     if (loc->current && loc->pos + words <= loc->current->data + loc->current->capacity)
         return;
     uint64_t chunk = measurement.chunk_bytes ? measurement.chunk_bytes : 65536;
-    if (location_buffered_bytes() + chunk > measurement.cfg.total_memory)
+    uint64_t budget = measurement_buffer_budget();
+    if (location_buffered_bytes() + chunk > budget)
         flush_finished_locations();
-    if (loc->first && location_buffered_bytes() + chunk > measurement.cfg.total_memory) {
+    if (loc->first && location_buffered_bytes() + chunk > budget) {
         uint64_t begin = clock_now();
         if (begin < loc->last_time)
             begin = loc->last_time;

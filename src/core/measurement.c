@@ -159,6 +159,25 @@ fail:
     return false;
 }
 
+uint64_t measurement_buffer_budget(void)
+{
+    static bool reported;
+    uint64_t fixed = defs_bytes() + (profiling_open ? profile_bytes() : 0);
+    uint64_t minimum = 2 * measurement.chunk_bytes;
+    if (fixed + minimum <= measurement.cfg.total_memory)
+        return measurement.cfg.total_memory - fixed;
+    /* the event buffers need at least two chunks to work with */
+    if (!reported && measurement_current_state != MEASUREMENT_STOPPED) {
+        reported = true;
+        measurement_current_state = MEASUREMENT_STOPPED;
+        measurement_warning("SCOREP_TOTAL_MEMORY=%llu bytes is used up by definitions and the profile (%llu bytes): "
+                            "recording stopped here, the results up to this point are written; increase "
+                            "SCOREP_TOTAL_MEMORY", (unsigned long long)measurement.cfg.total_memory,
+                            (unsigned long long)fixed);
+    }
+    return minimum;
+}
+
 bool measurement_is_initialized(void) { return initialized; }
 bool measurement_is_finalized(void) { return finalized; }
 

@@ -47,6 +47,11 @@ location *measurement_location_create(const char *name);
 
 void measurement_set_recording(location *loc, bool on);
 
+/* Bytes of SCOREP_TOTAL_MEMORY left for event buffers after definitions
+ * and profile.  When those have used it up, recording stops (once, with a
+ * message) and the results so far are kept. */
+uint64_t measurement_buffer_budget(void);
+
 /* Log a message on stderr when SCOREP_VERBOSE is true. */
 void measurement_verbose(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Log a warning on stderr (always). */

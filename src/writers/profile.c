@@ -1,5 +1,6 @@
 #include "profile.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,9 @@
 #include "cube4.h"
 
 static int slot = -1;
+static _Atomic uint64_t bytes_used;
+
+uint64_t profile_bytes(void) { return bytes_used; }
 static uint64_t depth_limit = 100;
 static uint32_t region_measurement_off = UINT32_MAX, region_buffer_flush = UINT32_MAX;
 
@@ -24,6 +28,7 @@ static uint32_t tree_add(profile_tree *tree, uint32_t parent, uint32_t region)
     if (tree->metric_count)
         memset(tree->metric_sums + (size_t)tree->count * tree->metric_count, 0, tree->metric_count * sizeof(uint64_t));
     uint32_t id = tree->count++;
+    bytes_used += sizeof(profile_node) + tree->metric_count * sizeof(uint64_t) + 2 * sizeof(ptrmap_slot);
     profile_node *n = &tree->nodes[id];
     memset(n, 0, sizeof *n);
     n->region = region;

@@ -42,6 +42,9 @@ typedef struct {
     bool started;
 } profile_tree;
 
+/* Bytes held by all call-path trees (accounted against SCOREP_TOTAL_MEMORY). */
+uint64_t profile_bytes(void);
+
 /* Register the substrate (max_depth: deepest call path kept, root = 0). */
 void profile_open(uint64_t max_depth);
 
