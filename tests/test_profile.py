@@ -1127,11 +1127,21 @@ def test_long_run_visits_exact_and_memory_bounded(runner):
             b()
             c()
     """)
-    with open(runner.cwd / "out.txt", "w") as out, open(runner.cwd / "err.txt", "w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "scorep", "prog.py"], cwd=runner.cwd,
-                                env=runner.env(PROFILING, tracing=False), stdout=out, stderr=err)
+    # The child is started from a small intermediate Python: a child forked
+    # straight from this (large) test process would inherit its peak RSS.
+    runner.write("measure.py", """
+        import os, subprocess, sys
+        proc = subprocess.Popen(sys.argv[1:])
         _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        print(usage.ru_maxrss)
+        sys.exit(os.waitstatus_to_exitcode(status))
+    """)
+    with open(runner.cwd / "out.txt", "w") as out, open(runner.cwd / "err.txt", "w") as err:
+        proc = subprocess.run([sys.executable, "measure.py", sys.executable, "-m", "scorep", "prog.py"],
+                              cwd=runner.cwd, env=runner.env(PROFILING, tracing=False), stdout=out, stderr=err)
+
+    class usage:
+        ru_maxrss = int((runner.cwd / "out.txt").read_text().split()[-1])
     stderr = (runner.cwd / "err.txt").read_text()
     assert proc.returncode == 0, stderr
     profile = profiled(Run(proc.returncode, "", stderr, runner.cwd))

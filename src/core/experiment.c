@@ -75,7 +75,8 @@ char *experiment_create(const measurement_config *cfg, char *err, size_t errlen)
     struct stat st;
     if (stat(dir, &st) == 0) {
         if (!S_ISDIR(st.st_mode)) {
-            snprintf(err, errlen, "experiment directory '%s' exists and is not a directory", dir);
+            snprintf(err, errlen, "invalid value for SCOREP_EXPERIMENT_DIRECTORY: '%s' exists and is not a directory",
+                     dir);
             free(dir);
             return NULL;
         }
@@ -105,7 +106,8 @@ char *experiment_create(const measurement_config *cfg, char *err, size_t errlen)
         free(moved);
     }
     if (!make_dirs(dir)) {
-        snprintf(err, errlen, "cannot create experiment directory '%s': %s", dir, strerror(errno));
+        snprintf(err, errlen, "%scannot create experiment directory '%s': %s",
+                 named ? "invalid value for SCOREP_EXPERIMENT_DIRECTORY: " : "", dir, strerror(errno));
         free(dir);
         return NULL;
     }

@@ -197,9 +197,10 @@ filter *filter_load(const char *path, char *err, size_t errlen)
         }
     }
     bool failed = ferror(in);
+    int why = errno;
     fclose(in);
     if (failed) {
-        snprintf(err, errlen, "cannot read filter file '%s'", path);
+        snprintf(err, errlen, "cannot read filter file '%s': %s", path, strerror(why));
         free(text);
         return NULL;
     }

@@ -110,9 +110,17 @@ bool measurement_init(const char *program_name, int argc, char **argv, bool verb
     if (!metrics_init(&measurement.cfg, err, errlen))
         goto fail;
     if (measurement.cfg.filtering_file[0]) {
-        region_filter = filter_load(measurement.cfg.filtering_file, err, errlen);
-        if (!region_filter)
+        char why[900];
+        region_filter = filter_load(measurement.cfg.filtering_file, why, sizeof why);
+        if (!region_filter) {
+            snprintf(err, errlen, "invalid value for SCOREP_FILTERING_FILE: %s", why);
             goto fail;
+        }
+    }
+    const char *base = measurement.cfg.profiling_base_name;
+    if (!base[0] || strchr(base, '/') || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
+        snprintf(err, errlen, "invalid value for SCOREP_PROFILING_BASE_NAME: '%s' is not a file name", base);
+        goto fail;
     }
     defs_init();
     measurement.start_time = clock_now();
@@ -163,10 +171,12 @@ uint64_t measurement_buffer_budget(void)
 {
     static bool reported;
     uint64_t fixed = defs_bytes() + (profiling_open ? profile_bytes() : 0);
+    /* the event buffers always get at least two chunks to work with */
     uint64_t minimum = 2 * measurement.chunk_bytes;
     if (fixed + minimum <= measurement.cfg.total_memory)
         return measurement.cfg.total_memory - fixed;
-    /* the event buffers need at least two chunks to work with */
+    if (fixed <= measurement.cfg.total_memory)
+        return minimum;
     if (!reported && measurement_current_state != MEASUREMENT_STOPPED) {
         reported = true;
         measurement_current_state = MEASUREMENT_STOPPED;

@@ -149,7 +149,9 @@ static PyObject *native_region_begin(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "sssI", &name, &group, &file, &line))
         return NULL;
     location *loc = current_location();
-    if (!loc)
+    /* user regions are filtered by name (begin and end must agree, and the
+     * end does not know the file) */
+    if (!loc || measurement_region_filtered(name, NULL))
         Py_RETURN_NONE;
     uint32_t region = defs_region(name, group, file, line, 0, REGION_ROLE_USER, REGION_PARADIGM_USER);
     user_push(hook_thread_current(), region);
@@ -183,7 +185,7 @@ static PyObject *native_region_end(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "s", &name))
         return NULL;
     location *loc = current_location();
-    if (!loc)
+    if (!loc || measurement_region_filtered(name, NULL))
         Py_RETURN_NONE;
     thread_state *t = hook_thread_current();
     uint32_t name_id = defs_string(name);

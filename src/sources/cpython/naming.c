@@ -260,21 +260,33 @@ uint32_t naming_code_region_with_globals(PyCodeObject *code, PyObject *globals)
     return region;
 }
 
-/* The type whose method table holds `def`, searching type(self)'s MRO, so
- * an inherited C method is named after the class that defines it. */
-static PyTypeObject *defining_type(PyObject *self, PyMethodDef *def)
+/* The type in `type`'s MRO whose method table holds `def` (NULL if none),
+ * so an inherited C method is named after the class that defines it. */
+static PyTypeObject *defining_type_in(PyTypeObject *type, PyMethodDef *def)
 {
-    PyTypeObject *type = Py_TYPE(self);
     PyObject *mro = type->tp_mro;
     if (!mro || !PyTuple_Check(mro))
-        return type;
+        return NULL;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); i++) {
         PyTypeObject *t = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
         for (PyMethodDef *m = t->tp_methods; m && m->ml_name; m++)
             if (m == def)
                 return t;
     }
-    return type;
+    return NULL;
+}
+
+/* The defining class of a C method bound to `self`: a classmethod is bound
+ * to a class (search from it), other methods to an instance or, for
+ * methods of the metaclass, to a class as well. */
+static PyTypeObject *defining_type(PyObject *self, PyMethodDef *def)
+{
+    PyTypeObject *t = NULL;
+    if (PyType_Check(self))
+        t = defining_type_in((PyTypeObject *)self, def);
+    if (!t)
+        t = defining_type_in(Py_TYPE(self), def);
+    return t ? t : (PyType_Check(self) ? (PyTypeObject *)self : Py_TYPE(self));
 }
 
 static PyObject *cfunction_name(PyCFunctionObject *f)
@@ -282,7 +294,7 @@ static PyObject *cfunction_name(PyCFunctionObject *f)
     const char *fn = f->m_ml->ml_name;
     PyObject *self = f->m_self;
     if (self && !PyModule_Check(self)) {
-        PyTypeObject *t = PyType_Check(self) ? (PyTypeObject *)self : defining_type(self, f->m_ml);
+        PyTypeObject *t = defining_type(self, f->m_ml);
         PyObject *mod = PyObject_GetAttrString((PyObject *)t, "__module__");
         PyObject *qual = PyObject_GetAttrString((PyObject *)t, "__qualname__");
         PyObject *name = NULL;
