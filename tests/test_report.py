@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -37,8 +38,9 @@ t.start(); t.join()
 
 
 def report(*args):
+    # run outside the checkout, so that the installed package is used
     return subprocess.run([sys.executable, "-m", "scorep.report", *map(str, args)], capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, cwd=tempfile.gettempdir())
 
 
 def rows(text, header):
