@@ -22,9 +22,11 @@ Options:
   --noinstrumenter, --nopython
                              start with the Python instrumenter off; switch it on
                              with scorep.instrumenter.enable()
-  --instrumenter-type=TYPE   profile (default), trace, cProfile, cTrace or dummy:
-                             profile/cProfile use the profile hook (Python and C calls),
-                             trace/cTrace the trace hook (Python calls), dummy records nothing
+  --instrumenter-type=TYPE   monitoring, profile, trace, cProfile, cTrace or dummy:
+                             monitoring (default on Python 3.12+) uses sys.monitoring,
+                             profile/cProfile (default before 3.12) the profile hook
+                             (both: Python and C calls), trace/cTrace the trace hook
+                             (Python calls), dummy records nothing
   --instrumenter-file=FILE   execute FILE before the script (not measured)
   --no-c-calls               do not record calls of C functions (builtins, extensions)
   --keep-files               keep temporary files (accepted for compatibility)
@@ -35,7 +37,7 @@ Score-P instrumentation flags are accepted for compatibility:
   --mpp=<mpi|none>, --mpi, --thread=<...>, --compiler, --nocompiler, --io=<...>, --user
 """
 
-INSTRUMENTER_TYPES = ("profile", "trace", "cProfile", "cTrace", "dummy")
+INSTRUMENTER_TYPES = ("monitoring", "profile", "trace", "cProfile", "cTrace", "dummy")
 SCOREP_VALUE_FLAGS = ("--mpp", "--thread", "--io")
 SCOREP_PLAIN_FLAGS = ("--mpi", "--compiler", "--nocompiler", "--user", "--nouser", "--noopenmp", "--openmp")
 
@@ -48,7 +50,7 @@ class UsageError(Exception):
 class Options:
     verbose: bool = False
     instrumenter: bool = True
-    instrumenter_type: str = "profile"
+    instrumenter_type: str = ""
     instrumenter_file: Optional[str] = None
     c_calls: bool = True
     keep_files: bool = False
@@ -95,6 +97,8 @@ def parse_args(argv: list[str]) -> Options:
                 raise UsageError("option --instrumenter-type needs a value, e.g. --instrumenter-type=profile")
             if value not in INSTRUMENTER_TYPES:
                 raise UsageError(f"invalid --instrumenter-type '{value}' (choose from {', '.join(INSTRUMENTER_TYPES)})")
+            if value == "monitoring" and sys.version_info < (3, 12):
+                raise UsageError("--instrumenter-type=monitoring needs Python 3.12 or newer (sys.monitoring)")
             opts.instrumenter_type = value
         elif name == "--instrumenter-file":
             if not has_value or not value:
@@ -195,8 +199,8 @@ def main(argv: Optional[list[str]] = None) -> None:
 
     absolute = check_script(opts.script)
     try:
-        _measurement.start(opts.instrumenter_type, c_calls=opts.c_calls, verbose=opts.verbose,
-                           argv=[opts.script] + opts.args)
+        _measurement.start(opts.instrumenter_type or _measurement.DEFAULT_INSTRUMENTER, c_calls=opts.c_calls,
+                           verbose=opts.verbose, argv=[opts.script] + opts.args)
     except _measurement.ConfigurationError as error:
         sys.stderr.write(f"scorep: error: {error}\n")
         raise SystemExit(1)

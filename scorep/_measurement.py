@@ -11,14 +11,17 @@ from scorep import _native
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
-_state = {"instrumenter": "profile", "exit_with_sigint": False}
+# sys.monitoring (PEP 669) where the interpreter has it, else the profile hook
+DEFAULT_INSTRUMENTER = "monitoring" if sys.version_info >= (3, 12) else "profile"
+
+_state = {"instrumenter": DEFAULT_INSTRUMENTER, "exit_with_sigint": False}
 
 
 class ConfigurationError(Exception):
     """A configuration value or option that cannot be used."""
 
 
-def start(instrumenter_type: str = "profile", c_calls: bool | None = None, verbose: bool = False,
+def start(instrumenter_type: str = DEFAULT_INSTRUMENTER, c_calls: bool | None = None, verbose: bool = False,
           program: str | None = None, argv: list[str] | None = None) -> bool:
     """Initialise the measurement (config, experiment directory).
 
@@ -46,6 +49,7 @@ def enable_instrumenter(all_threads: bool = False) -> None:
     if _state["instrumenter"] in ("trace", "cTrace"):
         threading.settrace(_native.thread_start)
     else:
+        # with sys.monitoring too: it marks where a new thread's program starts
         threading.setprofile(_native.thread_start)
     # last: nothing of ours after this point shows up in the measurement
     _native.instrumenter_enable(all_threads)
@@ -53,6 +57,10 @@ def enable_instrumenter(all_threads: bool = False) -> None:
 
 def disable_instrumenter() -> None:
     _native.instrumenter_disable()
+    _reset_thread_hooks()
+
+
+def _reset_thread_hooks() -> None:
     if _state["instrumenter"] in ("trace", "cTrace"):
         threading.settrace(None)  # type: ignore[arg-type]
     else:
@@ -65,10 +73,7 @@ def finalize() -> str | None:
         return _native.experiment_dir()
     _native.instrumenter_disable()
     directory = _native.finalize()
-    if _state["instrumenter"] in ("trace", "cTrace"):
-        threading.settrace(None)  # type: ignore[arg-type]
-    else:
-        threading.setprofile(None)  # type: ignore[arg-type]
+    _reset_thread_hooks()
     return directory
 
 

@@ -348,9 +348,11 @@ bool cube4_write(const char *dir, const char *base_name, char *err, size_t errle
         nlocs++;
     location **locs = malloc((nlocs ? nlocs : 1) * sizeof *locs);
     uint32_t **maps = calloc(nlocs ? nlocs : 1, sizeof *maps);
+    /* threads that recorded nothing are left out (the master never is) */
     nlocs = 0;
     for (location *loc = location_first(); loc; loc = loc->next)
-        locs[nlocs++] = loc;
+        if (loc->index == 0 || profile_tree_of(loc))
+            locs[nlocs++] = loc;
 
     merged_tree merged = {0};
     merged_child(&merged, PROFILE_NO_NODE, measurement.program_region);

@@ -326,10 +326,12 @@ static void write_definitions(OTF2_GlobalDefWriter *defs)
         parameter_def p = defs_parameter_get(i);
         OTF2_GlobalDefWriter_WriteParameter(defs, i, p.name, parameter_type_otf2(p.type));
     }
+    /* a thread that recorded nothing has no event file: it is no location */
     for (location *loc = location_first(); loc; loc = loc->next) {
         trace_location *state = loc->substrate_data[slot];
-        OTF2_GlobalDefWriter_WriteLocation(defs, loc->id, defs_string(loc->name), OTF2_LOCATION_TYPE_CPU_THREAD,
-                                           state ? state->events : 0, measurement.rank);
+        if (state)
+            OTF2_GlobalDefWriter_WriteLocation(defs, loc->id, defs_string(loc->name), OTF2_LOCATION_TYPE_CPU_THREAD,
+                                               state->events, measurement.rank);
     }
 }
 
@@ -354,6 +356,8 @@ bool otf2_trace_close(char *err, size_t errlen)
 
     OTF2_Archive_OpenDefFiles(archive);
     for (location *loc = location_first(); loc; loc = loc->next) {
+        if (!loc->substrate_data[slot])
+            continue;
         OTF2_DefWriter *local = OTF2_Archive_GetDefWriter(archive, loc->id);
         OTF2_Archive_CloseDefWriter(archive, local);
     }

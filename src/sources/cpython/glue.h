@@ -29,11 +29,12 @@ typedef struct {
     PyObject_HEAD
     location *loc;
     int suspended;              /* >0: the measurement's own code runs, record nothing */
+    bool started;               /* past the thread bootstrap: its program runs */
     uint32_t *user_regions;     /* open user regions, for unmatched-exit checks */
     size_t user_depth, user_capacity;
 } thread_state;
 
-typedef enum { INSTRUMENTER_PROFILE, INSTRUMENTER_TRACE, INSTRUMENTER_DUMMY } instrumenter_kind;
+typedef enum { INSTRUMENTER_PROFILE, INSTRUMENTER_TRACE, INSTRUMENTER_MONITORING, INSTRUMENTER_DUMMY } instrumenter_kind;
 
 /* naming.c: region ids for code objects and C functions */
 bool naming_init(PyObject *own_package_dir);
@@ -49,6 +50,38 @@ static inline uint32_t naming_cfunction_region_cached(PyObject *func)
     uint32_t region;
     if (PyCFunction_Check(func) &&
         ptrmap_get(&naming_cfunction_cache, ((PyCFunctionObject *)func)->m_ml, &region))
+        return region;
+    return REGION_SKIP;
+}
+
+/* Region of any callable seen by a sys.monitoring CALL event: C functions
+ * and method descriptors are regions, everything else REGION_SKIP. */
+uint32_t naming_callable_region_slow(PyObject *callable);
+
+static inline uint32_t naming_callable_region(PyObject *callable)
+{
+    PyMethodDef *def = NULL;
+    if (PyCFunction_Check(callable))
+        def = ((PyCFunctionObject *)callable)->m_ml;
+    else if (Py_IS_TYPE(callable, &PyMethodDescr_Type))
+        def = ((PyMethodDescrObject *)callable)->d_method;
+    else
+        return REGION_SKIP;
+    uint32_t region;
+    if (__builtin_expect(ptrmap_get(&naming_cfunction_cache, def, &region), 1))
+        return region;
+    return naming_callable_region_slow(callable);
+}
+
+static inline uint32_t naming_callable_region_cached(PyObject *callable)
+{
+    PyMethodDef *def = NULL;
+    if (PyCFunction_Check(callable))
+        def = ((PyCFunctionObject *)callable)->m_ml;
+    else if (Py_IS_TYPE(callable, &PyMethodDescr_Type))
+        def = ((PyMethodDescrObject *)callable)->d_method;
+    uint32_t region;
+    if (def && ptrmap_get(&naming_cfunction_cache, def, &region))
         return region;
     return REGION_SKIP;
 }
@@ -104,6 +137,11 @@ void hook_uninstall_current(void);
 void hook_install_other_threads(void);
 bool hook_installed_current(void);
 extern PyTypeObject thread_state_type;
+
+/* monitoring.c: the sys.monitoring instrumenter (3.12+) */
+int monitoring_enable(void);
+void monitoring_disable(void);
+bool monitoring_enabled(void);
 extern PyMethodDef hook_thread_start_def;
 
 #endif

@@ -10,7 +10,10 @@
 instrumenter_kind hook_kind = INSTRUMENTER_PROFILE;
 bool hook_c_calls = true;
 
-static __thread thread_state *tls_thread;
+/* initial-exec: a plain %fs-relative load on every event instead of a call
+ * to __tls_get_addr (the module is loaded by dlopen, but one pointer fits
+ * in the static TLS space glibc keeps for that) */
+static __thread thread_state *tls_thread __attribute__((tls_model("initial-exec")));
 static pthread_key_t thread_exit_key;
 static pthread_once_t thread_exit_once = PTHREAD_ONCE_INIT;
 
@@ -40,6 +43,28 @@ PyTypeObject thread_state_type = {
     .tp_doc = "measurement state of one Python thread",
 };
 
+/* Python threads that were running when the instrumenter was switched on
+ * for all threads (register()); recorded from their first event. */
+static unsigned long running_before[256];
+static size_t running_before_count;
+
+static bool thread_was_running(unsigned long ident)
+{
+    for (size_t i = 0; i < running_before_count; i++)
+        if (running_before[i] == ident)
+            return true;
+    return false;
+}
+
+static void remember_running_threads(void)
+{
+    PyThreadState *self = PyThreadState_Get();
+    PyInterpreterState *interp = PyThreadState_GetInterpreter(self);
+    for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp); ts; ts = PyThreadState_Next(ts))
+        if (running_before_count < sizeof running_before / sizeof running_before[0])
+            running_before[running_before_count++] = (unsigned long)ts->thread_id;
+}
+
 /* A new state (and location) for the calling thread.  Identity is the OS
  * thread (thread-local storage), not the Python thread ident, which is
  * reused after a thread ends: a later thread must not inherit an earlier
@@ -58,6 +83,10 @@ static thread_state *thread_state_new(void)
     else
         snprintf(name, sizeof name, "Python thread %u", n);
     state->loc = measurement_location_create(name);
+    /* threads started during the measurement begin recording in
+     * thread_start(); the first thread and those already running when the
+     * measurement started begin at once */
+    state->started = n == 0 || thread_was_running(PyThread_get_thread_ident());
     pthread_once(&thread_exit_once, make_thread_exit_key);
     pthread_setspecific(thread_exit_key, state->loc);
     state->suspended = 0;
@@ -211,6 +240,8 @@ int hook_install_current(void)
 {
     if (hook_kind == INSTRUMENTER_DUMMY)
         return 0;
+    if (hook_kind == INSTRUMENTER_MONITORING)
+        return hook_thread_current() ? monitoring_enable() : -1;
     thread_state *state = hook_thread_current();
     if (!state)
         return -1;
@@ -220,11 +251,16 @@ int hook_install_current(void)
 
 void hook_uninstall_current(void)
 {
-    set_hook_current(NULL, NULL);
+    if (hook_kind == INSTRUMENTER_MONITORING)
+        monitoring_disable();
+    else
+        set_hook_current(NULL, NULL);
 }
 
 bool hook_installed_current(void)
 {
+    if (hook_kind == INSTRUMENTER_MONITORING)
+        return monitoring_enabled();
     PyThreadState *ts = PyThreadState_Get();
 #if PY_VERSION_HEX >= 0x030B0000
     return hook_kind == INSTRUMENTER_TRACE ? ts->c_tracefunc != NULL : ts->c_profilefunc != NULL;
@@ -237,7 +273,9 @@ bool hook_installed_current(void)
  * interpreter (threads started before the measurement). */
 void hook_install_other_threads(void)
 {
-    if (hook_kind == INSTRUMENTER_DUMMY)
+    remember_running_threads();
+    /* sys.monitoring covers every thread by itself */
+    if (hook_kind == INSTRUMENTER_DUMMY || hook_kind == INSTRUMENTER_MONITORING)
         return;
     if (!pending_marker) {
         pending_marker = PyObject_New(PyObject, &PyBaseObject_Type);
@@ -277,6 +315,21 @@ static PyObject *thread_start(PyObject *module, PyObject *const *args, Py_ssize_
     thread_state *state = hook_thread_current();
     if (!state)
         return NULL;
+    state->started = true;
+    if (hook_kind == INSTRUMENTER_MONITORING) {
+        /* sys.monitoring already sees this thread: this call only marks
+         * where its program starts (Thread.run, after the bootstrap) */
+        PyEval_SetProfile(NULL, NULL);
+        const char *event = nargs == 3 && PyUnicode_Check(args[1]) ? PyUnicode_AsUTF8(args[1]) : NULL;
+        if (event && strcmp(event, "call") == 0 && PyFrame_Check(args[0])) {
+            PyCodeObject *code = PyFrame_GetCode((PyFrameObject *)args[0]);
+            uint32_t region = naming_code_region(code, (PyFrameObject *)args[0]);
+            Py_DECREF(code);
+            if (REGION_RECORDED(region))
+                record_enter(state->loc, region);
+        }
+        Py_RETURN_NONE;
+    }
     set_hook_current(current_callback(), (PyObject *)state);
     /* the event that brought us here belongs to the program: keep it */
     if (nargs == 3 && PyFrame_Check(args[0]) && PyUnicode_Check(args[1])) {

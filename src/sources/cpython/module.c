@@ -63,6 +63,14 @@ static PyObject *native_configure(PyObject *self, PyObject *args)
         hook_kind = INSTRUMENTER_TRACE;
     else if (strcmp(kind, "dummy") == 0)
         hook_kind = INSTRUMENTER_DUMMY;
+    else if (strcmp(kind, "monitoring") == 0) {
+#if PY_VERSION_HEX >= 0x030C0000
+        hook_kind = INSTRUMENTER_MONITORING;
+#else
+        PyErr_SetString(PyExc_ValueError, "the monitoring instrumenter (sys.monitoring) needs Python 3.12 or newer");
+        return NULL;
+#endif
+    }
     else {
         PyErr_Format(PyExc_ValueError, "unknown instrumenter type '%s'", kind);
         return NULL;

@@ -356,3 +356,40 @@ uint32_t naming_cfunction_region_slow(PyCFunctionObject *f)
     PyErr_Restore(exc_type, exc_value, exc_tb);
     return region;
 }
+
+/* A method descriptor (the callable of `list.append(x, 1)` or of a method
+ * call as sys.monitoring reports it) is named after the type it belongs to. */
+uint32_t naming_callable_region_slow(PyObject *callable)
+{
+    if (PyCFunction_Check(callable))
+        return naming_cfunction_region_slow((PyCFunctionObject *)callable);
+    PyMethodDescrObject *descr = (PyMethodDescrObject *)callable;
+    PyObject *exc_type, *exc_value, *exc_tb;
+    PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
+    PyTypeObject *type = descr->d_common.d_type;
+    PyObject *mod = PyObject_GetAttrString((PyObject *)type, "__module__");
+    PyObject *qual = PyObject_GetAttrString((PyObject *)type, "__qualname__");
+    PyObject *name = NULL;
+    if (mod && qual && PyUnicode_Check(mod) && PyUnicode_Check(qual))
+        name = PyUnicode_FromFormat("%U.%U:%s", mod, qual, descr->d_method->ml_name);
+    else
+        name = PyUnicode_FromFormat("%s:%s", type->tp_name, descr->d_method->ml_name);
+    Py_XDECREF(mod);
+    Py_XDECREF(qual);
+    PyErr_Clear();
+    uint32_t region = REGION_SKIP;
+    const char *s = name ? PyUnicode_AsUTF8(name) : NULL;
+    if (s) {
+        const char *colon = strrchr(s, ':');
+        char group[256];
+        snprintf(group, sizeof group, "%.*s", colon ? (int)(colon - s) : 0, s);
+        region = measurement_region_filtered(s, "")
+                     ? REGION_FILTERED
+                     : defs_region(s, group, "", 0, 0, REGION_ROLE_FUNCTION, REGION_PARADIGM_COMPILER);
+    }
+    PyErr_Clear();
+    Py_XDECREF(name);
+    ptrmap_put(&naming_cfunction_cache, descr->d_method, region);
+    PyErr_Restore(exc_type, exc_value, exc_tb);
+    return region;
+}

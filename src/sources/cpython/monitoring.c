@@ -1,0 +1,237 @@
+/* The sys.monitoring instrumenter (PEP 669, Python 3.12+): callbacks
+ * implemented in C for PY_START/PY_RESUME/PY_THROW (enter),
+ * PY_RETURN/PY_YIELD/PY_UNWIND (leave) and CALL/C_RETURN/C_RAISE (C
+ * functions).  Code that is not recorded (filtered, or the measurement's
+ * own) answers DISABLE, so CPython stops calling us for it. */
+#include "glue.h"
+
+#if PY_VERSION_HEX >= 0x030C0000
+
+#include "../../core/measurement.h"
+#include "../../core/metrics.h"
+
+enum {
+    EV_PY_START = 1, EV_PY_RESUME = 2, EV_PY_RETURN = 4, EV_PY_YIELD = 8, EV_CALL = 16,
+    EV_PY_UNWIND = 4096, EV_PY_THROW = 8192, EV_C_RETURN = 32768, EV_C_RAISE = 65536,
+};
+
+static PyObject *monitoring;   /* the sys.monitoring module */
+static PyObject *disable;      /* sys.monitoring.DISABLE */
+static int tool_id = -1;
+static bool events_on;
+
+static inline thread_state *current(void)
+{
+    if (measurement_current_state == MEASUREMENT_STOPPED)
+        return NULL;
+    thread_state *t = hook_thread_current();
+    return t && t->started && !t->suspended ? t : NULL;
+}
+
+static inline uint32_t code_region(PyObject *code)
+{
+    void *extra = NULL;
+    PyUnstable_Code_GetExtra(code, naming_extra_index, &extra);
+    if (__builtin_expect(extra != NULL, 1))
+        return (uint32_t)((uintptr_t)extra - 1);
+    PyObject *globals = PyEval_GetGlobals();  /* the starting frame's: borrowed */
+    return naming_code_region_with_globals((PyCodeObject *)code, globals);
+}
+
+/* PY_START, PY_RESUME: (code, offset) */
+static PyObject *on_enter(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    (void)nargs;
+    thread_state *t = current();
+    if (!t)
+        Py_RETURN_NONE;
+    uint32_t region = code_region(args[0]);
+    if (!REGION_RECORDED(region))
+        return Py_NewRef(disable);
+    hook_record_enter(t->loc, region);
+    Py_RETURN_NONE;
+}
+
+/* PY_RETURN, PY_YIELD: (code, offset, value) */
+static PyObject *on_leave(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    (void)nargs;
+    thread_state *t = current();
+    if (!t)
+        Py_RETURN_NONE;
+    uint32_t region = naming_code_region_cached((PyCodeObject *)args[0]);
+    if (!REGION_RECORDED(region))
+        return Py_NewRef(disable);
+    hook_record_leave(t->loc, region);
+    Py_RETURN_NONE;
+}
+
+/* PY_THROW (enter) and PY_UNWIND (leave) cannot be disabled. */
+static PyObject *on_throw(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    (void)nargs;
+    thread_state *t = current();
+    if (!t)
+        Py_RETURN_NONE;
+    uint32_t region = code_region(args[0]);
+    if (REGION_RECORDED(region))
+        hook_record_enter(t->loc, region);
+    Py_RETURN_NONE;
+}
+
+static PyObject *on_unwind(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    (void)nargs;
+    uint32_t region = naming_code_region_cached((PyCodeObject *)args[0]);
+    thread_state *t = current();
+    if (t && REGION_RECORDED(region))
+        hook_record_leave(t->loc, region);
+    Py_RETURN_NONE;
+}
+
+/* CALL: (code, offset, callable, arg0).  Only calls of C functions and
+ * method descriptors are regions; a call site that calls anything else, or
+ * that belongs to the measurement's own code, is disabled. */
+static PyObject *on_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    (void)nargs;
+    thread_state *t = current();
+    if (!t)
+        Py_RETURN_NONE;
+    uint32_t region = naming_callable_region(args[2]);
+    if (!REGION_RECORDED(region) || code_region(args[0]) == REGION_SKIP)
+        return Py_NewRef(disable);
+    hook_record_enter(t->loc, region);
+    Py_RETURN_NONE;
+}
+
+/* C_RETURN, C_RAISE: (code, offset, callable, arg0) */
+static PyObject *on_c_return(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    (void)nargs;
+    uint32_t region = naming_callable_region_cached(args[2]);
+    thread_state *t = current();
+    if (t && REGION_RECORDED(region))
+        hook_record_leave(t->loc, region);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef callbacks[] = {
+    {"_scorep_enter", (PyCFunction)(void (*)(void))on_enter, METH_FASTCALL, NULL},
+    {"_scorep_leave", (PyCFunction)(void (*)(void))on_leave, METH_FASTCALL, NULL},
+    {"_scorep_throw", (PyCFunction)(void (*)(void))on_throw, METH_FASTCALL, NULL},
+    {"_scorep_unwind", (PyCFunction)(void (*)(void))on_unwind, METH_FASTCALL, NULL},
+    {"_scorep_call", (PyCFunction)(void (*)(void))on_call, METH_FASTCALL, NULL},
+    {"_scorep_c_return", (PyCFunction)(void (*)(void))on_c_return, METH_FASTCALL, NULL},
+};
+
+static const struct {
+    int event;
+    int callback;
+} registrations[] = {
+    {EV_PY_START, 0}, {EV_PY_RESUME, 0}, {EV_PY_RETURN, 1}, {EV_PY_YIELD, 1}, {EV_PY_THROW, 2},
+    {EV_PY_UNWIND, 3}, {EV_CALL, 4}, {EV_C_RETURN, 5}, {EV_C_RAISE, 5},
+};
+
+static int event_mask(void)
+{
+    int mask = EV_PY_START | EV_PY_RESUME | EV_PY_RETURN | EV_PY_YIELD | EV_PY_THROW | EV_PY_UNWIND;
+    if (hook_c_calls)
+        mask |= EV_CALL | EV_C_RETURN | EV_C_RAISE;
+    return mask;
+}
+
+/* Claim a tool id and register the callbacks (once). */
+static int monitoring_setup(void)
+{
+    if (tool_id >= 0)
+        return 0;
+    PyObject *sys = PyImport_ImportModule("sys");
+    if (!sys)
+        return -1;
+    monitoring = PyObject_GetAttrString(sys, "monitoring");
+    Py_DECREF(sys);
+    if (!monitoring)
+        return -1;
+    disable = PyObject_GetAttrString(monitoring, "DISABLE");
+    if (!disable)
+        return -1;
+    /* the profiler id, else any free one */
+    static const int candidates[] = {2, 3, 4, 5, 1};
+    for (size_t i = 0; i < sizeof candidates / sizeof candidates[0] && tool_id < 0; i++) {
+        PyObject *r = PyObject_CallMethod(monitoring, "use_tool_id", "is", candidates[i], "scorep");
+        if (r) {
+            Py_DECREF(r);
+            tool_id = candidates[i];
+        } else {
+            PyErr_Clear();
+        }
+    }
+    if (tool_id < 0) {
+        PyErr_SetString(PyExc_RuntimeError, "sys.monitoring has no free tool id for scorep");
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof registrations / sizeof registrations[0]; i++) {
+        PyObject *fn = PyCFunction_New(&callbacks[registrations[i].callback], NULL);
+        if (!fn)
+            return -1;
+        PyObject *r = PyObject_CallMethod(monitoring, "register_callback", "iiO", tool_id, registrations[i].event, fn);
+        Py_DECREF(fn);
+        if (!r)
+            return -1;
+        Py_DECREF(r);
+    }
+    return 0;
+}
+
+int monitoring_enable(void)
+{
+    if (monitoring_setup() < 0)
+        return -1;
+    /* code disabled while the instrumenter was off may be wanted again */
+    if (!events_on) {
+        PyObject *r = PyObject_CallMethod(monitoring, "restart_events", NULL);
+        if (!r)
+            return -1;
+        Py_DECREF(r);
+    }
+    PyObject *r = PyObject_CallMethod(monitoring, "set_events", "ii", tool_id, event_mask());
+    if (!r)
+        return -1;
+    Py_DECREF(r);
+    events_on = true;
+    return 0;
+}
+
+void monitoring_disable(void)
+{
+    if (tool_id < 0 || !events_on)
+        return;
+    PyObject *r = PyObject_CallMethod(monitoring, "set_events", "ii", tool_id, 0);
+    if (r)
+        Py_DECREF(r);
+    else
+        PyErr_Clear();
+    events_on = false;
+}
+
+bool monitoring_enabled(void) { return events_on; }
+
+#else
+
+int monitoring_enable(void)
+{
+    PyErr_SetString(PyExc_RuntimeError, "the sys.monitoring instrumenter needs Python 3.12 or newer");
+    return -1;
+}
+
+void monitoring_disable(void) {}
+bool monitoring_enabled(void) { return false; }
+
+#endif
