@@ -9,7 +9,9 @@ import os
 import pytest
 
 FLUSH = "BufferFlush"   # kind of the OTF2 BufferFlush record in the trace model
-SMALL = {"SCOREP_TOTAL_MEMORY": "64k", "SCOREP_PAGE_SIZE": "8k"}
+# the program's threads flush their own buffers (without the drain thread,
+# which would otherwise empty them in the background)
+SMALL = {"SCOREP_TOTAL_MEMORY": "64k", "SCOREP_PAGE_SIZE": "8k", "SCOREP_PYTHON_DRAIN_THREAD": "false"}
 
 CALLS = """
 def f():
@@ -58,7 +60,8 @@ def test_flush_count_follows_total_memory(runner):
     small = runner.script(CALLS, env=SMALL)
     assert small.returncode == 0, small.stderr
     small_flushes = len(flushes(small.trace()))
-    default = runner.script(CALLS, env={"SCOREP_EXPERIMENT_DIRECTORY": "default-memory"})
+    default = runner.script(CALLS, env={"SCOREP_EXPERIMENT_DIRECTORY": "default-memory",
+                                        "SCOREP_PYTHON_DRAIN_THREAD": "false"})
     assert default.returncode == 0, default.stderr
     default_trace = default.trace(runner.cwd / "default-memory")
     check_complete(default_trace)
@@ -170,7 +173,7 @@ def test_total_memory_below_two_pages_is_an_error(runner, memory, page):
 
 @pytest.mark.parametrize("memory,page", [("16k", None), ("64k", "32k")])
 def test_total_memory_of_exactly_two_pages_works(runner, memory, page):
-    env = {"SCOREP_TOTAL_MEMORY": memory}
+    env = {"SCOREP_TOTAL_MEMORY": memory, "SCOREP_PYTHON_DRAIN_THREAD": "false"}
     if page:
         env["SCOREP_PAGE_SIZE"] = page
     run = runner.script(CALLS.replace("300000", "30000"), env=env)

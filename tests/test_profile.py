@@ -806,7 +806,7 @@ def test_profile_and_trace_agree_with_a_small_buffer(runner):
             f()
         for _ in range(100000):
             g()
-    """, env={**PROFILING, "SCOREP_TOTAL_MEMORY": "600k"}, tracing=True)
+    """, env={**PROFILING, "SCOREP_TOTAL_MEMORY": "600k", "SCOREP_PYTHON_DRAIN_THREAD": "false"}, tracing=True)
     profile = profiled(run)
     check_invariants(profile)
     trace = run.trace()

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "drain.h"
 #include "measurement.h"
 #include "substrate.h"
 
@@ -18,6 +19,8 @@ static _Atomic uint64_t buffered_bytes;
 location *location_create(const char *name)
 {
     location *loc = calloc(1, sizeof *loc);
+    pthread_mutex_init(&loc->lock, NULL);
+    pthread_mutex_init(&loc->replay_lock, NULL);
     pthread_mutex_lock(&list_lock);
     loc->index = location_counter++;
     /* globally unique across processes: thread index in the high half,
@@ -59,43 +62,108 @@ static void chunk_free(event_chunk *c)
 static void start_chunk(location *loc)
 {
     event_chunk *c = chunk_new(loc->last_time);
-    if (loc->current) {
+    pthread_mutex_lock(&loc->lock);
+    bool completed = loc->current != NULL;
+    if (completed) {
         loc->current->end = loc->pos;
         loc->current->next = c;
     } else {
         loc->first = c;
     }
     loc->current = c;
+    pthread_mutex_unlock(&loc->lock);
     loc->pos = c->data;
     /* leave room so an extended record never straddles two chunks */
     loc->limit = c->data + c->capacity - (2 + EXT_MAX_PAYLOAD);
+    if (completed)
+        drain_notify();
 }
 
-void location_flush(location *loc, bool intermediate)
+static void replay_and_free(location *loc, event_chunk *c)
 {
-    if (!loc->first)
-        return;
-    loc->current->end = loc->pos;
-    for (event_chunk *c = loc->first; c;) {
+    while (c) {
         event_chunk *next = c->next;
         replay_chunk(loc, c);
         chunk_free(c);
         c = next;
     }
+}
+
+void location_flush(location *loc, bool intermediate)
+{
+    (void)intermediate;
+    pthread_mutex_lock(&loc->replay_lock);
+    pthread_mutex_lock(&loc->lock);
+    event_chunk *all = loc->first;
+    if (all)
+        loc->current->end = loc->pos;
     loc->first = loc->current = NULL;
     loc->pos = loc->limit = NULL;
-    loc->flush_count++;
-    (void)intermediate;
+    if (all) {
+        loc->flush_count++;
+        /* rewind marks into these chunks can no longer be rewound to */
+        for (size_t i = 0; i < loc->rewind_count; i++)
+            loc->rewinds[i].chunk = NULL;
+    }
+    pthread_mutex_unlock(&loc->lock);
+    replay_and_free(loc, all);
+    pthread_mutex_unlock(&loc->replay_lock);
+}
+
+void location_drain(location *loc)
+{
+    if (atomic_load(&loc->finished)) {
+        location_flush(loc, true);
+        return;
+    }
+    /* completed chunks only, and none from the earliest rewind mark on:
+     * those may still be cut away */
+    pthread_mutex_lock(&loc->replay_lock);
+    pthread_mutex_lock(&loc->lock);
+    event_chunk *stop = loc->current;
+    for (size_t i = 0; i < loc->rewind_count; i++)
+        if (loc->rewinds[i].chunk) {  /* the earliest mark still in the buffer */
+            stop = loc->rewinds[i].chunk;
+            break;
+        }
+    event_chunk *ready = NULL;
+    if (loc->first && loc->first != stop) {
+        ready = loc->first;
+        event_chunk *last = ready;
+        while (last->next != stop)
+            last = last->next;
+        last->next = NULL;
+        loc->first = stop;
+    }
+    pthread_mutex_unlock(&loc->lock);
+    replay_and_free(loc, ready);
+    pthread_mutex_unlock(&loc->replay_lock);
 }
 
 void location_finish(location *loc) { atomic_store(&loc->finished, true); }
 
-/* Buffers of ended threads are the first to go when memory runs short. */
+/* Without the drain thread: buffers of ended threads are the first to go
+ * when memory runs short. */
 static void flush_finished_locations(void)
 {
     for (location *other = location_first(); other; other = other->next)
-        if (atomic_load(&other->finished) && other->first)
+        if (atomic_load(&other->finished))
             location_flush(other, true);
+}
+
+/* The owner flushes its own buffer, e.g. when the drain thread cannot
+ * make room (it never takes the current chunk). */
+static void location_flush_own(location *loc)
+{
+    if (!drain_running()) {
+        location_flush(loc, true);
+        return;
+    }
+    /* the drain thread may be replaying this location right now: take only
+     * what it cannot touch, under the lock, and replay it after the chunks
+     * it is working on (location_drain is ordered by the same lock) */
+    location_drain(loc);
+    location_flush(loc, true);
 }
 
 void location_make_room(location *loc, size_t words)
@@ -104,15 +172,20 @@ void location_make_room(location *loc, size_t words)
         return;
     uint64_t chunk = measurement.chunk_bytes ? measurement.chunk_bytes : 65536;
     uint64_t budget = measurement_buffer_budget();
-    if (location_buffered_bytes() + chunk > budget)
+    if (location_buffered_bytes() + chunk > budget && !drain_running())
         flush_finished_locations();
     if (loc->first && location_buffered_bytes() + chunk > budget) {
+        /* The buffers are full: the drain thread has fallen behind (this
+         * thread waits for it), or there is none (this thread flushes its
+         * own buffer).  Either way the program was held up: an event. */
         uint64_t begin = clock_now();
         if (begin < loc->last_time)
             begin = loc->last_time;
         measurement_verbose("flushing the event buffer of location %s (%llu bytes in use)", loc->name,
                             (unsigned long long)location_buffered_bytes());
-        location_flush(loc, true);
+        if (!drain_wait_below(budget > chunk ? budget - chunk : 0) ||
+            location_buffered_bytes() + chunk > budget + chunk)
+            location_flush_own(loc);
         start_chunk(loc);
         uint64_t end = clock_now();
         if (end < begin)
@@ -165,6 +238,7 @@ void location_rewind_mark(location *loc, uint32_t name, uint64_t now)
 {
     if (!loc->pos)
         start_chunk(loc);
+    pthread_mutex_lock(&loc->lock);  /* the drain thread reads the marks */
     if (loc->rewind_count == loc->rewind_capacity) {
         loc->rewind_capacity = loc->rewind_capacity ? 2 * loc->rewind_capacity : 4;
         loc->rewinds = realloc(loc->rewinds, loc->rewind_capacity * sizeof *loc->rewinds);
@@ -177,21 +251,27 @@ void location_rewind_mark(location *loc, uint32_t name, uint64_t now)
         .flushes = loc->flush_count,
         .mark_time = now < loc->last_time ? loc->last_time : now,
     };
+    pthread_mutex_unlock(&loc->lock);
 }
 
 int location_rewind(location *loc, uint32_t name, bool discard, uint64_t now)
 {
+    /* under the list lock: the drain thread stops at the earliest mark, so
+     * everything from the mark on is still here */
+    pthread_mutex_lock(&loc->lock);
     size_t i = loc->rewind_count;
     while (i > 0 && loc->rewinds[i - 1].name != name)
         i--;
-    if (i == 0)
+    if (i == 0) {
+        pthread_mutex_unlock(&loc->lock);
         return 0;
+    }
     rewind_mark mark = loc->rewinds[i - 1];
     loc->rewind_count = i - 1;  /* drops this mark and every inner one */
-    if (!discard)
-        return 1;
-    if (mark.flushes != loc->flush_count)
-        return -1;
+    if (!discard || mark.flushes != loc->flush_count || !mark.chunk) {
+        pthread_mutex_unlock(&loc->lock);
+        return discard ? -1 : 1;
+    }
     /* Leaves of regions entered before the mark must survive the cut, or
      * those regions would stay open and swallow everything after. */
     size_t kept = 0, kept_capacity = 0;
@@ -235,6 +315,7 @@ int location_rewind(location *loc, uint32_t name, bool discard, uint64_t now)
     loc->pos = mark.pos;
     loc->limit = mark.chunk->data + mark.chunk->capacity - (2 + EXT_MAX_PAYLOAD);
     loc->last_time = mark.time;
+    pthread_mutex_unlock(&loc->lock);
     location_append_ext(loc, EXT_MEASUREMENT_OFF, mark.mark_time, NULL, 0);
     for (size_t i = 0; i < kept; i++) {
         uint64_t region = leaves[i].region;

@@ -4,6 +4,7 @@
 #ifndef SCOREP_CORE_LOCATION_H
 #define SCOREP_CORE_LOCATION_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -45,7 +46,14 @@ typedef struct location {
     uint64_t last_time;
     uint32_t off_depth;       /* calls entered while recording was off */
 
+    /* The chunk list: the owner appends records to `current` without a
+     * lock; `lock` guards the list itself (taken once per chunk) against
+     * the drain thread, which takes completed chunks from the front. */
     event_chunk *first, *current;
+    pthread_mutex_t lock;
+    /* held while chunks are taken and replayed: replays of one location
+     * never overlap and keep the order of the chunks */
+    pthread_mutex_t replay_lock;
     uint64_t id;              /* globally unique location id */
     uint32_t index;           /* index within the process (0 = master) */
     char name[64];
@@ -69,8 +77,13 @@ location *location_first(void);
 /* Slow path of appends: make room for `words` more words. */
 void location_make_room(location *loc, size_t words);
 
-/* Replay everything buffered into the substrates and free the chunks. */
+/* Replay everything buffered into the substrates and free the chunks
+ * (the owner's own thread, or anyone once the owner appends no more). */
 void location_flush(location *loc, bool intermediate);
+
+/* Drain thread: replay and free the completed chunks (all chunks of a
+ * location whose thread ended). */
+void location_drain(location *loc);
 
 /* Release every location (at the very end). */
 void location_destroy_all(void);

@@ -8,6 +8,7 @@
 
 #include "clock.h"
 #include "defs.h"
+#include "drain.h"
 #include "experiment.h"
 #include "filter.h"
 #include "metrics.h"
@@ -86,6 +87,7 @@ static void after_fork_in_child(void)
 {
     forked_child = true;
     measurement_current_state = MEASUREMENT_STOPPED;
+    drain_forget();
 }
 
 bool measurement_init(const char *program_name, int argc, char **argv, bool verbose, char *err, size_t errlen)
@@ -158,6 +160,8 @@ bool measurement_init(const char *program_name, int argc, char **argv, bool verb
                                              REGION_ROLE_ARTIFICIAL, REGION_PARADIGM_MEASUREMENT);
     initialized = true;
     pthread_atfork(NULL, NULL, after_fork_in_child);
+    if (measurement.cfg.python_drain_thread && !drain_start())
+        measurement_verbose("no drain thread: event buffers are flushed by the program's threads");
     measurement_current_state = MEASUREMENT_ACTIVE;
     return true;
 fail:
@@ -227,6 +231,7 @@ bool measurement_finalize(char *err, size_t errlen)
     finalized = true;
     measurement_current_state = MEASUREMENT_STOPPED;
     measurement.end_time = clock_now();
+    drain_stop();
     bool ok = true;
     for (location *loc = location_first(); loc; loc = loc->next) {
         location_flush(loc, false);
