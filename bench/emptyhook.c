@@ -1,0 +1,64 @@
+/* The floor: an empty C-level hook (benchmark only, not part of scorep).
+ * Python <= 3.11: PyEval_SetProfile with a callback that returns at once.
+ * Python 3.12+: sys.monitoring with C callbacks for the Python-function
+ * events (PY_START, PY_RESUME, PY_RETURN, PY_YIELD) that return None. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+static int empty_profile(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
+{
+    (void)obj; (void)frame; (void)what; (void)arg;
+    return 0;
+}
+
+static PyObject *empty_callback(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self; (void)args; (void)nargs;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef callback_def = {"empty", (PyCFunction)(void (*)(void))empty_callback, METH_FASTCALL, NULL};
+
+static PyObject *install(PyObject *self, PyObject *unused)
+{
+    (void)self; (void)unused;
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *sys = PyImport_ImportModule("sys");
+    PyObject *mon = PyObject_GetAttrString(sys, "monitoring");
+    Py_DECREF(sys);
+    PyObject *r = PyObject_CallMethod(mon, "use_tool_id", "is", 3, "emptyhook");
+    if (!r)
+        return NULL;
+    Py_DECREF(r);
+    PyObject *cb = PyCFunction_New(&callback_def, NULL);
+    int events[] = {1, 2, 4, 8};  /* PY_START, PY_RESUME, PY_RETURN, PY_YIELD */
+    for (int i = 0; i < 4; i++) {
+        r = PyObject_CallMethod(mon, "register_callback", "iiO", 3, events[i], cb);
+        if (!r)
+            return NULL;
+        Py_DECREF(r);
+    }
+    Py_DECREF(cb);
+    r = PyObject_CallMethod(mon, "set_events", "ii", 3, 1 | 2 | 4 | 8);
+    Py_DECREF(mon);
+    return r;
+#else
+    PyEval_SetProfile(empty_profile, NULL);
+    Py_RETURN_NONE;
+#endif
+}
+
+/* threading.setprofile() target: puts the empty C hook into a new thread */
+static PyObject *thread_hook(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self; (void)args; (void)nargs;
+    PyEval_SetProfile(empty_profile, NULL);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"install", install, METH_NOARGS, "install the empty hook"},
+    {"thread_hook", (PyCFunction)(void (*)(void))thread_hook, METH_FASTCALL, "threading.setprofile target"},
+    {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "emptyhook", NULL, -1, methods, NULL, NULL, NULL, NULL};
+PyMODINIT_FUNC PyInit_emptyhook(void) { return PyModule_Create(&module); }
