@@ -10,6 +10,8 @@
 #include <stdint.h>
 
 #include "../../core/location.h"
+#include "../../core/measurement.h"
+#include "../../core/metrics.h"
 #include "../../core/ptrmap.h"
 
 #if PY_VERSION_HEX < 0x030A0000
@@ -101,37 +103,89 @@ PyObject *naming_absolute_file(PyObject *filename);
 PyObject *naming_code_region_name(PyCodeObject *code, PyObject *globals);
 extern Py_ssize_t naming_extra_index;
 
-/* The cached region of a code object, or REGION_SKIP if it has none yet. */
-static inline uint32_t naming_code_region_cached(PyCodeObject *code)
+/* The code object's extra slots as CPython lays them out (3.6 to 3.13):
+ * read directly on the hot path, once naming_init() has checked the layout
+ * against the official API; otherwise through the API. */
+typedef struct {
+    Py_ssize_t size;
+    void *extras[1];
+} code_extra_layout;
+extern bool naming_extra_direct;
+
+static inline void *code_extra(PyCodeObject *code)
 {
+    if (__builtin_expect(naming_extra_direct, 1)) {
+        const code_extra_layout *e = (const code_extra_layout *)code->co_extra;
+        return e && naming_extra_index < e->size ? e->extras[naming_extra_index] : NULL;
+    }
     void *extra = NULL;
 #if PY_VERSION_HEX >= 0x030C0000
     PyUnstable_Code_GetExtra((PyObject *)code, naming_extra_index, &extra);
 #else
     _PyCode_GetExtra((PyObject *)code, naming_extra_index, &extra);
 #endif
+    return extra;
+}
+
+/* The cached region of a code object, or REGION_SKIP if it has none yet. */
+static inline uint32_t naming_code_region_cached(PyCodeObject *code)
+{
+    void *extra = code_extra(code);
     return extra ? (uint32_t)((uintptr_t)extra - 1) : REGION_SKIP;
 }
 
 static inline uint32_t naming_code_region(PyCodeObject *code, PyFrameObject *frame)
 {
-    void *extra = NULL;
-#if PY_VERSION_HEX >= 0x030C0000
-    PyUnstable_Code_GetExtra((PyObject *)code, naming_extra_index, &extra);
-#else
-    _PyCode_GetExtra((PyObject *)code, naming_extra_index, &extra);
-#endif
+    void *extra = code_extra(code);
     if (__builtin_expect(extra != NULL, 1))
         return (uint32_t)((uintptr_t)extra - 1);
     return naming_code_region_slow(code, frame);
 }
 
 /* hook.c: the instrumenter */
-void hook_record_enter(location *loc, uint32_t region);
-void hook_record_leave(location *loc, uint32_t region);
+extern __thread thread_state *hook_tls_thread __attribute__((tls_model("initial-exec")));
+thread_state *hook_thread_new(void);
+
+/* The calling thread's state (made on its first event). */
+static inline thread_state *hook_thread_current(void)
+{
+    thread_state *t = hook_tls_thread;
+    if (__builtin_expect(t != NULL, 1))
+        return t;
+    return hook_thread_new();
+}
+
+static inline void hook_record_enter(location *loc, uint32_t region)
+{
+    int state = measurement_current_state;
+    if (__builtin_expect(state == MEASUREMENT_ACTIVE, 1)) {
+        uint64_t now = clock_now();
+        location_append(loc, EVENT_ENTER, region, now);
+        if (__builtin_expect(metrics_active != 0, 0))
+            metrics_record(loc, now);
+    } else if (state == MEASUREMENT_RECORDING_OFF) {
+        loc->off_depth++;
+    }
+}
+
+static inline void hook_record_leave(location *loc, uint32_t region)
+{
+    int state = measurement_current_state;
+    if (__builtin_expect(state == MEASUREMENT_ACTIVE, 1)) {
+        uint64_t now = clock_now();
+        location_append(loc, EVENT_LEAVE, region, now);
+        if (__builtin_expect(metrics_active != 0, 0))
+            metrics_record(loc, now);
+    } else if (state == MEASUREMENT_RECORDING_OFF) {
+        /* regions entered before recording went off still get their leave */
+        if (loc->off_depth > 0)
+            loc->off_depth--;
+        else
+            location_append(loc, EVENT_LEAVE, region, clock_now());
+    }
+}
 extern instrumenter_kind hook_kind;
 extern bool hook_c_calls;
-thread_state *hook_thread_current(void);
 int hook_install_current(void);
 void hook_uninstall_current(void);
 void hook_install_other_threads(void);

@@ -13,7 +13,7 @@ bool hook_c_calls = true;
 /* initial-exec: a plain %fs-relative load on every event instead of a call
  * to __tls_get_addr (the module is loaded by dlopen, but one pointer fits
  * in the static TLS space glibc keeps for that) */
-static __thread thread_state *tls_thread __attribute__((tls_model("initial-exec")));
+__thread thread_state *hook_tls_thread __attribute__((tls_model("initial-exec")));
 static pthread_key_t thread_exit_key;
 static pthread_once_t thread_exit_once = PTHREAD_ONCE_INIT;
 
@@ -97,48 +97,17 @@ static thread_state *thread_state_new(void)
     return rc == 0 ? state : NULL;
 }
 
-thread_state *hook_thread_current(void)
+thread_state *hook_thread_new(void)
 {
-    if (__builtin_expect(tls_thread != NULL, 1))
-        return tls_thread;
-    tls_thread = thread_state_new();
-    return tls_thread;
+    if (!hook_tls_thread)
+        hook_tls_thread = thread_state_new();
+    return hook_tls_thread;
 }
 
 /* ---- recording ---- */
 
-static inline void record_enter(location *loc, uint32_t region)
-{
-    int state = measurement_current_state;
-    if (__builtin_expect(state == MEASUREMENT_ACTIVE, 1)) {
-        uint64_t now = clock_now();
-        location_append(loc, EVENT_ENTER, region, now);
-        if (__builtin_expect(metrics_active != 0, 0))
-            metrics_record(loc, now);
-    } else if (state == MEASUREMENT_RECORDING_OFF) {
-        loc->off_depth++;
-    }
-}
-
-static inline void record_leave(location *loc, uint32_t region)
-{
-    int state = measurement_current_state;
-    if (__builtin_expect(state == MEASUREMENT_ACTIVE, 1)) {
-        uint64_t now = clock_now();
-        location_append(loc, EVENT_LEAVE, region, now);
-        if (__builtin_expect(metrics_active != 0, 0))
-            metrics_record(loc, now);
-    } else if (state == MEASUREMENT_RECORDING_OFF) {
-        /* regions entered before recording went off still get their leave */
-        if (loc->off_depth > 0)
-            loc->off_depth--;
-        else
-            location_append(loc, EVENT_LEAVE, region, clock_now());
-    }
-}
-
-void hook_record_enter(location *loc, uint32_t region) { record_enter(loc, region); }
-void hook_record_leave(location *loc, uint32_t region) { record_leave(loc, region); }
+#define record_enter hook_record_enter
+#define record_leave hook_record_leave
 
 static inline uint32_t frame_region(PyFrameObject *frame)
 {

@@ -30,8 +30,7 @@ static inline thread_state *current(void)
 
 static inline uint32_t code_region(PyObject *code)
 {
-    void *extra = NULL;
-    PyUnstable_Code_GetExtra(code, naming_extra_index, &extra);
+    void *extra = code_extra((PyCodeObject *)code);
     if (__builtin_expect(extra != NULL, 1))
         return (uint32_t)((uintptr_t)extra - 1);
     PyObject *globals = PyEval_GetGlobals();  /* the starting frame's: borrowed */

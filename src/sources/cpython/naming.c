@@ -12,6 +12,7 @@
 #include "../../core/measurement.h"
 
 Py_ssize_t naming_extra_index = -1;
+bool naming_extra_direct;
 static PyObject *own_dir;      /* str: our package directory, its code is never recorded */
 ptrmap naming_cfunction_cache; /* PyMethodDef* -> region id */
 static PyObject *own_module_name;
@@ -26,6 +27,20 @@ bool naming_init(PyObject *own_package_dir)
 #endif
         if (naming_extra_index < 0)
             return false;
+        /* check the slot layout on a throw-away code object */
+        PyCodeObject *probe = PyCode_NewEmpty("scorep", "probe", 1);
+        if (probe) {
+            void *marker = (void *)(uintptr_t)0x5c0e9;
+#if PY_VERSION_HEX >= 0x030C0000
+            PyUnstable_Code_SetExtra((PyObject *)probe, naming_extra_index, marker);
+#else
+            _PyCode_SetExtra((PyObject *)probe, naming_extra_index, marker);
+#endif
+            const code_extra_layout *e = (const code_extra_layout *)probe->co_extra;
+            naming_extra_direct = e && naming_extra_index < e->size && e->extras[naming_extra_index] == marker;
+            Py_DECREF(probe);
+        }
+        PyErr_Clear();
     }
     Py_XINCREF(own_package_dir);
     Py_XSETREF(own_dir, own_package_dir);
