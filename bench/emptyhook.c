@@ -5,6 +5,12 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#else
+#define CALLGRIND_TOGGLE_COLLECT
+#endif
+
 static int empty_profile(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
 {
     (void)obj; (void)frame; (void)what; (void)arg;
@@ -56,7 +62,17 @@ static PyObject *thread_hook(PyObject *self, PyObject *const *args, Py_ssize_t n
     Py_RETURN_NONE;
 }
 
+/* Under callgrind --collect-atstart=no: count only between two toggles
+ * (the workload itself, not start-up or the writing at the end). */
+static PyObject *toggle_collect(PyObject *self, PyObject *unused)
+{
+    (void)self; (void)unused;
+    CALLGRIND_TOGGLE_COLLECT;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
+    {"toggle_collect", toggle_collect, METH_NOARGS, "callgrind: toggle instruction counting"},
     {"install", install, METH_NOARGS, "install the empty hook"},
     {"thread_hook", (PyCFunction)(void (*)(void))thread_hook, METH_FASTCALL, "threading.setprofile target"},
     {NULL, NULL, 0, NULL}};

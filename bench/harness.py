@@ -93,8 +93,15 @@ def main() -> None:
     elif tool != "plain":
         raise SystemExit(f"unknown tool {tool}")
 
+    counting = os.environ.get("BENCH_CALLGRIND") == "1"
+    if counting:
+        import emptyhook
     start = time.perf_counter()
+    if counting:
+        emptyhook.toggle_collect()
     call()
+    if counting:
+        emptyhook.toggle_collect()
     result["seconds"] = time.perf_counter() - start
     stop()
     start = time.perf_counter()

@@ -120,24 +120,26 @@ print(counts["call"], counts["c_call"])
 
 
 def callgrind(exe: str, floor_dir: str, tools: List[str]) -> Dict[str, Tuple[float, float]]:
-    """Instructions per call of the call loop, from the difference of two
-    runs: (the program's own thread, all threads).  The difference between
-    the two is scorep's drain thread, which runs on another core."""
+    """Instructions per call of the call loop (counted only while the
+    workload runs), from the difference of two runs: (the program's own
+    thread, all threads).  The difference between the two is scorep's drain
+    thread, which runs on another core."""
     if not shutil.which("valgrind"):
         return {}
     per_call = {}
     small, large = 20_000, 60_000
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCOREP_")}
     env["PYTHONPATH"] = floor_dir
+    env["BENCH_CALLGRIND"] = "1"
     for tool in tools:
         totals = []
         for n in (small, large):
             prefix = os.path.join(tempfile.mkdtemp(prefix="callgrind-"), "out")
-            subprocess.run(["valgrind", "--tool=callgrind", "--separate-threads=yes",
+            subprocess.run(["valgrind", "--tool=callgrind", "--separate-threads=yes", "--collect-atstart=no",
                             f"--callgrind-out-file={prefix}", exe, os.path.join(HERE, "harness.py"), tool, "calls",
                             str(n)], capture_output=True, text=True, env=env, cwd=tempfile.gettempdir(), timeout=1800)
             threads = []
-            for path in sorted(glob.glob(prefix + "*")):
+            for path in sorted(glob.glob(prefix + "-*")):  # one file per thread
                 with open(path) as handle:
                     match = re.search(r"^(?:summary|totals):\s*(\d+)", handle.read(), re.M)
                 threads.append(int(match.group(1)) if match else 0)

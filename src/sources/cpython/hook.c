@@ -130,7 +130,10 @@ static inline uint32_t frame_region_seen(PyFrameObject *frame)
 
 static int resolve_pending(PyObject **obj);
 
-static int profile_callback(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
+/* Everything but the common case: threads not yet set up, the measurement's
+ * own work, C functions, first calls, recording off, metrics. */
+static __attribute__((noinline)) int profile_callback_full(PyObject *obj, PyFrameObject *frame, int what,
+                                                           PyObject *arg)
 {
     if (__builtin_expect(obj == pending_marker, 0) && resolve_pending(&obj) < 0)
         return 0;
@@ -171,6 +174,27 @@ static int profile_callback(PyObject *obj, PyFrameObject *frame, int what, PyObj
         break;
     }
     return 0;
+}
+
+/* The common case first, with as little work as possible: a call or return
+ * of code seen before, while recording, without metrics. */
+static int profile_callback(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
+{
+    if (__builtin_expect((what == PyTrace_CALL || what == PyTrace_RETURN) && obj != pending_marker &&
+                             !((thread_state *)obj)->suspended,
+                         1)) {
+        PyCodeObject *code = PyFrame_GetCode(frame);
+        void *extra = code_extra(code);
+        Py_DECREF(code);
+        if (__builtin_expect(extra != NULL && measurement_current_state == MEASUREMENT_ACTIVE && !metrics_active, 1)) {
+            uint32_t region = (uint32_t)((uintptr_t)extra - 1);
+            if (REGION_RECORDED(region))
+                location_append(((thread_state *)obj)->loc, what == PyTrace_CALL ? EVENT_ENTER : EVENT_LEAVE, region,
+                                clock_now());
+            return 0;
+        }
+    }
+    return profile_callback_full(obj, frame, what, arg);
 }
 
 static int trace_callback(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
