@@ -1,7 +1,9 @@
 /* The floor: an empty C-level hook (benchmark only, not part of scorep).
  * Python <= 3.11: PyEval_SetProfile with a callback that returns at once.
- * Python 3.12+: sys.monitoring with C callbacks for the Python-function
- * events (PY_START, PY_RESUME, PY_RETURN, PY_YIELD) that return None. */
+ * Python 3.12+: sys.monitoring with C callbacks that return None for the
+ * Python-function events (PY_START, PY_RESUME, PY_RETURN, PY_YIELD) and the
+ * C-call events (CALL, C_RETURN, C_RAISE; a CALL of anything but a C
+ * function answers DISABLE): the events scorep's default instrumenter uses. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
@@ -23,7 +25,20 @@ static PyObject *empty_callback(PyObject *self, PyObject *const *args, Py_ssize_
     Py_RETURN_NONE;
 }
 
+/* CALL: (code, offset, callable, arg0).  The least a C-call hook must do:
+ * keep calls of C functions, switch every other call site off. */
+static PyObject *disable;
+
+static PyObject *empty_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs >= 3 && (PyCFunction_Check(args[2]) || Py_IS_TYPE(args[2], &PyMethodDescr_Type)))
+        Py_RETURN_NONE;
+    return Py_NewRef(disable);
+}
+
 static PyMethodDef callback_def = {"empty", (PyCFunction)(void (*)(void))empty_callback, METH_FASTCALL, NULL};
+static PyMethodDef call_def = {"empty_call", (PyCFunction)(void (*)(void))empty_call, METH_FASTCALL, NULL};
 
 static PyObject *install(PyObject *self, PyObject *unused)
 {
@@ -44,8 +59,21 @@ static PyObject *install(PyObject *self, PyObject *unused)
             return NULL;
         Py_DECREF(r);
     }
+    /* C calls: CALL, C_RETURN, C_RAISE */
+    disable = PyObject_GetAttrString(mon, "DISABLE");
+    PyObject *call = PyCFunction_New(&call_def, NULL);
+    r = PyObject_CallMethod(mon, "register_callback", "iiO", 3, 16, call);
+    Py_XDECREF(r);
+    Py_DECREF(call);
+    int c_events[] = {32768, 65536};
+    for (int i = 0; i < 2; i++) {
+        r = PyObject_CallMethod(mon, "register_callback", "iiO", 3, c_events[i], cb);
+        if (!r)
+            return NULL;
+        Py_DECREF(r);
+    }
     Py_DECREF(cb);
-    r = PyObject_CallMethod(mon, "set_events", "ii", 3, 1 | 2 | 4 | 8);
+    r = PyObject_CallMethod(mon, "set_events", "ii", 3, 1 | 2 | 4 | 8 | 16 | 32768 | 65536);
     Py_DECREF(mon);
     return r;
 #else

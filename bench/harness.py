@@ -50,7 +50,8 @@ def main() -> None:
     if tool == "floor":
         import emptyhook
 
-        threading.setprofile(emptyhook.thread_hook)
+        if sys.version_info < (3, 12):  # sys.monitoring covers all threads by itself
+            threading.setprofile(emptyhook.thread_hook)
         emptyhook.install()
     elif tool.startswith("scorep"):
         os.environ["SCOREP_EXPERIMENT_DIRECTORY"] = os.path.join(out_dir, "experiment")
