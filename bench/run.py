@@ -172,6 +172,8 @@ def main() -> int:
         version = subprocess.run([exe, "-c", "import platform; print(platform.python_version())"],
                                  capture_output=True, text=True).stdout.strip()
         log(f"Python {version}")
+        clocks = subprocess.run([exe, "-c", "from scorep import _native; print(_native.clock_cost())"],
+                                capture_output=True, text=True, cwd=tempfile.gettempdir()).stdout.strip()
         rows = []
         for workload, (full, quick) in WORKLOADS.items():
             arg = quick if args.quick else full
@@ -205,6 +207,7 @@ def main() -> int:
         grind = {} if args.no_callgrind else callgrind(exe, floor_dir, ["plain", "floor", "scorep-profile",
                                                                         "scorep-trace", "cprofile", "viztracer"])
         sections.append(render(version, rows, grind))
+        sections.append(f"Cost of one timestamp (ns per read): {clocks}; scorep takes two per call.\n")
     text = "\n".join(sections)
     with open(args.out, "w") as handle:
         handle.write(text)

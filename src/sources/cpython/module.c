@@ -477,6 +477,35 @@ static PyObject *native_verbose(PyObject *self, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+/* Nanoseconds per read of each clock (for the benchmark's report). */
+static PyObject *native_clock_cost(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    PyObject *result = PyDict_New();
+    clock_kind saved = clock_active_kind;
+    clock_kind kinds[] = {CLOCK_KIND_TSC, CLOCK_KIND_CLOCK_GETTIME};
+    for (int k = 0; k < 2; k++) {
+        if (kinds[k] == CLOCK_KIND_TSC && !clock_tsc_usable())
+            continue;
+        clock_active_kind = kinds[k];
+        struct timespec a, b;
+        volatile uint64_t sink = 0;
+        const int n = 2000000;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        for (int i = 0; i < n; i++)
+            sink += clock_now();
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        double ns = ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / n;
+        PyObject *value = PyFloat_FromDouble(ns);
+        PyDict_SetItemString(result, clock_kind_name(kinds[k]), value);
+        Py_DECREF(value);
+        (void)sink;
+    }
+    clock_active_kind = saved;
+    return result;
+}
+
 static PyObject *native_features(PyObject *self, PyObject *unused)
 {
     (void)self;
@@ -535,6 +564,7 @@ static PyMethodDef native_methods[] = {
     {"suspend", native_suspend, METH_NOARGS, "record nothing in this thread until resume()"},
     {"resume", native_resume, METH_NOARGS, "undo one suspend()"},
     {"caller_location", native_caller_location, METH_NOARGS, "(file, line) of the nearest caller outside scorep"},
+    {"clock_cost", native_clock_cost, METH_NOARGS, "ns per read of each usable clock"},
     {"features", native_features, METH_NOARGS, "optional parts built in: {'papi': bool}"},
     {"config_vars", native_config_vars, METH_NOARGS, "the configuration variable table"},
     {NULL, NULL, 0, NULL},
