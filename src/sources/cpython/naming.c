@@ -304,26 +304,28 @@ static PyTypeObject *defining_type(PyObject *self, PyMethodDef *def)
     return t ? t : (PyType_Check(self) ? (PyTypeObject *)self : Py_TYPE(self));
 }
 
+/* "module.Type:method" for a C method of type t. */
+static PyObject *method_name(PyTypeObject *t, const char *fn)
+{
+    PyObject *mod = PyObject_GetAttrString((PyObject *)t, "__module__");
+    PyObject *qual = PyObject_GetAttrString((PyObject *)t, "__qualname__");
+    PyObject *name = NULL;
+    if (mod && qual && PyUnicode_Check(mod) && PyUnicode_Check(qual))
+        name = PyUnicode_FromFormat("%U.%U:%s", mod, qual, fn);
+    else if (qual && PyUnicode_Check(qual))
+        name = PyUnicode_FromFormat("builtins.%U:%s", qual, fn);
+    Py_XDECREF(mod);
+    Py_XDECREF(qual);
+    PyErr_Clear();
+    return name ? name : PyUnicode_FromFormat("%s:%s", t->tp_name, fn);
+}
+
 static PyObject *cfunction_name(PyCFunctionObject *f)
 {
     const char *fn = f->m_ml->ml_name;
     PyObject *self = f->m_self;
-    if (self && !PyModule_Check(self)) {
-        PyTypeObject *t = defining_type(self, f->m_ml);
-        PyObject *mod = PyObject_GetAttrString((PyObject *)t, "__module__");
-        PyObject *qual = PyObject_GetAttrString((PyObject *)t, "__qualname__");
-        PyObject *name = NULL;
-        if (mod && qual && PyUnicode_Check(mod) && PyUnicode_Check(qual))
-            name = PyUnicode_FromFormat("%U.%U:%s", mod, qual, fn);
-        else if (qual && PyUnicode_Check(qual))
-            name = PyUnicode_FromFormat("builtins.%U:%s", qual, fn);
-        Py_XDECREF(mod);
-        Py_XDECREF(qual);
-        PyErr_Clear();
-        if (name)
-            return name;
-        return PyUnicode_FromFormat("%s:%s", t->tp_name, fn);
-    }
+    if (self && !PyModule_Check(self))
+        return method_name(defining_type(self, f->m_ml), fn);
     PyObject *module = f->m_module;
     if (module && PyUnicode_Check(module))
         return PyUnicode_FromFormat("%U:%s", module, fn);
@@ -339,6 +341,25 @@ static PyObject *cfunction_name(PyCFunctionObject *f)
     return PyUnicode_FromFormat("builtins:%s", fn);
 }
 
+/* The region of a C function called `name` (its group: the part before
+ * the colon), REGION_FILTERED if the filter excludes it; consumes name. */
+static uint32_t c_region_named(PyObject *name)
+{
+    uint32_t region = REGION_SKIP;
+    const char *s = name ? PyUnicode_AsUTF8(name) : NULL;
+    if (s) {
+        const char *colon = strchr(s, ':');
+        char group[256];
+        snprintf(group, sizeof group, "%.*s", colon ? (int)(colon - s) : 0, s);
+        region = measurement_region_filtered(s, "")
+                     ? REGION_FILTERED
+                     : defs_region(s, group, "", 0, 0, REGION_ROLE_FUNCTION, REGION_PARADIGM_COMPILER);
+    }
+    Py_XDECREF(name);
+    PyErr_Clear();
+    return region;
+}
+
 static bool is_own_cfunction(PyCFunctionObject *f)
 {
     PyObject *module = f->m_module;
@@ -352,21 +373,7 @@ uint32_t naming_cfunction_region_slow(PyCFunctionObject *f)
 {
     PyObject *exc_type, *exc_value, *exc_tb;
     PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
-    uint32_t region = REGION_SKIP;
-    if (!is_own_cfunction(f)) {
-        PyObject *name = cfunction_name(f);
-        const char *s = name ? PyUnicode_AsUTF8(name) : NULL;
-        if (s) {
-            const char *colon = strchr(s, ':');
-            char group[256];
-            snprintf(group, sizeof group, "%.*s", colon ? (int)(colon - s) : 0, s);
-            region = measurement_region_filtered(s, "")
-                         ? REGION_FILTERED
-                         : defs_region(s, group, "", 0, 0, REGION_ROLE_FUNCTION, REGION_PARADIGM_COMPILER);
-        }
-        Py_XDECREF(name);
-        PyErr_Clear();
-    }
+    uint32_t region = is_own_cfunction(f) ? REGION_SKIP : c_region_named(cfunction_name(f));
     ptrmap_put(&naming_cfunction_cache, f->m_ml, region);
     PyErr_Restore(exc_type, exc_value, exc_tb);
     return region;
@@ -381,29 +388,7 @@ uint32_t naming_callable_region_slow(PyObject *callable)
     PyMethodDescrObject *descr = (PyMethodDescrObject *)callable;
     PyObject *exc_type, *exc_value, *exc_tb;
     PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
-    PyTypeObject *type = descr->d_common.d_type;
-    PyObject *mod = PyObject_GetAttrString((PyObject *)type, "__module__");
-    PyObject *qual = PyObject_GetAttrString((PyObject *)type, "__qualname__");
-    PyObject *name = NULL;
-    if (mod && qual && PyUnicode_Check(mod) && PyUnicode_Check(qual))
-        name = PyUnicode_FromFormat("%U.%U:%s", mod, qual, descr->d_method->ml_name);
-    else
-        name = PyUnicode_FromFormat("%s:%s", type->tp_name, descr->d_method->ml_name);
-    Py_XDECREF(mod);
-    Py_XDECREF(qual);
-    PyErr_Clear();
-    uint32_t region = REGION_SKIP;
-    const char *s = name ? PyUnicode_AsUTF8(name) : NULL;
-    if (s) {
-        const char *colon = strrchr(s, ':');
-        char group[256];
-        snprintf(group, sizeof group, "%.*s", colon ? (int)(colon - s) : 0, s);
-        region = measurement_region_filtered(s, "")
-                     ? REGION_FILTERED
-                     : defs_region(s, group, "", 0, 0, REGION_ROLE_FUNCTION, REGION_PARADIGM_COMPILER);
-    }
-    PyErr_Clear();
-    Py_XDECREF(name);
+    uint32_t region = c_region_named(method_name(descr->d_common.d_type, descr->d_method->ml_name));
     ptrmap_put(&naming_cfunction_cache, descr->d_method, region);
     PyErr_Restore(exc_type, exc_value, exc_tb);
     return region;
