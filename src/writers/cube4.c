@@ -129,15 +129,14 @@ static uint32_t *merge_location(merged_tree *merged, const profile_tree *tree)
 }
 
 /* Cube ids in depth-first pre-order, the order Score-P writes them. */
-static void number_nodes(merged_tree *t, uint32_t *order)
+static void number_nodes(merged_tree *t)
 {
     uint32_t next = 0, depth = 0;
     uint32_t *stack = malloc((t->count + 1) * sizeof *stack);
     stack[depth++] = 0;
     while (depth) {
         uint32_t n = stack[--depth];
-        t->nodes[n].cube_id = next;
-        order[next++] = n;
+        t->nodes[n].cube_id = next++;
         /* push children in reverse so the first child is numbered first */
         uint32_t count = 0;
         for (uint32_t c = t->nodes[n].first_child; c != PROFILE_NO_NODE; c = t->nodes[c].next_sibling)
@@ -322,6 +321,24 @@ static void tar_member(bytes *tar, const char *name, const bytes *content, time_
     bytes_add(tar, zeros, pad);
 }
 
+/* One metric's <id>.index and <id>.data: 8-byte values per (cnode,
+ * location), cnodes in pre-order, or for INCLUSIVE metrics in `order`. */
+static void tar_metric(bytes *tar, const bytes *index, unsigned id, const void *values, const uint32_t *order,
+                       uint32_t ncnodes, uint32_t nlocs, time_t now)
+{
+    bytes data = {0};
+    bytes_add(&data, "CUBEX.DATA", 10);
+    size_t row = (size_t)nlocs * 8;
+    for (uint32_t k = 0; k < ncnodes; k++)
+        bytes_add(&data, (const char *)values + (size_t)(order ? order[k] : k) * row, row);
+    char name[32];
+    snprintf(name, sizeof name, "%u.index", id);
+    tar_member(tar, name, index, now);
+    snprintf(name, sizeof name, "%u.data", id);
+    tar_member(tar, name, &data, now);
+    free(data.data);
+}
+
 static bool write_file_atomically(const char *path, const bytes *content, char *err, size_t errlen)
 {
     char tmp[4200];
@@ -362,8 +379,7 @@ bool cube4_write(const char *dir, const char *base_name, char *err, size_t errle
             maps[l] = merge_location(&merged, tree);
     }
     uint32_t n = merged.count;
-    uint32_t *order = malloc(n * sizeof *order);
-    number_nodes(&merged, order);
+    number_nodes(&merged);
 
     size_t cells = (size_t)n * nlocs;
     uint64_t *visits = calloc(cells ? cells : 1, sizeof *visits);
@@ -402,37 +418,12 @@ bool cube4_write(const char *dir, const char *base_name, char *err, size_t errle
     tar_member(&tar, "anchor.xml", &anchor, now);
     uint32_t *inclusive_order = malloc(n * sizeof *inclusive_order);
     children_first_order(&merged, inclusive_order);
-    const void *values[4] = {visits, times, mins, maxs};
-    const bool inclusive[4] = {false, true, false, false};
-    for (int m = 0; m < 4; m++) {
-        bytes data = {0};
-        bytes_add(&data, "CUBEX.DATA", 10);
-        if (inclusive[m]) {
-            for (uint32_t k = 0; k < n; k++)
-                bytes_add(&data, (const char *)values[m] + (size_t)inclusive_order[k] * nlocs * 8, (size_t)nlocs * 8);
-        } else {
-            bytes_add(&data, values[m], cells * 8);
-        }
-        char name[32];
-        snprintf(name, sizeof name, "%d.index", m);
-        tar_member(&tar, name, &index, now);
-        snprintf(name, sizeof name, "%d.data", m);
-        tar_member(&tar, name, &data, now);
-        free(data.data);
-    }
-    for (unsigned m = 0; m < nmetrics; m++) {
-        bytes data = {0};
-        bytes_add(&data, "CUBEX.DATA", 10);
-        const uint64_t *column = metric_values + (size_t)m * cells;
-        for (uint32_t k = 0; k < n; k++)
-            bytes_add(&data, column + (size_t)inclusive_order[k] * nlocs, (size_t)nlocs * 8);
-        char name[32];
-        snprintf(name, sizeof name, "%u.index", 4 + m);
-        tar_member(&tar, name, &index, now);
-        snprintf(name, sizeof name, "%u.data", 4 + m);
-        tar_member(&tar, name, &data, now);
-        free(data.data);
-    }
+    tar_metric(&tar, &index, 0, visits, NULL, n, nlocs, now);
+    tar_metric(&tar, &index, 1, times, inclusive_order, n, nlocs, now);
+    tar_metric(&tar, &index, 2, mins, NULL, n, nlocs, now);
+    tar_metric(&tar, &index, 3, maxs, NULL, n, nlocs, now);
+    for (unsigned m = 0; m < nmetrics; m++)
+        tar_metric(&tar, &index, 4 + m, metric_values + (size_t)m * cells, inclusive_order, n, nlocs, now);
     static const char end[1024];
     bytes_add(&tar, end, sizeof end);
 
@@ -450,7 +441,6 @@ bool cube4_write(const char *dir, const char *base_name, char *err, size_t errle
     free(mins);
     free(maxs);
     free(metric_values);
-    free(order);
     free(inclusive_order);
     for (uint32_t l = 0; l < nlocs; l++)
         free(maps[l]);
