@@ -46,26 +46,6 @@ void defs_init(void)
     pthread_mutex_unlock(&defs_lock);
 }
 
-void defs_free(void)
-{
-    pthread_mutex_lock(&defs_lock);
-    if (initialized) {
-        for (uint32_t i = 0; i < strings.count; i++)
-            free(((char **)strings.items)[i]);
-        free(strings.items);
-        free(regions.items);
-        free(parameters.items);
-        memset(&strings, 0, sizeof strings);
-        memset(&regions, 0, sizeof regions);
-        memset(&parameters, 0, sizeof parameters);
-        keymap_free(&string_ids);
-        keymap_free(&region_ids);
-        keymap_free(&parameter_ids);
-        initialized = false;
-    }
-    pthread_mutex_unlock(&defs_lock);
-}
-
 static uint32_t string_locked(const char *text)
 {
     init_locked();

@@ -38,7 +38,6 @@ typedef struct {
 } parameter_def;
 
 void defs_init(void);
-void defs_free(void);
 
 /* Bytes held by the definitions (accounted against SCOREP_TOTAL_MEMORY). */
 uint64_t defs_bytes(void);

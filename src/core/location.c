@@ -89,9 +89,8 @@ static void replay_and_free(location *loc, event_chunk *c)
     }
 }
 
-void location_flush(location *loc, bool intermediate)
+void location_flush(location *loc)
 {
-    (void)intermediate;
     pthread_mutex_lock(&loc->replay_lock);
     pthread_mutex_lock(&loc->lock);
     event_chunk *all = loc->first;
@@ -113,7 +112,7 @@ void location_flush(location *loc, bool intermediate)
 void location_drain(location *loc)
 {
     if (atomic_load(&loc->finished)) {
-        location_flush(loc, true);
+        location_flush(loc);
         return;
     }
     /* completed chunks only, and none from the earliest rewind mark on:
@@ -148,7 +147,7 @@ static void flush_finished_locations(void)
 {
     for (location *other = location_first(); other; other = other->next)
         if (atomic_load(&other->finished))
-            location_flush(other, true);
+            location_flush(other);
 }
 
 /* The owner flushes its own buffer, e.g. when the drain thread cannot
@@ -156,14 +155,14 @@ static void flush_finished_locations(void)
 static void location_flush_own(location *loc)
 {
     if (!drain_running()) {
-        location_flush(loc, true);
+        location_flush(loc);
         return;
     }
     /* the drain thread may be replaying this location right now: take only
      * what it cannot touch, under the lock, and replay it after the chunks
      * it is working on (location_drain is ordered by the same lock) */
     location_drain(loc);
-    location_flush(loc, true);
+    location_flush(loc);
 }
 
 void location_make_room(location *loc, size_t words)
@@ -326,24 +325,3 @@ int location_rewind(location *loc, uint32_t name, bool discard, uint64_t now)
     return 1;
 }
 
-void location_destroy_all(void)
-{
-    pthread_mutex_lock(&list_lock);
-    location *loc = atomic_load(&list_head);
-    while (loc) {
-        location *next = loc->next;
-        for (event_chunk *c = loc->first; c;) {
-            event_chunk *n = c->next;
-            chunk_free(c);
-            c = n;
-        }
-        free(loc->replay.regions);
-        free(loc->rewinds);
-        free(loc);
-        loc = next;
-    }
-    atomic_store(&list_head, NULL);
-    list_tail = NULL;
-    location_counter = 0;
-    pthread_mutex_unlock(&list_lock);
-}

@@ -79,14 +79,11 @@ void location_make_room(location *loc, size_t words);
 
 /* Replay everything buffered into the substrates and free the chunks
  * (the owner's own thread, or anyone once the owner appends no more). */
-void location_flush(location *loc, bool intermediate);
+void location_flush(location *loc);
 
 /* Drain thread: replay and free the completed chunks (all chunks of a
  * location whose thread ended). */
 void location_drain(location *loc);
-
-/* Release every location (at the very end). */
-void location_destroy_all(void);
 
 /* Mark a location whose thread ended (callable from a thread-exit
  * destructor); its buffer is flushed at the next memory shortage. */

@@ -234,7 +234,7 @@ bool measurement_finalize(char *err, size_t errlen)
     drain_stop();
     bool ok = true;
     for (location *loc = location_first(); loc; loc = loc->next) {
-        location_flush(loc, false);
+        location_flush(loc);
         replay_close(loc, measurement.end_time);
         if (loc->last_replayed_time > measurement.end_time)
             measurement.end_time = loc->last_replayed_time;

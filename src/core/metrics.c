@@ -256,4 +256,3 @@ void metrics_record(location *loc, uint64_t now)
     location_append_ext(loc, EXT_METRIC, now, values, n);
 }
 
-void metrics_finish(void) {}

@@ -44,7 +44,5 @@ void metrics_read(const location *loc, uint64_t *out);
 /* Append the current values as a metric record (after an enter/leave). */
 void metrics_record(location *loc, uint64_t now);
 
-/* Release per-thread counters (PAPI) at the end. */
-void metrics_finish(void);
 
 #endif

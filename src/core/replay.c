@@ -22,8 +22,6 @@ int substrate_register(const substrate_ops *ops)
     return substrate_total++;
 }
 
-int substrate_count(void) { return substrate_total; }
-const substrate_ops *substrate_get(int slot) { return substrates[slot]; }
 void substrate_reset(void) { substrate_total = 0; }
 
 #define FOR_EACH_SUBSTRATE(call)                          \

@@ -25,8 +25,6 @@ typedef struct substrate_ops {
 
 /* Register a substrate for this measurement; returns its slot. */
 int substrate_register(const substrate_ops *ops);
-int substrate_count(void);
-const substrate_ops *substrate_get(int slot);
 void substrate_reset(void);
 
 /* Replay one location's buffered chunk into every substrate. */

@@ -68,7 +68,7 @@ static location *fresh_location(uint64_t total_memory, uint64_t chunk)
 
 static void finish(location *loc, uint64_t end)
 {
-    location_flush(loc, false);
+    location_flush(loc);
     replay_close(loc, end);
 }
 

@@ -330,8 +330,6 @@ static PyObject *thread_start(PyObject *module, PyObject *const *args, Py_ssize_
         if (event && strcmp(event, "call") == 0)
             profile_callback((PyObject *)state, (PyFrameObject *)args[0], PyTrace_CALL, Py_None);
     }
-    if (hook_kind == INSTRUMENTER_TRACE)
-        Py_RETURN_NONE;
     Py_RETURN_NONE;
 }
 
