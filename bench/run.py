@@ -22,7 +22,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 from typing import Dict, List, Optional, Tuple

@@ -6,7 +6,7 @@ import os
 import sys
 import traceback
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import NoReturn, Optional
 
 USAGE = """\
 Usage: python -m scorep [options] [--] <script.py> [script arguments]
@@ -53,7 +53,6 @@ class Options:
     instrumenter_type: str = ""
     instrumenter_file: Optional[str] = None
     c_calls: bool = True
-    keep_files: bool = False
     noted: list[str] = field(default_factory=list)
     script: Optional[str] = None
     args: list[str] = field(default_factory=list)
@@ -90,7 +89,6 @@ def parse_args(argv: list[str]) -> Options:
         elif arg == "--no-c-calls":
             opts.c_calls = False
         elif arg == "--keep-files":
-            opts.keep_files = True
             opts.noted.append("--keep-files: this implementation writes no temporary files")
         elif name == "--instrumenter-type":
             if not has_value:
@@ -124,7 +122,7 @@ def print_config_vars() -> None:
         print(f"{name}\n  [{kind}, default: {default!r}] {help_text}\n  {long_help}\n")
 
 
-def usage_error(message: str) -> "NoReturn":  # type: ignore[name-defined]
+def usage_error(message: str) -> NoReturn:
     sys.stderr.write(USAGE)
     sys.stderr.write(f"scorep: error: {message}\n")
     raise SystemExit(2)
