@@ -34,6 +34,17 @@ static inline uint64_t clock_now(void)
     return clock_read_slow();
 }
 
+/* The TSC itself, for paths that have checked clock_active_kind already
+ * (measurement_fast): no test, no call. */
+static inline uint64_t clock_now_tsc(void)
+{
+#ifdef SCOREP_HAVE_TSC
+    return __rdtsc();
+#else
+    return clock_read_slow();
+#endif
+}
+
 /* True if this machine has an invariant TSC the measurement may use. */
 bool clock_tsc_usable(void);
 

@@ -34,6 +34,8 @@ enum event_ext_type {
 #define EVENT_DELTA_BITS 40
 #define EVENT_DELTA_MASK ((UINT64_C(1) << EVENT_DELTA_BITS) - 1)
 #define EVENT_REGION_MASK ((UINT64_C(1) << EVENT_REGION_BITS) - 1)
+/* region ids below this fit the one-word record */
+#define EVENT_REGION_LIMIT (UINT32_C(1) << EVENT_REGION_BITS)
 
 #define EXT_TYPE_SHIFT 54
 #define EXT_LENGTH_SHIFT 38

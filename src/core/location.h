@@ -107,6 +107,23 @@ static inline void location_append(location *loc, unsigned kind, uint32_t region
     location_append_wide(loc, kind, region, now);
 }
 
+/* The shortest append, for a region id the caller knows to be below
+ * EVENT_REGION_LIMIT: false (nothing stored) when the record needs the
+ * general path, i.e. the gap since the last event is too long, the clock
+ * went backwards or the chunk is full. */
+static inline bool location_append_short(location *loc, unsigned kind, uint32_t region, uint64_t now)
+{
+    uint64_t delta = now - loc->last_time;
+    uint64_t *pos = loc->pos;
+    if (__builtin_expect((delta >> EVENT_DELTA_BITS) == 0 && pos < loc->limit, 1)) {
+        *pos = event_pack(kind, region, delta);
+        loc->pos = pos + 1;
+        loc->last_time = now;
+        return true;
+    }
+    return false;
+}
+
 /* Append an extended record with up to EXT_MAX_PAYLOAD payload words. */
 void location_append_ext(location *loc, enum event_ext_type type, uint64_t now,
                          const uint64_t *payload, unsigned payload_words);

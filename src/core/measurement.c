@@ -17,7 +17,14 @@
 #include "../writers/profile.h"
 
 volatile int measurement_current_state = MEASUREMENT_STOPPED;
+int measurement_fast;
 measurement_info measurement;
+
+void measurement_set_state(measurement_state state)
+{
+    measurement_current_state = state;
+    measurement_fast = state == MEASUREMENT_ACTIVE && clock_active_kind == CLOCK_KIND_TSC && !metrics_active;
+}
 
 static bool initialized, finalized, tracing_open, profiling_open;
 static bool forked_child;
@@ -86,7 +93,7 @@ static char **copy_args(int argc, char **argv)
 static void after_fork_in_child(void)
 {
     forked_child = true;
-    measurement_current_state = MEASUREMENT_STOPPED;
+    measurement_set_state(MEASUREMENT_STOPPED);
     drain_forget();
 }
 
@@ -162,7 +169,7 @@ bool measurement_init(const char *program_name, int argc, char **argv, bool verb
     pthread_atfork(NULL, NULL, after_fork_in_child);
     if (measurement.cfg.python_drain_thread && !drain_start())
         measurement_verbose("no drain thread: event buffers are flushed by the program's threads");
-    measurement_current_state = MEASUREMENT_ACTIVE;
+    measurement_set_state(MEASUREMENT_ACTIVE);
     return true;
 fail:
     filter_free(region_filter);
@@ -183,7 +190,7 @@ uint64_t measurement_buffer_budget(void)
         return minimum;
     if (!reported && measurement_current_state != MEASUREMENT_STOPPED) {
         reported = true;
-        measurement_current_state = MEASUREMENT_STOPPED;
+        measurement_set_state(MEASUREMENT_STOPPED);
         measurement_warning("SCOREP_TOTAL_MEMORY=%llu bytes is used up by definitions and the profile (%llu bytes): "
                             "recording stopped here, the results up to this point are written; increase "
                             "SCOREP_TOTAL_MEMORY", (unsigned long long)measurement.cfg.total_memory,
@@ -211,7 +218,7 @@ void measurement_set_recording(location *loc, bool on)
         return;
     location_append_ext(loc, on ? EXT_MEASUREMENT_ON : EXT_MEASUREMENT_OFF, clock_now(), NULL, 0);
     loc->off_depth = 0;
-    measurement_current_state = on ? MEASUREMENT_ACTIVE : MEASUREMENT_RECORDING_OFF;
+    measurement_set_state(on ? MEASUREMENT_ACTIVE : MEASUREMENT_RECORDING_OFF);
 }
 
 void measurement_set_exit_status(int status)
@@ -229,7 +236,7 @@ bool measurement_finalize(char *err, size_t errlen)
         return true;
     }
     finalized = true;
-    measurement_current_state = MEASUREMENT_STOPPED;
+    measurement_set_state(MEASUREMENT_STOPPED);
     measurement.end_time = clock_now();
     drain_stop();
     bool ok = true;

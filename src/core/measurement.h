@@ -16,8 +16,16 @@ typedef enum {
     MEASUREMENT_STOPPED = 2,       /* before init or after finalize: sources do nothing */
 } measurement_state;
 
-/* Read by every event source on every event; written under the GIL/lock. */
+/* Read by every event source on every event; written under the GIL/lock
+ * through measurement_set_state(). */
 extern volatile int measurement_current_state;
+
+/* Nonzero when an event may take the shortest path: recording, timestamps
+ * from the TSC, no metrics to sample.  Event sources test this one flag
+ * first and take their full path when it is 0. */
+extern int measurement_fast;
+
+void measurement_set_state(measurement_state state);
 
 typedef struct {
     measurement_config cfg;

@@ -30,7 +30,9 @@ static inline PyObject *Py_XNewRef(PyObject *o) { Py_XINCREF(o); return o; }
 typedef struct {
     PyObject_HEAD
     location *loc;
-    int suspended;              /* >0: the measurement's own code runs, record nothing */
+    /* >0: record nothing: one per nesting of the measurement's own code,
+     * plus one while the thread has not reached its program (!started) */
+    int suspended;
     bool started;               /* past the thread bootstrap: its program runs */
     uint32_t *user_regions;     /* open user regions, for unmatched-exit checks */
     size_t user_depth, user_capacity;
@@ -111,6 +113,21 @@ typedef struct {
     void *extras[1];
 } code_extra_layout;
 extern bool naming_extra_direct;
+/* naming_extra_index when the layout is as expected, else a value no code
+ * object reaches, so that the fast lookup always misses */
+extern Py_ssize_t naming_extra_fast_index;
+
+/* The region cached in a code object as the fast paths read it: any value
+ * at or above EVENT_REGION_LIMIT (not named yet, REGION_SKIP,
+ * REGION_FILTERED, or an id too large for a one-word record) sends the
+ * caller to its full path. */
+static inline uint32_t code_region_fast(PyCodeObject *code)
+{
+    const code_extra_layout *e = (const code_extra_layout *)code->co_extra;
+    if (__builtin_expect(e != NULL && naming_extra_fast_index < e->size, 1))
+        return (uint32_t)((uintptr_t)e->extras[naming_extra_fast_index] - 1);
+    return REGION_SKIP;
+}
 
 static inline void *code_extra(PyCodeObject *code)
 {
@@ -126,6 +143,30 @@ static inline void *code_extra(PyCodeObject *code)
 #endif
     return extra;
 }
+
+/* The code object of a frame without a reference count round trip: the
+ * frame's own field up to 3.10; on 3.11 the interpreter frame behind it
+ * (CPython's internal header), else the API. */
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000 && defined(__has_include)
+#if __has_include(<internal/pycore_frame.h>)
+#define HOOK_FRAME_INTERNALS 1
+#endif
+#endif
+#ifdef HOOK_FRAME_INTERNALS
+#define Py_BUILD_CORE 1
+#include <internal/pycore_frame.h>
+#undef Py_BUILD_CORE
+static inline PyCodeObject *hook_frame_code(PyFrameObject *frame) { return frame->f_frame->f_code; }
+#elif PY_VERSION_HEX < 0x030B0000
+static inline PyCodeObject *hook_frame_code(PyFrameObject *frame) { return frame->f_code; }
+#else
+static inline PyCodeObject *hook_frame_code(PyFrameObject *frame)
+{
+    PyCodeObject *code = PyFrame_GetCode(frame);
+    Py_DECREF(code);  /* the frame keeps it alive */
+    return code;
+}
+#endif
 
 /* The cached region of a code object, or REGION_SKIP if it has none yet. */
 static inline uint32_t naming_code_region_cached(PyCodeObject *code)
@@ -153,6 +194,17 @@ static inline thread_state *hook_thread_current(void)
     if (__builtin_expect(t != NULL, 1))
         return t;
     return hook_thread_new();
+}
+
+/* The fast path shared by all instrumenters: records the event and returns
+ * true in the common case (recording with the TSC, no metrics, a thread
+ * that runs its program, a region named before that fits a one-word
+ * record); otherwise returns false and the caller takes its full path. */
+static inline bool hook_fast_event(thread_state *t, unsigned kind, uint32_t region)
+{
+    return __builtin_expect(measurement_fast != 0, 1) && __builtin_expect(t != NULL, 1) &&
+           __builtin_expect(t->suspended == 0, 1) && __builtin_expect(region < EVENT_REGION_LIMIT, 1) &&
+           location_append_short(t->loc, kind, region, clock_now_tsc());
 }
 
 static inline void hook_record_enter(location *loc, uint32_t region)

@@ -89,7 +89,7 @@ static thread_state *thread_state_new(void)
     state->started = n == 0 || thread_was_running(PyThread_get_thread_ident());
     pthread_once(&thread_exit_once, make_thread_exit_key);
     pthread_setspecific(thread_exit_key, state->loc);
-    state->suspended = 0;
+    state->suspended = state->started ? 0 : 1;
     state->user_regions = NULL;
     state->user_depth = state->user_capacity = 0;
     int rc = PyList_Append(thread_registry, (PyObject *)state);  /* keeps it alive for good */
@@ -176,23 +176,47 @@ static __attribute__((noinline)) int profile_callback_full(PyObject *obj, PyFram
     return 0;
 }
 
+/* C functions seen before, for the fast path: only exact built-in
+ * functions (the type check is one compare), REGION_SKIP otherwise. */
+static inline uint32_t cfunction_region_fast(PyObject *func)
+{
+    uint32_t region;
+    if (Py_IS_TYPE(func, &PyCFunction_Type) &&
+        ptrmap_get(&naming_cfunction_cache, ((PyCFunctionObject *)func)->m_ml, &region))
+        return region;
+    return REGION_SKIP;
+}
+
 /* The common case first, with as little work as possible: a call or return
- * of code seen before, while recording, without metrics. */
+ * of code seen before (or of a C function, called from code seen before),
+ * while recording with the TSC and without metrics.  Everything else goes
+ * to profile_callback_full. */
 static int profile_callback(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
 {
-    if (__builtin_expect((what == PyTrace_CALL || what == PyTrace_RETURN) && obj != pending_marker &&
-                             !((thread_state *)obj)->suspended,
-                         1)) {
-        PyCodeObject *code = PyFrame_GetCode(frame);
-        void *extra = code_extra(code);
-        Py_DECREF(code);
-        if (__builtin_expect(extra != NULL && measurement_current_state == MEASUREMENT_ACTIVE && !metrics_active, 1)) {
-            uint32_t region = (uint32_t)((uintptr_t)extra - 1);
-            if (REGION_RECORDED(region))
-                location_append(((thread_state *)obj)->loc, what == PyTrace_CALL ? EVENT_ENTER : EVENT_LEAVE, region,
-                                clock_now());
+    thread_state *t = (thread_state *)obj;
+    switch (what) {
+    case PyTrace_CALL:
+        if (hook_fast_event(t, EVENT_ENTER, code_region_fast(hook_frame_code(frame))))
             return 0;
-        }
+        break;
+    case PyTrace_RETURN:
+        if (hook_fast_event(t, EVENT_LEAVE, code_region_fast(hook_frame_code(frame))))
+            return 0;
+        break;
+    case PyTrace_C_CALL:
+        /* the caller's region tells whether it is the measurement's own code */
+        if (hook_c_calls && code_region_fast(hook_frame_code(frame)) < EVENT_REGION_LIMIT &&
+            hook_fast_event(t, EVENT_ENTER, cfunction_region_fast(arg)))
+            return 0;
+        break;
+    case PyTrace_C_RETURN:
+    case PyTrace_C_EXCEPTION:
+        if (hook_c_calls && code_region_fast(hook_frame_code(frame)) < EVENT_REGION_LIMIT &&
+            hook_fast_event(t, EVENT_LEAVE, cfunction_region_fast(arg)))
+            return 0;
+        break;
+    default:
+        return 0;
     }
     return profile_callback_full(obj, frame, what, arg);
 }
@@ -271,9 +295,16 @@ void hook_install_other_threads(void)
     if (hook_kind == INSTRUMENTER_DUMMY || hook_kind == INSTRUMENTER_MONITORING)
         return;
     if (!pending_marker) {
-        pending_marker = PyObject_New(PyObject, &PyBaseObject_Type);
-        if (!pending_marker)
+        /* a state that records nothing, so that the fast path skips it */
+        thread_state *marker = PyObject_New(thread_state, &thread_state_type);
+        if (!marker)
             return;
+        marker->loc = NULL;
+        marker->suspended = 1;
+        marker->started = false;
+        marker->user_regions = NULL;
+        marker->user_depth = marker->user_capacity = 0;
+        pending_marker = (PyObject *)marker;
     }
 #if PY_VERSION_HEX >= 0x030C0000
     /* every thread, this one included; the caller then gives this thread
@@ -308,7 +339,10 @@ static PyObject *thread_start(PyObject *module, PyObject *const *args, Py_ssize_
     thread_state *state = hook_thread_current();
     if (!state)
         return NULL;
-    state->started = true;
+    if (!state->started) {
+        state->started = true;
+        state->suspended--;
+    }
     if (hook_kind == INSTRUMENTER_MONITORING) {
         /* sys.monitoring already sees this thread: this call only marks
          * where its program starts (Thread.run, after the bootstrap) */

@@ -384,7 +384,7 @@ static PyObject *native_resume(PyObject *self, PyObject *unused)
     (void)unused;
     if (measurement_is_initialized()) {
         thread_state *t = hook_thread_current();
-        if (t && t->suspended > 0)
+        if (t && t->suspended > (t->started ? 0 : 1))
             t->suspended--;
     }
     Py_RETURN_NONE;

@@ -25,7 +25,7 @@ static inline thread_state *current(void)
     if (measurement_current_state == MEASUREMENT_STOPPED)
         return NULL;
     thread_state *t = hook_thread_current();
-    return t && t->started && !t->suspended ? t : NULL;
+    return t && !t->suspended ? t : NULL;
 }
 
 static inline uint32_t code_region(PyObject *code)
@@ -37,11 +37,13 @@ static inline uint32_t code_region(PyObject *code)
     return naming_code_region_with_globals((PyCodeObject *)code, globals);
 }
 
+/* Each callback below is a fast path (hook_fast_event) that records the
+ * common case without a stack frame of its own, and a full path, out of
+ * line, for everything else. */
+
 /* PY_START, PY_RESUME: (code, offset) */
-static PyObject *on_enter(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+static __attribute__((noinline)) PyObject *on_enter_full(PyObject *const *args)
 {
-    (void)self;
-    (void)nargs;
     thread_state *t = current();
     if (!t)
         Py_RETURN_NONE;
@@ -52,11 +54,18 @@ static PyObject *on_enter(PyObject *self, PyObject *const *args, Py_ssize_t narg
     Py_RETURN_NONE;
 }
 
-/* PY_RETURN, PY_YIELD: (code, offset, value) */
-static PyObject *on_leave(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+static PyObject *on_enter(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
     (void)nargs;
+    if (hook_fast_event(hook_tls_thread, EVENT_ENTER, code_region_fast((PyCodeObject *)args[0])))
+        Py_RETURN_NONE;
+    return on_enter_full(args);
+}
+
+/* PY_RETURN, PY_YIELD: (code, offset, value) */
+static __attribute__((noinline)) PyObject *on_leave_full(PyObject *const *args)
+{
     thread_state *t = current();
     if (!t)
         Py_RETURN_NONE;
@@ -65,6 +74,15 @@ static PyObject *on_leave(PyObject *self, PyObject *const *args, Py_ssize_t narg
         return Py_NewRef(disable);
     hook_record_leave(t->loc, region);
     Py_RETURN_NONE;
+}
+
+static PyObject *on_leave(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    (void)nargs;
+    if (hook_fast_event(hook_tls_thread, EVENT_LEAVE, code_region_fast((PyCodeObject *)args[0])))
+        Py_RETURN_NONE;
+    return on_leave_full(args);
 }
 
 /* PY_THROW (enter) and PY_UNWIND (leave) cannot be disabled. */
@@ -92,13 +110,27 @@ static PyObject *on_unwind(PyObject *self, PyObject *const *args, Py_ssize_t nar
     Py_RETURN_NONE;
 }
 
+/* C functions and method descriptors seen before, for the fast paths:
+ * exact types only (one compare each), REGION_SKIP otherwise. */
+static inline uint32_t callable_region_fast(PyObject *callable)
+{
+    const PyMethodDef *def;
+    if (Py_IS_TYPE(callable, &PyCFunction_Type))
+        def = ((PyCFunctionObject *)callable)->m_ml;
+    else if (Py_IS_TYPE(callable, &PyMethodDescr_Type))
+        def = ((PyMethodDescrObject *)callable)->d_method;
+    else
+        return REGION_SKIP;
+    uint32_t region;
+    return ptrmap_get(&naming_cfunction_cache, def, &region) ? region : REGION_SKIP;
+}
+
 /* CALL: (code, offset, callable, arg0).  Only calls of C functions and
  * method descriptors are regions; a call site that calls anything else, or
- * that belongs to the measurement's own code, is disabled. */
-static PyObject *on_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+ * that belongs to the measurement's own code, is disabled.  (The fast path
+ * takes only call sites in code that is recorded itself.) */
+static __attribute__((noinline)) PyObject *on_call_full(PyObject *const *args)
 {
-    (void)self;
-    (void)nargs;
     thread_state *t = current();
     if (!t)
         Py_RETURN_NONE;
@@ -109,16 +141,33 @@ static PyObject *on_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     Py_RETURN_NONE;
 }
 
-/* C_RETURN, C_RAISE: (code, offset, callable, arg0) */
-static PyObject *on_c_return(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+static PyObject *on_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
     (void)nargs;
+    if (code_region_fast((PyCodeObject *)args[0]) < EVENT_REGION_LIMIT &&
+        hook_fast_event(hook_tls_thread, EVENT_ENTER, callable_region_fast(args[2])))
+        Py_RETURN_NONE;
+    return on_call_full(args);
+}
+
+/* C_RETURN, C_RAISE: (code, offset, callable, arg0) */
+static __attribute__((noinline)) PyObject *on_c_return_full(PyObject *const *args)
+{
     uint32_t region = naming_callable_region_cached(args[2]);
     thread_state *t = current();
     if (t && REGION_RECORDED(region))
         hook_record_leave(t->loc, region);
     Py_RETURN_NONE;
+}
+
+static PyObject *on_c_return(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    (void)nargs;
+    if (hook_fast_event(hook_tls_thread, EVENT_LEAVE, callable_region_fast(args[2])))
+        Py_RETURN_NONE;
+    return on_c_return_full(args);
 }
 
 static PyMethodDef callbacks[] = {

@@ -13,6 +13,7 @@
 
 Py_ssize_t naming_extra_index = -1;
 bool naming_extra_direct;
+Py_ssize_t naming_extra_fast_index = PY_SSIZE_T_MAX;
 static PyObject *own_dir;      /* str: our package directory, its code is never recorded */
 ptrmap naming_cfunction_cache; /* PyMethodDef* -> region id */
 static PyObject *own_module_name;
@@ -38,6 +39,8 @@ bool naming_init(PyObject *own_package_dir)
 #endif
             const code_extra_layout *e = (const code_extra_layout *)probe->co_extra;
             naming_extra_direct = e && naming_extra_index < e->size && e->extras[naming_extra_index] == marker;
+            if (naming_extra_direct)
+                naming_extra_fast_index = naming_extra_index;
             Py_DECREF(probe);
         }
         PyErr_Clear();
