@@ -23,23 +23,36 @@ static void deadline_in(struct timespec *ts, long ms)
     ts->tv_nsec %= 1000000000L;
 }
 
+/* The thread wakes by itself: every DRAIN_PERIOD_MS while there is work,
+ * backing off to DRAIN_IDLE_MS while there is none.  Waking it from a
+ * program thread costs a system call there (and in a virtual machine an
+ * interrupt to the other core, several microseconds), so program threads
+ * wake it only when the buffers fill up (drain_notify). */
+#define DRAIN_PERIOD_MS 5
+#define DRAIN_IDLE_MS 80
+
 static void *drain_main(void *unused)
 {
     (void)unused;
+    long period = DRAIN_PERIOD_MS;
     pthread_mutex_lock(&lock);
     while (!stopping) {
         if (!atomic_exchange(&pending, false)) {
             struct timespec ts;
-            deadline_in(&ts, 50);
+            deadline_in(&ts, period);
             sleeping = true;
             pthread_cond_timedwait(&work, &lock, &ts);
             sleeping = false;
-            continue;
+            if (stopping)
+                break;
         }
         pthread_mutex_unlock(&lock);
+        uint64_t before = location_buffered_bytes();
         for (location *loc = location_first(); loc; loc = loc->next)
             location_drain(loc);
+        bool idle = location_buffered_bytes() >= before;
         pthread_mutex_lock(&lock);
+        period = idle ? (period * 2 > DRAIN_IDLE_MS ? DRAIN_IDLE_MS : period * 2) : DRAIN_PERIOD_MS;
         passes++;
         pthread_cond_broadcast(&done);
     }
@@ -78,8 +91,10 @@ void drain_stop(void)
 
 bool drain_running(void) { return running; }
 
-void drain_notify(void)
+void drain_notify(uint64_t buffered, uint64_t budget)
 {
+    if (buffered < budget / 4)
+        return;  /* the thread comes by itself soon enough */
     atomic_store(&pending, true);
     if (sleeping) {  /* racy read: at worst the thread wakes by its timeout */
         pthread_mutex_lock(&lock);

@@ -76,7 +76,7 @@ static void start_chunk(location *loc)
     /* leave room so an extended record never straddles two chunks */
     loc->limit = c->data + c->capacity - (2 + EXT_MAX_PAYLOAD);
     if (completed)
-        drain_notify();
+        drain_notify(location_buffered_bytes(), measurement_buffer_budget());
 }
 
 static void replay_and_free(location *loc, event_chunk *c)
