@@ -32,7 +32,7 @@ static OTF2_FlushType pre_flush(void *user, OTF2_FileType type, OTF2_LocationRef
 /* OTF2 stamps the end of its own buffer flushes with this value.  Events are
  * replayed after the fact, so "now" would lie in their future; the newest
  * replayed timestamp keeps every location's time line monotonic. */
-static __thread uint64_t replay_time;
+static __thread uint64_t replay_time __attribute__((tls_model("initial-exec")));
 
 static OTF2_TimeStamp post_flush(void *user, OTF2_FileType type, OTF2_LocationRef loc)
 {
@@ -128,14 +128,26 @@ static trace_location *trace_state(location *loc, uint64_t time)
     return state;
 }
 
+/* trace_state() for the common case, inline: a location with its writer
+ * and a time that does not go back. */
+static inline OTF2_EvtWriter *event_writer(location *loc, uint64_t time)
+{
+    trace_location *state = loc->substrate_data[slot];
+    if (__builtin_expect(state != NULL && time >= state->last_time, 1)) {
+        replay_time = state->last_time = time;
+        return state->writer;
+    }
+    return trace_state(loc, time)->writer;
+}
+
 static void trace_enter(location *loc, uint64_t time, uint32_t region)
 {
-    OTF2_EvtWriter_Enter(trace_state(loc, time)->writer, NULL, time, region);
+    OTF2_EvtWriter_Enter(event_writer(loc, time), NULL, time, region);
 }
 
 static void trace_leave(location *loc, uint64_t time, uint32_t region)
 {
-    OTF2_EvtWriter_Leave(trace_state(loc, time)->writer, NULL, time, region);
+    OTF2_EvtWriter_Leave(event_writer(loc, time), NULL, time, region);
 }
 
 static void trace_parameter_int(location *loc, uint64_t time, uint32_t parameter, int64_t value)
