@@ -22,11 +22,13 @@ Options:
   --noinstrumenter, --nopython
                              start with the Python instrumenter off; switch it on
                              with scorep.instrumenter.enable()
-  --instrumenter-type=TYPE   monitoring, profile, trace, cProfile, cTrace or dummy:
+  --instrumenter-type=TYPE   monitoring, profile, trace, eval, cProfile, cTrace or dummy:
                              monitoring (default on Python 3.12+) uses sys.monitoring,
                              profile/cProfile (default before 3.12) the profile hook
                              (both: Python and C calls), trace/cTrace the trace hook
-                             (Python calls), dummy records nothing
+                             (Python calls), eval the frame evaluation hook of
+                             Python 3.9-3.11 (Python calls, lowest overhead there),
+                             dummy records nothing
   --instrumenter-file=FILE   execute FILE before the script (not measured)
   --no-c-calls               do not record calls of C functions (builtins, extensions)
   --keep-files               keep temporary files (accepted for compatibility)
@@ -37,7 +39,7 @@ Score-P instrumentation flags are accepted for compatibility:
   --mpp=<mpi|none>, --mpi, --thread=<...>, --compiler, --nocompiler, --io=<...>, --user
 """
 
-INSTRUMENTER_TYPES = ("monitoring", "profile", "trace", "cProfile", "cTrace", "dummy")
+INSTRUMENTER_TYPES = ("monitoring", "profile", "trace", "eval", "cProfile", "cTrace", "dummy")
 SCOREP_VALUE_FLAGS = ("--mpp", "--thread", "--io")
 SCOREP_PLAIN_FLAGS = ("--mpi", "--compiler", "--nocompiler", "--user", "--nouser", "--noopenmp", "--openmp")
 
@@ -97,6 +99,9 @@ def parse_args(argv: list[str]) -> Options:
                 raise UsageError(f"invalid --instrumenter-type '{value}' (choose from {', '.join(INSTRUMENTER_TYPES)})")
             if value == "monitoring" and sys.version_info < (3, 12):
                 raise UsageError("--instrumenter-type=monitoring needs Python 3.12 or newer (sys.monitoring)")
+            if value == "eval" and not (3, 9) <= sys.version_info < (3, 12):
+                raise UsageError("--instrumenter-type=eval needs Python 3.9, 3.10 or 3.11 (PEP 523 frame evaluation); "
+                                 "use monitoring on 3.12+")
             opts.instrumenter_type = value
         elif name == "--instrumenter-file":
             if not has_value or not value:

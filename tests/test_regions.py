@@ -169,6 +169,92 @@ def test_trace_instrumenter_records_python_calls_only(runner, kind):
     assert "time:sleep" not in counts
 
 
+EVAL_ONLY = pytest.mark.skipif(not (3, 9) <= sys.version_info < (3, 12), reason="PEP 523 instrumenter: 3.9-3.11")
+
+
+@EVAL_ONLY
+def test_eval_instrumenter_records_python_calls_with_exact_nesting(runner):
+    run = runner.script(PROGRAM, options=["--instrumenter-type=eval"])
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == "finished\n"
+    trace = run.trace()
+    trace.check_balanced()
+    counts = trace.enter_counts()
+    assert counts["__main__:fib"] == 15
+    assert counts["__main__.Square:area"] == 7
+    assert counts["__main__.Shape:area"] == 7
+    assert counts["__main__.Shape:unit"] == 1
+    assert counts["__main__.Shape:make"] == 1
+    assert counts["__main__.Shape.Inner:deep"] == 1
+    assert counts["__main__:outer.<locals>.inner"] == 2 or counts["__main__:inner"] == 2
+    # a generator: its first run and one resumption per value (the call
+    # that only makes the generator object is not one)
+    assert counts["__main__:countdown"] == 5
+    assert counts["__main__:<lambda>"] == 1
+    # Python frames only: no C functions, nothing of the measurement
+    assert "time:sleep" not in counts
+    assert not any(name.startswith("builtins") or "scorep" in name for name in counts)
+    tree = trace.call_tree(trace.locations[0])
+    main = ("__main__:<module>", "__main__:main")
+    assert tree[main + ("__main__.Square:area",)] == 7
+    assert tree[main + ("__main__.Square:area", "__main__.Shape:area")] == 7
+    assert tree[main + ("__main__:fib", "__main__:fib", "__main__:fib", "__main__:fib")] == 6
+
+
+@EVAL_ONLY
+def test_eval_instrumenter_coroutines_exceptions_and_switching(runner):
+    run = runner.script("""
+        import asyncio
+        import scorep.instrumenter
+
+        async def tick(n):
+            for _ in range(n):
+                await asyncio.sleep(0)
+            return n
+
+        async def main():
+            return await asyncio.gather(tick(2), tick(3))
+
+        def fails():
+            raise ValueError("x")
+
+        def catches():
+            try:
+                fails()
+            except ValueError:
+                return 1
+
+        def hidden():
+            return 2
+
+        print(asyncio.run(main()))
+        catches()
+        with scorep.instrumenter.disable():
+            hidden()
+        hidden()
+    """, options=["--instrumenter-type=eval"])
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == "[2, 3]\n"
+    trace = run.trace()
+    trace.check_balanced()
+    counts = trace.enter_counts()
+    assert counts["__main__:tick"] == (2 + 1) + (3 + 1)
+    assert counts["__main__:catches"] == 1
+    assert counts["__main__:fails"] == 1
+    assert counts["__main__:hidden"] == 1
+    tree = trace.call_tree(trace.locations[0])
+    assert tree[("__main__:<module>", "__main__:catches", "__main__:fails")] == 1
+
+
+@pytest.mark.skipif((3, 9) <= sys.version_info < (3, 12), reason="the eval instrumenter exists here")
+def test_eval_instrumenter_elsewhere_is_a_usage_error(runner):
+    runner.write("prog.py", "print('ran')")
+    run = runner.run("--instrumenter-type=eval", "prog.py")
+    assert run.returncode == 2
+    assert "--instrumenter-type=eval needs Python 3.9, 3.10 or 3.11" in run.stderr.splitlines()[-1]
+    assert run.stdout == ""
+
+
 @pytest.mark.parametrize("kind", ["profile", "cProfile"])
 def test_profile_instrumenter_types(runner, kind):
     run = runner.script(PROGRAM, options=[f"--instrumenter-type={kind}"])

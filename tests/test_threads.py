@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import collections
 
+import sys
+
 import pytest
 
 MASTER = "Master thread"
@@ -63,7 +65,12 @@ print("done")
 """
 
 
-@pytest.mark.parametrize("options", [[], ["--instrumenter-type=trace"]], ids=["profile", "trace"])
+EVAL_ONLY = pytest.mark.skipif(not (3, 9) <= sys.version_info < (3, 12), reason="PEP 523 instrumenter: 3.9-3.11")
+
+
+@pytest.mark.parametrize("options", [[], ["--instrumenter-type=trace"],
+                                     pytest.param(["--instrumenter-type=eval"], marks=EVAL_ONLY)],
+                         ids=["default", "trace", "eval"])
 def test_each_thread_has_its_own_location_with_exact_counts(runner, options):
     run = runner.script(CONCURRENT, options=options)
     assert run.returncode == 0, run.stderr

@@ -34,11 +34,21 @@ typedef struct {
      * plus one while the thread has not reached its program (!started) */
     int suspended;
     bool started;               /* past the thread bootstrap: its program runs */
+    /* eval instrumenter: the frame whose enter thread_start() recorded
+     * (identity only, the interpreter's frame), and its region */
+    void *start_frame;
+    uint32_t start_region;
     uint32_t *user_regions;     /* open user regions, for unmatched-exit checks */
     size_t user_depth, user_capacity;
 } thread_state;
 
-typedef enum { INSTRUMENTER_PROFILE, INSTRUMENTER_TRACE, INSTRUMENTER_MONITORING, INSTRUMENTER_DUMMY } instrumenter_kind;
+typedef enum {
+    INSTRUMENTER_PROFILE,
+    INSTRUMENTER_TRACE,
+    INSTRUMENTER_MONITORING,
+    INSTRUMENTER_EVAL,
+    INSTRUMENTER_DUMMY
+} instrumenter_kind;
 
 /* naming.c: region ids for code objects and C functions */
 bool naming_init(PyObject *own_package_dir);
@@ -249,5 +259,10 @@ int monitoring_enable(void);
 void monitoring_disable(void);
 bool monitoring_enabled(void);
 extern PyMethodDef hook_thread_start_def;
+
+/* evalframe.c: the frame-evaluation instrumenter (PEP 523, 3.9 to 3.11) */
+int evalframe_enable(void);
+void evalframe_disable(void);
+bool evalframe_enabled(void);
 
 #endif

@@ -90,6 +90,7 @@ static thread_state *thread_state_new(void)
     pthread_once(&thread_exit_once, make_thread_exit_key);
     pthread_setspecific(thread_exit_key, state->loc);
     state->suspended = state->started ? 0 : 1;
+    state->start_frame = NULL;
     state->user_regions = NULL;
     state->user_depth = state->user_capacity = 0;
     int rc = PyList_Append(thread_registry, (PyObject *)state);  /* keeps it alive for good */
@@ -259,6 +260,8 @@ int hook_install_current(void)
         return 0;
     if (hook_kind == INSTRUMENTER_MONITORING)
         return hook_thread_current() ? monitoring_enable() : -1;
+    if (hook_kind == INSTRUMENTER_EVAL)
+        return hook_thread_current() ? evalframe_enable() : -1;
     thread_state *state = hook_thread_current();
     if (!state)
         return -1;
@@ -270,6 +273,8 @@ void hook_uninstall_current(void)
 {
     if (hook_kind == INSTRUMENTER_MONITORING)
         monitoring_disable();
+    else if (hook_kind == INSTRUMENTER_EVAL)
+        evalframe_disable();
     else
         set_hook_current(NULL, NULL);
 }
@@ -278,6 +283,8 @@ bool hook_installed_current(void)
 {
     if (hook_kind == INSTRUMENTER_MONITORING)
         return monitoring_enabled();
+    if (hook_kind == INSTRUMENTER_EVAL)
+        return evalframe_enabled();
     PyThreadState *ts = PyThreadState_Get();
 #if PY_VERSION_HEX >= 0x030B0000
     return hook_kind == INSTRUMENTER_TRACE ? ts->c_tracefunc != NULL : ts->c_profilefunc != NULL;
@@ -291,8 +298,8 @@ bool hook_installed_current(void)
 void hook_install_other_threads(void)
 {
     remember_running_threads();
-    /* sys.monitoring covers every thread by itself */
-    if (hook_kind == INSTRUMENTER_DUMMY || hook_kind == INSTRUMENTER_MONITORING)
+    /* sys.monitoring and the frame evaluation cover every thread by themselves */
+    if (hook_kind == INSTRUMENTER_DUMMY || hook_kind == INSTRUMENTER_MONITORING || hook_kind == INSTRUMENTER_EVAL)
         return;
     if (!pending_marker) {
         /* a state that records nothing, so that the fast path skips it */
@@ -302,6 +309,7 @@ void hook_install_other_threads(void)
         marker->loc = NULL;
         marker->suspended = 1;
         marker->started = false;
+        marker->start_frame = NULL;
         marker->user_regions = NULL;
         marker->user_depth = marker->user_capacity = 0;
         pending_marker = (PyObject *)marker;
@@ -343,17 +351,25 @@ static PyObject *thread_start(PyObject *module, PyObject *const *args, Py_ssize_
         state->started = true;
         state->suspended--;
     }
-    if (hook_kind == INSTRUMENTER_MONITORING) {
-        /* sys.monitoring already sees this thread: this call only marks
-         * where its program starts (Thread.run, after the bootstrap) */
+    if (hook_kind == INSTRUMENTER_MONITORING || hook_kind == INSTRUMENTER_EVAL) {
+        /* sys.monitoring (or the frame evaluation) already sees this
+         * thread: this call only marks where its program starts
+         * (Thread.run, after the bootstrap) */
         PyEval_SetProfile(NULL, NULL);
         const char *event = nargs == 3 && PyUnicode_Check(args[1]) ? PyUnicode_AsUTF8(args[1]) : NULL;
         if (event && strcmp(event, "call") == 0 && PyFrame_Check(args[0])) {
             PyCodeObject *code = PyFrame_GetCode((PyFrameObject *)args[0]);
             uint32_t region = naming_code_region(code, (PyFrameObject *)args[0]);
             Py_DECREF(code);
-            if (REGION_RECORDED(region))
+            if (REGION_RECORDED(region)) {
                 record_enter(state->loc, region);
+#if PY_VERSION_HEX >= 0x030B0000 && defined(HOOK_FRAME_INTERNALS)
+                state->start_frame = ((PyFrameObject *)args[0])->f_frame;
+#else
+                state->start_frame = args[0];
+#endif
+                state->start_region = region;
+            }
         }
         Py_RETURN_NONE;
     }

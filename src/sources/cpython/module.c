@@ -63,6 +63,14 @@ static PyObject *native_configure(PyObject *self, PyObject *args)
         hook_kind = INSTRUMENTER_TRACE;
     else if (strcmp(kind, "dummy") == 0)
         hook_kind = INSTRUMENTER_DUMMY;
+    else if (strcmp(kind, "eval") == 0) {
+#if PY_VERSION_HEX >= 0x03090000 && PY_VERSION_HEX < 0x030C0000
+        hook_kind = INSTRUMENTER_EVAL;
+#else
+        PyErr_SetString(PyExc_ValueError, "the eval instrumenter (PEP 523 frame evaluation) needs Python 3.9, 3.10 or 3.11");
+        return NULL;
+#endif
+    }
     else if (strcmp(kind, "monitoring") == 0) {
 #if PY_VERSION_HEX >= 0x030C0000
         hook_kind = INSTRUMENTER_MONITORING;

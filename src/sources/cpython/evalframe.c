@@ -1,0 +1,140 @@
+/* The frame-evaluation instrumenter (PEP 523, Python 3.9 to 3.11): the
+ * interpreter calls our function to run every Python frame (function
+ * calls, and each resumption of a generator or coroutine), we record the
+ * enter, run the frame with the interpreter's own function and record the
+ * leave when it returns or raises.
+ *
+ * Cheaper per call than the profile hook there (no event dispatch, no
+ * frame object on 3.11), but it sees Python frames only: C functions are
+ * not regions with it.  Like sys.monitoring it covers every thread of the
+ * interpreter at once.  On 3.11 it turns off the interpreter's inlining of
+ * Python-to-Python calls, so each Python call also takes some C stack. */
+#include "glue.h"
+
+#if PY_VERSION_HEX >= 0x03090000 && PY_VERSION_HEX < 0x030C0000
+
+#if PY_VERSION_HEX >= 0x030B0000
+#ifndef HOOK_FRAME_INTERNALS
+#error "the frame-evaluation instrumenter needs CPython's internal headers on 3.11"
+#endif
+typedef struct _PyInterpreterFrame eval_frame;
+#define FRAME_CODE(f) ((f)->f_code)
+#define FRAME_GLOBALS(f) ((f)->f_globals)
+/* Calling a generator or coroutine function runs its frame once, just to
+ * make the generator object (RETURN_GENERATOR); that is not a call of its
+ * code yet: the resumptions are. */
+#define MAKES_GENERATOR(f)                                                                                     \
+    (((f)->f_code->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR)) != 0 &&                      \
+     (f)->owner != FRAME_OWNED_BY_GENERATOR)
+#else
+typedef PyFrameObject eval_frame;
+#define FRAME_CODE(f) ((f)->f_code)
+#define FRAME_GLOBALS(f) ((f)->f_globals)
+#define MAKES_GENERATOR(f) 0
+#endif
+
+/* enter_full(): the frame runs before its thread reached its program */
+#define REGION_BEFORE_START (UINT32_MAX - 2)
+
+static _PyFrameEvalFunction previous;  /* what ran frames before us */
+static bool installed;
+
+/* Everything but the common case: the first call of a code object
+ * (naming), threads not set up or not recording, recording off, metrics.
+ * Returns the region whose leave to record when the frame ends, or
+ * REGION_SKIP, or REGION_BEFORE_START for a frame that runs while a new
+ * thread has not reached its program yet. */
+static __attribute__((noinline)) uint32_t enter_full(eval_frame *frame)
+{
+    if (measurement_current_state == MEASUREMENT_STOPPED)
+        return REGION_SKIP;
+    thread_state *t = hook_thread_current();
+    if (!t)
+        return REGION_SKIP;
+    if (!t->started)
+        return REGION_BEFORE_START;
+    if (t->suspended)
+        return REGION_SKIP;
+    PyCodeObject *code = FRAME_CODE(frame);
+    uint32_t region = naming_code_region_cached(code);
+    if (region == REGION_SKIP && code_extra(code) == NULL)
+        region = naming_code_region_with_globals(code, FRAME_GLOBALS(frame));
+    if (!REGION_RECORDED(region))
+        return REGION_SKIP;
+    hook_record_enter(t->loc, region);
+    return region;
+}
+
+static __attribute__((noinline)) void leave_full(eval_frame *frame, uint32_t region)
+{
+    if (measurement_current_state == MEASUREMENT_STOPPED)
+        return;
+    thread_state *t = hook_thread_current();
+    if (!t)
+        return;
+    if (region == REGION_BEFORE_START) {
+        /* Thread.run: thread_start() recorded its enter once the thread
+         * started, the other frames of the bootstrap stay unrecorded */
+        if (t->start_frame != (void *)frame)
+            return;
+        t->start_frame = NULL;
+        region = t->start_region;
+    }
+    hook_record_leave(t->loc, region);
+}
+
+static PyObject *eval(PyThreadState *tstate, eval_frame *frame, int throwflag)
+{
+    if (MAKES_GENERATOR(frame))
+        return _PyEval_EvalFrameDefault(tstate, frame, throwflag);
+    /* the region to leave, or REGION_SKIP when the enter was not recorded */
+    uint32_t region = code_region_fast(FRAME_CODE(frame));
+    if (!hook_fast_event(hook_tls_thread, EVENT_ENTER, region))
+        region = enter_full(frame);
+    PyObject *result = _PyEval_EvalFrameDefault(tstate, frame, throwflag);
+    if (region != REGION_SKIP && !hook_fast_event(hook_tls_thread, EVENT_LEAVE, region))
+        leave_full(frame, region);
+    return result;
+}
+
+int evalframe_enable(void)
+{
+    if (installed)
+        return 0;
+    PyInterpreterState *interp = PyThreadState_GetInterpreter(PyThreadState_Get());
+    previous = _PyInterpreterState_GetEvalFrameFunc(interp);
+    if (previous != _PyEval_EvalFrameDefault) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "the eval instrumenter cannot start: another tool (a debugger or profiler) already "
+                        "evaluates frames in this interpreter");
+        return -1;
+    }
+    _PyInterpreterState_SetEvalFrameFunc(interp, eval);
+    installed = true;
+    return 0;
+}
+
+void evalframe_disable(void)
+{
+    if (!installed)
+        return;
+    PyInterpreterState *interp = PyThreadState_GetInterpreter(PyThreadState_Get());
+    if (_PyInterpreterState_GetEvalFrameFunc(interp) == eval)
+        _PyInterpreterState_SetEvalFrameFunc(interp, previous);
+    installed = false;
+}
+
+bool evalframe_enabled(void) { return installed; }
+
+#else
+
+int evalframe_enable(void)
+{
+    PyErr_SetString(PyExc_RuntimeError, "the eval instrumenter needs Python 3.9, 3.10 or 3.11");
+    return -1;
+}
+
+void evalframe_disable(void) {}
+bool evalframe_enabled(void) { return false; }
+
+#endif
