@@ -5,7 +5,8 @@
 prints one JSON line: seconds of the workload (timed inside the program),
 seconds spent writing results at the end, peak memory, bytes written.
 TOOL: plain, floor, scorep-profile, scorep-trace, scorep-both,
-scorep-filtered, scorep-noinstrumenter, cprofile, viztracer, yappi."""
+scorep-filtered, scorep-noinstrumenter, scorep-eval (trace mode with the PEP 523
+instrumenter, Python 3.9-3.11), cprofile, viztracer, yappi."""
 from __future__ import annotations
 
 import json
@@ -64,7 +65,10 @@ def main() -> None:
             os.environ["SCOREP_FILTERING_FILE"] = rules
         from scorep import _measurement
 
-        _measurement.start()
+        if tool == "scorep-eval":
+            _measurement.start("eval")
+        else:
+            _measurement.start()
         if tool != "scorep-noinstrumenter":
             _measurement.enable_instrumenter()
         stop = _measurement.disable_instrumenter

@@ -40,6 +40,13 @@ WORKLOADS = {  # name -> argument (full, quick)
 EXTRA = [("scorep-filtered", "calls"), ("scorep-noinstrumenter", "calls")]
 
 
+def tools_for(version: str) -> List[str]:
+    """TOOLS, plus the PEP 523 instrumenter where it exists (3.9-3.11)."""
+    if tuple(map(int, version.split(".")[:2])) < (3, 12):
+        return TOOLS[:5] + ["scorep-eval"] + TOOLS[5:]
+    return list(TOOLS)
+
+
 def log(message: str) -> None:
     print(f"bench: {message}", file=sys.stderr, flush=True)
 
@@ -177,7 +184,7 @@ def main() -> int:
         for workload, (full, quick) in WORKLOADS.items():
             arg = quick if args.quick else full
             py_calls, c_calls = count_calls(exe, workload, arg)
-            runs: Dict[str, List[dict]] = {tool: [] for tool in TOOLS}
+            runs: Dict[str, List[dict]] = {tool: [] for tool in tools_for(version)}
             extras = [tool for tool, w in EXTRA if w == workload]
             for tool in extras:
                 runs[tool] = []
@@ -203,9 +210,10 @@ def main() -> int:
                     "rss_mb": rss / 1024, "bytes_per_event": size / events if size and tool != "plain" else 0,
                     "calls": py_calls, "c_calls": c_calls,
                 })
-        grind = {} if args.no_callgrind else callgrind(exe, floor_dir, ["plain", "floor", "scorep-profile",
-                                                                        "scorep-trace", "cprofile", "viztracer"])
+        grind_tools = [t for t in tools_for(version) if t not in ("scorep-both", "yappi")]
+        grind = {} if args.no_callgrind else callgrind(exe, floor_dir, grind_tools)
         sections.append(render(version, rows, grind))
+        sections.append(targets(rows))
         sections.append(f"Cost of one timestamp (ns per read): {clocks}; scorep takes two per call.\n")
     text = "\n".join(sections)
     with open(args.out, "w") as handle:
@@ -213,6 +221,35 @@ def main() -> int:
     print(text)
     log(f"written to {args.out}")
     return 0
+
+
+def targets(rows: List[dict]) -> str:
+    """The performance targets, checked on this run's medians."""
+    by = {(r["workload"], r["tool"]): r for r in rows}
+    lines = ["Targets on this run (trace = scorep-trace; limit = 1.25 x floor + 15 ns):", "",
+             "| workload | trace ns/call | limit | met | 0.5 x VizTracer | met | profile / trace | "
+             "below cProfile (trace, profile) | writing share (trace) |",
+             "|---|---:|---:|---|---:|---|---:|---|---:|"]
+    for workload in WORKLOADS:
+        trace, floor = by.get((workload, "scorep-trace")), by.get((workload, "floor"))
+        viz, prof, cprof = (by.get((workload, t)) for t in ("viztracer", "scorep-profile", "cprofile"))
+        if not (trace and floor):
+            continue
+        limit = 1.25 * floor["overhead_ns"] + 15
+        half_viz = 0.5 * viz["overhead_ns"] if viz else float("nan")
+        ratio = prof["overhead_ns"] / trace["overhead_ns"] if prof and trace["overhead_ns"] > 0 else float("nan")
+        below = cprof and trace["seconds"] < cprof["seconds"] and prof and prof["seconds"] < cprof["seconds"]
+        lines.append(f"| {workload} | {trace['overhead_ns']:.1f} | {limit:.1f} | "
+                     f"{'yes' if trace['overhead_ns'] <= limit else 'no'} | {half_viz:.1f} | "
+                     f"{'yes' if trace['overhead_ns'] <= half_viz else 'no'} | {ratio:.2f} | "
+                     f"{'yes' if below else 'no'} | {100 * trace['write_share']:.1f}% |")
+        evaluated = by.get((workload, "scorep-eval"))
+        if evaluated:
+            lines.append(f"| {workload} (eval instrumenter, Python calls only) | {evaluated['overhead_ns']:.1f} | "
+                         f"{limit:.1f} | {'yes' if evaluated['overhead_ns'] <= limit else 'no'} | {half_viz:.1f} | "
+                         f"{'yes' if evaluated['overhead_ns'] <= half_viz else 'no'} | | | "
+                         f"{100 * evaluated['write_share']:.1f}% |")
+    return "\n".join(lines) + "\n"
 
 
 def render(version: str, rows: List[dict], grind: Dict[str, Tuple[float, float]]) -> str:
