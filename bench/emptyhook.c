@@ -34,7 +34,8 @@ static PyObject *empty_call(PyObject *self, PyObject *const *args, Py_ssize_t na
     (void)self;
     if (nargs >= 3 && (PyCFunction_Check(args[2]) || Py_IS_TYPE(args[2], &PyMethodDescr_Type)))
         Py_RETURN_NONE;
-    return Py_NewRef(disable);
+    Py_INCREF(disable);
+    return disable;
 }
 
 static PyMethodDef callback_def = {"empty", (PyCFunction)(void (*)(void))empty_callback, METH_FASTCALL, NULL};
