@@ -202,18 +202,9 @@ def test_eval_instrumenter_records_python_calls_with_exact_nesting(runner):
 
 
 @EVAL_ONLY
-def test_eval_instrumenter_coroutines_exceptions_and_switching(runner):
+def test_eval_instrumenter_exceptions_and_switching(runner):
     run = runner.script("""
-        import asyncio
         import scorep.instrumenter
-
-        async def tick(n):
-            for _ in range(n):
-                await asyncio.sleep(0)
-            return n
-
-        async def main():
-            return await asyncio.gather(tick(2), tick(3))
 
         def fails():
             raise ValueError("x")
@@ -227,18 +218,15 @@ def test_eval_instrumenter_coroutines_exceptions_and_switching(runner):
         def hidden():
             return 2
 
-        print(asyncio.run(main()))
         catches()
         with scorep.instrumenter.disable():
             hidden()
         hidden()
     """, options=["--instrumenter-type=eval"])
     assert run.returncode == 0, run.stderr
-    assert run.stdout == "[2, 3]\n"
     trace = run.trace()
     trace.check_balanced()
     counts = trace.enter_counts()
-    assert counts["__main__:tick"] == (2 + 1) + (3 + 1)
     assert counts["__main__:catches"] == 1
     assert counts["__main__:fails"] == 1
     assert counts["__main__:hidden"] == 1
@@ -273,7 +261,9 @@ def test_dummy_instrumenter_records_nothing_but_makes_the_directory(runner):
     assert (run.experiment / "scorep.cfg").is_file()
 
 
-def test_coroutines_resume_and_suspend(runner):
+@pytest.mark.parametrize("options", [[], pytest.param(["--instrumenter-type=eval"], marks=EVAL_ONLY)],
+                         ids=["default", "eval"])
+def test_coroutines_resume_and_suspend(runner, options):
     run = runner.script("""
         import asyncio
 
@@ -286,7 +276,7 @@ def test_coroutines_resume_and_suspend(runner):
             return await asyncio.gather(tick(2), tick(3))
 
         print(asyncio.run(main()))
-    """)
+    """, options=options)
     assert run.returncode == 0, run.stderr
     assert run.stdout == "[2, 3]\n"
     trace = run.trace()

@@ -23,13 +23,14 @@ static void deadline_in(struct timespec *ts, long ms)
     ts->tv_nsec %= 1000000000L;
 }
 
-/* The thread wakes by itself: every DRAIN_PERIOD_MS while there is work,
- * backing off to DRAIN_IDLE_MS while there is none.  Waking it from a
- * program thread costs a system call there (and in a virtual machine an
- * interrupt to the other core, several microseconds), so program threads
- * wake it only when the buffers fill up (drain_notify). */
-#define DRAIN_PERIOD_MS 5
-#define DRAIN_IDLE_MS 80
+/* The thread wakes by itself: every DRAIN_PERIOD_MS while there is work
+ * (so that little is left to replay at the end), backing off to
+ * DRAIN_IDLE_MS while there is none.  Waking it from a program thread costs
+ * a system call there (and in a virtual machine an interrupt to the other
+ * core, several microseconds), so program threads wake it only when the
+ * buffers fill up (drain_notify). */
+#define DRAIN_PERIOD_MS 1
+#define DRAIN_IDLE_MS 16
 
 static void *drain_main(void *unused)
 {
@@ -47,10 +48,10 @@ static void *drain_main(void *unused)
                 break;
         }
         pthread_mutex_unlock(&lock);
-        uint64_t before = location_buffered_bytes();
+        uint64_t before = location_released_bytes();
         for (location *loc = location_first(); loc; loc = loc->next)
             location_drain(loc);
-        bool idle = location_buffered_bytes() >= before;
+        bool idle = location_released_bytes() == before;
         pthread_mutex_lock(&lock);
         period = idle ? (period * 2 > DRAIN_IDLE_MS ? DRAIN_IDLE_MS : period * 2) : DRAIN_PERIOD_MS;
         passes++;
@@ -93,7 +94,7 @@ bool drain_running(void) { return running; }
 
 void drain_notify(uint64_t buffered, uint64_t budget)
 {
-    if (buffered < budget / 4)
+    if (buffered < budget / 64)
         return;  /* the thread comes by itself soon enough */
     atomic_store(&pending, true);
     if (sleeping) {  /* racy read: at worst the thread wakes by its timeout */

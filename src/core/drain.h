@@ -2,7 +2,7 @@
  * encoding, profile aggregation) while the program runs, on another core,
  * so that the threads of the program only ever append records.  It holds
  * no Python lock; chunks are handed over under a short per-location lock
- * once per chunk.  It wakes every few milliseconds by itself, or when the
+ * once per chunk.  It wakes every millisecond or so by itself, or when the
  * buffers fill up. */
 #ifndef SCOREP_CORE_DRAIN_H
 #define SCOREP_CORE_DRAIN_H
@@ -20,7 +20,7 @@ void drain_stop(void);
 bool drain_running(void);
 
 /* A location completed a chunk: wake the thread if it sleeps and the
- * buffered bytes have reached a quarter of the budget (below that, the
+ * buffered bytes have reached 1/16 of the budget (below that, the
  * thread's own periodic passes keep up). */
 void drain_notify(uint64_t buffered, uint64_t budget);
 

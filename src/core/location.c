@@ -15,6 +15,7 @@ static location *_Atomic list_head;
 static location *list_tail;
 static uint32_t location_counter;
 static _Atomic uint64_t buffered_bytes;
+static _Atomic uint64_t released_bytes;  /* ever freed: progress of the replays */
 
 location *location_create(const char *name)
 {
@@ -40,6 +41,7 @@ location *location_create(const char *name)
 location *location_first(void) { return atomic_load(&list_head); }
 
 uint64_t location_buffered_bytes(void) { return atomic_load(&buffered_bytes); }
+uint64_t location_released_bytes(void) { return atomic_load(&released_bytes); }
 
 static event_chunk *chunk_new(uint64_t base_time)
 {
@@ -55,7 +57,9 @@ static event_chunk *chunk_new(uint64_t base_time)
 
 static void chunk_free(event_chunk *c)
 {
-    atomic_fetch_sub(&buffered_bytes, measurement.chunk_bytes ? measurement.chunk_bytes : 65536);
+    uint64_t bytes = measurement.chunk_bytes ? measurement.chunk_bytes : 65536;
+    atomic_fetch_sub(&buffered_bytes, bytes);
+    atomic_fetch_add(&released_bytes, bytes);
     free(c);
 }
 

@@ -92,6 +92,9 @@ void location_finish(location *loc);
 /* Total bytes currently held by event chunks in this process. */
 uint64_t location_buffered_bytes(void);
 
+/* Total bytes of event chunks replayed and freed so far (only grows). */
+uint64_t location_released_bytes(void);
+
 /* ---- appends (the hot path) ---- */
 
 void location_append_wide(location *loc, unsigned kind, uint32_t region, uint64_t now);

@@ -68,18 +68,27 @@ static inline uint32_t naming_cfunction_region_cached(PyObject *func)
     return REGION_SKIP;
 }
 
+/* The method definition behind a C function or a method descriptor, else
+ * NULL (exact types first: one compare in the common case). */
+static inline const PyMethodDef *naming_callable_def(PyObject *callable)
+{
+    if (Py_IS_TYPE(callable, &PyCFunction_Type))
+        return ((PyCFunctionObject *)callable)->m_ml;
+    if (Py_IS_TYPE(callable, &PyMethodDescr_Type))
+        return ((PyMethodDescrObject *)callable)->d_method;
+    if (PyCFunction_Check(callable))  /* subtypes, e.g. METH_METHOD functions */
+        return ((PyCFunctionObject *)callable)->m_ml;
+    return NULL;
+}
+
 /* Region of any callable seen by a sys.monitoring CALL event: C functions
  * and method descriptors are regions, everything else REGION_SKIP. */
 uint32_t naming_callable_region_slow(PyObject *callable);
 
 static inline uint32_t naming_callable_region(PyObject *callable)
 {
-    PyMethodDef *def = NULL;
-    if (PyCFunction_Check(callable))
-        def = ((PyCFunctionObject *)callable)->m_ml;
-    else if (Py_IS_TYPE(callable, &PyMethodDescr_Type))
-        def = ((PyMethodDescrObject *)callable)->d_method;
-    else
+    const PyMethodDef *def = naming_callable_def(callable);
+    if (!def)
         return REGION_SKIP;
     uint32_t region;
     if (__builtin_expect(ptrmap_get(&naming_cfunction_cache, def, &region), 1))
@@ -87,13 +96,10 @@ static inline uint32_t naming_callable_region(PyObject *callable)
     return naming_callable_region_slow(callable);
 }
 
+/* The same for callables seen before only (REGION_SKIP otherwise). */
 static inline uint32_t naming_callable_region_cached(PyObject *callable)
 {
-    PyMethodDef *def = NULL;
-    if (PyCFunction_Check(callable))
-        def = ((PyCFunctionObject *)callable)->m_ml;
-    else if (Py_IS_TYPE(callable, &PyMethodDescr_Type))
-        def = ((PyMethodDescrObject *)callable)->d_method;
+    const PyMethodDef *def = naming_callable_def(callable);
     uint32_t region;
     if (def && ptrmap_get(&naming_cfunction_cache, def, &region))
         return region;

@@ -110,21 +110,6 @@ static PyObject *on_unwind(PyObject *self, PyObject *const *args, Py_ssize_t nar
     Py_RETURN_NONE;
 }
 
-/* C functions and method descriptors seen before, for the fast paths:
- * exact types only (one compare each), REGION_SKIP otherwise. */
-static inline uint32_t callable_region_fast(PyObject *callable)
-{
-    const PyMethodDef *def;
-    if (Py_IS_TYPE(callable, &PyCFunction_Type))
-        def = ((PyCFunctionObject *)callable)->m_ml;
-    else if (Py_IS_TYPE(callable, &PyMethodDescr_Type))
-        def = ((PyMethodDescrObject *)callable)->d_method;
-    else
-        return REGION_SKIP;
-    uint32_t region;
-    return ptrmap_get(&naming_cfunction_cache, def, &region) ? region : REGION_SKIP;
-}
-
 /* CALL: (code, offset, callable, arg0).  Only calls of C functions and
  * method descriptors are regions; a call site that calls anything else, or
  * that belongs to the measurement's own code, is disabled.  (The fast path
@@ -146,7 +131,7 @@ static PyObject *on_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     (void)self;
     (void)nargs;
     if (code_region_fast((PyCodeObject *)args[0]) < EVENT_REGION_LIMIT &&
-        hook_fast_event(hook_tls_thread, EVENT_ENTER, callable_region_fast(args[2])))
+        hook_fast_event(hook_tls_thread, EVENT_ENTER, naming_callable_region_cached(args[2])))
         Py_RETURN_NONE;
     return on_call_full(args);
 }
@@ -165,7 +150,7 @@ static PyObject *on_c_return(PyObject *self, PyObject *const *args, Py_ssize_t n
 {
     (void)self;
     (void)nargs;
-    if (hook_fast_event(hook_tls_thread, EVENT_LEAVE, callable_region_fast(args[2])))
+    if (hook_fast_event(hook_tls_thread, EVENT_LEAVE, naming_callable_region_cached(args[2])))
         Py_RETURN_NONE;
     return on_c_return_full(args);
 }
