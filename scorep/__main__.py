@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
-from dataclasses import dataclass, field
 from typing import NoReturn, Optional
 
 USAGE = """\
@@ -48,16 +46,19 @@ class UsageError(Exception):
     pass
 
 
-@dataclass
 class Options:
-    verbose: bool = False
-    instrumenter: bool = True
-    instrumenter_type: str = ""
-    instrumenter_file: Optional[str] = None
-    c_calls: bool = True
-    noted: list[str] = field(default_factory=list)
-    script: Optional[str] = None
-    args: list[str] = field(default_factory=list)
+    """The parsed command line (a plain class: importing dataclasses would
+    add to every measured program's start-up)."""
+
+    def __init__(self) -> None:
+        self.verbose = False
+        self.instrumenter = True
+        self.instrumenter_type = ""
+        self.instrumenter_file: Optional[str] = None
+        self.c_calls = True
+        self.noted: list[str] = []
+        self.script: Optional[str] = None
+        self.args: list[str] = []
 
 
 def parse_args(argv: list[str]) -> Options:
@@ -180,6 +181,8 @@ def print_exception(exc: BaseException) -> None:
     try:
         sys.excepthook(type(exc), exc, tb)
     except Exception:
+        import traceback  # only here: it would add to every program's start-up
+
         traceback.print_exception(type(exc), exc, tb)
 
 
