@@ -61,6 +61,12 @@ class Options:
         self.args: list[str] = []
 
 
+def _eval_available() -> bool:
+    from scorep import _native
+
+    return bool(_native.features().get("eval"))
+
+
 def parse_args(argv: list[str]) -> Options:
     """Parse options up to the script name; everything after it belongs to the script."""
     opts = Options()
@@ -100,9 +106,9 @@ def parse_args(argv: list[str]) -> Options:
                 raise UsageError(f"invalid --instrumenter-type '{value}' (choose from {', '.join(INSTRUMENTER_TYPES)})")
             if value == "monitoring" and sys.version_info < (3, 12):
                 raise UsageError("--instrumenter-type=monitoring needs Python 3.12 or newer (sys.monitoring)")
-            if value == "eval" and not (3, 9) <= sys.version_info < (3, 12):
-                raise UsageError("--instrumenter-type=eval needs Python 3.9, 3.10 or 3.11 (PEP 523 frame evaluation); "
-                                 "use monitoring on 3.12+")
+            if value == "eval" and not _eval_available():
+                raise UsageError("--instrumenter-type=eval needs Python 3.9, 3.10 or 3.11 (PEP 523 frame evaluation; "
+                                 "on 3.11 built with CPython's internal headers); use monitoring on 3.12+")
             opts.instrumenter_type = value
         elif name == "--instrumenter-file":
             if not has_value or not value:

@@ -11,12 +11,18 @@
  * Python-to-Python calls, so each Python call also takes some C stack. */
 #include "glue.h"
 
-#if PY_VERSION_HEX >= 0x03090000 && PY_VERSION_HEX < 0x030C0000
+/* 3.11 frames are only readable with CPython's internal headers (installed
+ * with CPython; without them this instrumenter is not built) */
+#if PY_VERSION_HEX >= 0x03090000 && PY_VERSION_HEX < 0x030C0000 && \
+    (PY_VERSION_HEX < 0x030B0000 || defined(HOOK_FRAME_INTERNALS))
+#define EVALFRAME_AVAILABLE 1
+#endif
+
+#ifdef EVALFRAME_AVAILABLE
+
+const bool evalframe_available = true;
 
 #if PY_VERSION_HEX >= 0x030B0000
-#ifndef HOOK_FRAME_INTERNALS
-#error "the frame-evaluation instrumenter needs CPython's internal headers on 3.11"
-#endif
 typedef struct _PyInterpreterFrame eval_frame;
 #define FRAME_CODE(f) ((f)->f_code)
 #define FRAME_GLOBALS(f) ((f)->f_globals)
@@ -128,9 +134,12 @@ bool evalframe_enabled(void) { return installed; }
 
 #else
 
+const bool evalframe_available = false;
+
 int evalframe_enable(void)
 {
-    PyErr_SetString(PyExc_RuntimeError, "the eval instrumenter needs Python 3.9, 3.10 or 3.11");
+    PyErr_SetString(PyExc_RuntimeError, "the eval instrumenter needs Python 3.9, 3.10 or 3.11 (on 3.11 built with "
+                                        "CPython's internal headers)");
     return -1;
 }
 

@@ -267,6 +267,7 @@ bool monitoring_enabled(void);
 extern PyMethodDef hook_thread_start_def;
 
 /* evalframe.c: the frame-evaluation instrumenter (PEP 523, 3.9 to 3.11) */
+extern const bool evalframe_available;
 int evalframe_enable(void);
 void evalframe_disable(void);
 bool evalframe_enabled(void);

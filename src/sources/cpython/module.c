@@ -64,12 +64,12 @@ static PyObject *native_configure(PyObject *self, PyObject *args)
     else if (strcmp(kind, "dummy") == 0)
         hook_kind = INSTRUMENTER_DUMMY;
     else if (strcmp(kind, "eval") == 0) {
-#if PY_VERSION_HEX >= 0x03090000 && PY_VERSION_HEX < 0x030C0000
+        if (!evalframe_available) {
+            PyErr_SetString(PyExc_ValueError, "the eval instrumenter (PEP 523 frame evaluation) needs Python 3.9, 3.10 "
+                                              "or 3.11 (on 3.11 built with CPython's internal headers)");
+            return NULL;
+        }
         hook_kind = INSTRUMENTER_EVAL;
-#else
-        PyErr_SetString(PyExc_ValueError, "the eval instrumenter (PEP 523 frame evaluation) needs Python 3.9, 3.10 or 3.11");
-        return NULL;
-#endif
     }
     else if (strcmp(kind, "monitoring") == 0) {
 #if PY_VERSION_HEX >= 0x030C0000
@@ -523,7 +523,7 @@ static PyObject *native_features(PyObject *self, PyObject *unused)
 #else
     int papi = 0;
 #endif
-    return Py_BuildValue("{s:N}", "papi", PyBool_FromLong(papi));
+    return Py_BuildValue("{s:N,s:N}", "papi", PyBool_FromLong(papi), "eval", PyBool_FromLong(evalframe_available));
 }
 
 static PyObject *native_config_vars(PyObject *self, PyObject *unused)
@@ -573,7 +573,7 @@ static PyMethodDef native_methods[] = {
     {"resume", native_resume, METH_NOARGS, "undo one suspend()"},
     {"caller_location", native_caller_location, METH_NOARGS, "(file, line) of the nearest caller outside scorep"},
     {"clock_cost", native_clock_cost, METH_NOARGS, "ns per read of each usable clock"},
-    {"features", native_features, METH_NOARGS, "optional parts built in: {'papi': bool}"},
+    {"features", native_features, METH_NOARGS, "optional parts built in: {'papi': bool, 'eval': bool}"},
     {"config_vars", native_config_vars, METH_NOARGS, "the configuration variable table"},
     {NULL, NULL, 0, NULL},
 };
