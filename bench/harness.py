@@ -114,6 +114,11 @@ def main() -> None:
     result["write_seconds"] = time.perf_counter() - start
     result["peak_rss_kb"] = peak_rss_kb()
     result["bytes"] = tree_bytes(out_dir)
+    if tool.startswith("scorep"):
+        from scorep import _native
+
+        stats = _native.buffer_stats()
+        result["record_bytes_per_event"] = stats["record_bytes"] / max(stats["events"], 1)
     print(json.dumps(result))
 
 

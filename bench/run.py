@@ -201,6 +201,7 @@ def main() -> int:
                 write = statistics.median(r["write_seconds"] for r in results)
                 rss = statistics.median(r["peak_rss_kb"] for r in results)
                 size = statistics.median(r["bytes"] for r in results)
+                memory = statistics.median(r.get("record_bytes_per_event", 0) for r in results)
                 calls = py_calls + c_calls
                 events = 2 * (py_calls + c_calls)
                 rows.append({
@@ -208,6 +209,7 @@ def main() -> int:
                     "overhead_ns": (seconds - plain) / max(calls, 1) * 1e9,
                     "ratio": seconds / plain, "write": write, "write_share": write / seconds if seconds else 0,
                     "rss_mb": rss / 1024, "bytes_per_event": size / events if size and tool != "plain" else 0,
+                    "memory_bytes_per_event": memory,
                     "calls": py_calls, "c_calls": c_calls,
                 })
         grind_tools = [t for t in tools_for(version) if t not in ("scorep-both", "yappi")]
@@ -255,12 +257,13 @@ def targets(rows: List[dict]) -> str:
 def render(version: str, rows: List[dict], grind: Dict[str, Tuple[float, float]]) -> str:
     lines = [f"\n## Python {version}\n",
              "| workload | tool | time (s) | slowdown | overhead/call (ns) | writing at end (s) | "
-             "writing share | peak RSS (MB) | output bytes/event |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "writing share | peak RSS (MB) | output bytes/event | buffer bytes/event |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
+        memory = f"{r['memory_bytes_per_event']:.2f}" if r["memory_bytes_per_event"] else ""
         lines.append(f"| {r['workload']} | {r['tool']} | {r['seconds']:.4f} | {r['ratio']:.2f}x | "
                      f"{r['overhead_ns']:.1f} | {r['write']:.4f} | {100 * r['write_share']:.1f}% | "
-                     f"{r['rss_mb']:.1f} | {r['bytes_per_event']:.1f} |")
+                     f"{r['rss_mb']:.1f} | {r['bytes_per_event']:.1f} | {memory} |")
     calls = {r["workload"]: (r["calls"], r["c_calls"]) for r in rows}
     lines.append("")
     lines.append("Calls per workload (Python, C): " +

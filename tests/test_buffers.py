@@ -221,3 +221,28 @@ def test_flushes_are_reported_only_when_verbose(runner):
     assert loud.returncode == 0, loud.stderr
     assert loud.stdout == "done\n"
     assert any("flush" in line.lower() for line in loud.stderr.splitlines()), loud.stderr
+
+
+def test_a_buffered_enter_or_leave_takes_eight_bytes(runner):
+    # the in-memory record of the hot path: one 64-bit word per event
+    run = runner.script("""
+        import scorep.user
+        from scorep import _native
+
+        def f():
+            pass
+
+        for _ in range(20000):
+            f()
+        scorep.user.force_finalize()
+        stats = _native.buffer_stats()
+        print(stats["events"], stats["record_bytes"])
+    """)
+    assert run.returncode == 0, run.stderr
+    events, record_bytes = map(int, run.stdout.split())
+    trace_events = sum(len(loc.events) for loc in run.trace().locations)
+    assert events >= 2 * 20000
+    # a few records are longer (program start, flushes); the calls are 8 bytes each
+    assert 8 * 2 * 20000 <= record_bytes <= 8 * events + 64, (events, record_bytes)
+    assert record_bytes / events < 8.05
+    assert trace_events >= events

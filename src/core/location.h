@@ -58,6 +58,7 @@ typedef struct location {
     uint32_t index;           /* index within the process (0 = master) */
     char name[64];
     uint64_t event_count;     /* events handed to the substrates */
+    uint64_t record_bytes;    /* bytes of buffered records replayed */
     uint64_t flush_count;
     uint64_t last_replayed_time;
     replay_stack replay;

@@ -68,6 +68,7 @@ void replay_chunk(location *loc, const event_chunk *chunk)
     uint64_t t = chunk->base_time;
     const uint64_t *p = chunk->data;
     decoded_event e;
+    loc->record_bytes += (uint64_t)(chunk->end - chunk->data) * sizeof *chunk->data;
     while (p < chunk->end) {
         event_decode(&p, &t, &e);
         if (e.kind == EVENT_ENTER) {

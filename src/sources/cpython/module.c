@@ -486,6 +486,20 @@ static PyObject *native_verbose(PyObject *self, PyObject *arg)
 }
 
 /* Nanoseconds per read of each clock (for the benchmark's report). */
+/* Events replayed into the substrates and the bytes their buffered records
+ * took, over all locations (for the benchmark's bytes per event). */
+static PyObject *native_buffer_stats(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    unsigned long long events = 0, bytes = 0;
+    for (location *loc = location_first(); loc; loc = loc->next) {
+        events += loc->event_count;
+        bytes += loc->record_bytes;
+    }
+    return Py_BuildValue("{s:K,s:K}", "events", events, "record_bytes", bytes);
+}
+
 static PyObject *native_clock_cost(PyObject *self, PyObject *unused)
 {
     (void)self;
@@ -573,6 +587,8 @@ static PyMethodDef native_methods[] = {
     {"resume", native_resume, METH_NOARGS, "undo one suspend()"},
     {"caller_location", native_caller_location, METH_NOARGS, "(file, line) of the nearest caller outside scorep"},
     {"clock_cost", native_clock_cost, METH_NOARGS, "ns per read of each usable clock"},
+    {"buffer_stats", native_buffer_stats, METH_NOARGS,
+     "{'events': events replayed, 'record_bytes': bytes their buffered records took}"},
     {"features", native_features, METH_NOARGS, "optional parts built in: {'papi': bool, 'eval': bool}"},
     {"config_vars", native_config_vars, METH_NOARGS, "the configuration variable table"},
     {NULL, NULL, 0, NULL},
