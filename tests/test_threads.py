@@ -545,3 +545,56 @@ def test_no_bootstrap_leftovers_in_thread_locations(runner):
         assert not any(name.startswith("scorep") for name in counts), counts
         leaves = collections.Counter(e.region for e in loc.events if e.kind == "leave")
         assert leaves == counts, loc
+
+
+SEES_ALL_THREADS = pytest.mark.skipif(sys.version_info < (3, 12), reason="sys.monitoring (default on 3.12+)")
+
+
+@pytest.mark.parametrize("options", [pytest.param([], marks=SEES_ALL_THREADS),
+                                     pytest.param(["--instrumenter-type=eval"], marks=EVAL_ONLY)],
+                         ids=["monitoring", "eval"])
+def test_low_level_threads_are_recorded_with_instrumenters_that_see_every_thread(runner, options):
+    run = runner.script("""
+        import _thread
+        import threading
+
+        def work(n):
+            return n
+
+        def body(done, count):
+            for i in range(count):
+                work(i)
+            done.release()
+
+        locks = []
+        for count in (3, 5):
+            done = _thread.allocate_lock()
+            done.acquire()
+            _thread.start_new_thread(body, (done, count))
+            locks.append(done)
+        for done in locks:
+            done.acquire()
+        t = threading.Thread(target=body, args=(threading.Lock(), 7))
+        t.start()
+        t.join()
+        print("done")
+    """, options=options)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == "done\n"
+    trace = run.trace()
+    check_trace(trace)
+    master = trace.location(MASTER)
+    assert trace.enter_counts(master)["__main__:work"] == 0
+    per_location = {}
+    for loc in workers(trace):
+        tree = trace.call_tree(loc)
+        counts = trace.enter_counts(loc)
+        if counts["threading.Thread:run"]:
+            # a threading thread: from Thread.run on, as always
+            assert tree[("threading.Thread:run", "__main__:body", "__main__:work")] == 7, trace.format_call_tree(loc)
+        else:
+            # a low-level thread: from its function on
+            assert tree[("__main__:body",)] == 1, trace.format_call_tree(loc)
+            assert not any(name.startswith("threading") for name in counts if counts[name]), counts
+        per_location[loc.name] = counts["__main__:work"]
+    assert sorted(per_location.values()) == [3, 5, 7], per_location

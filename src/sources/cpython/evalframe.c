@@ -26,6 +26,8 @@ const bool evalframe_available = true;
 typedef struct _PyInterpreterFrame eval_frame;
 #define FRAME_CODE(f) ((f)->f_code)
 #define FRAME_GLOBALS(f) ((f)->f_globals)
+/* no Python frame below it in its thread (before the interpreter links it) */
+#define FRAME_OUTERMOST(ts, f) ((ts)->cframe->current_frame == NULL)
 /* Calling a generator or coroutine function runs its frame once, just to
  * make the generator object (RETURN_GENERATOR); that is not a call of its
  * code yet: the resumptions are. */
@@ -36,6 +38,7 @@ typedef struct _PyInterpreterFrame eval_frame;
 typedef PyFrameObject eval_frame;
 #define FRAME_CODE(f) ((f)->f_code)
 #define FRAME_GLOBALS(f) ((f)->f_globals)
+#define FRAME_OUTERMOST(ts, f) ((f)->f_back == NULL)
 #define MAKES_GENERATOR(f) 0
 #endif
 
@@ -50,14 +53,14 @@ static bool installed;
  * Returns the region whose leave to record when the frame ends, or
  * REGION_SKIP, or REGION_BEFORE_START for a frame that runs while a new
  * thread has not reached its program yet. */
-static __attribute__((noinline)) uint32_t enter_full(eval_frame *frame)
+static __attribute__((noinline)) uint32_t enter_full(PyThreadState *tstate, eval_frame *frame)
 {
     if (measurement_current_state == MEASUREMENT_STOPPED)
         return REGION_SKIP;
     thread_state *t = hook_thread_current();
     if (!t)
         return REGION_SKIP;
-    if (!t->started)
+    if (!t->started && !hook_thread_first_frame(t, FRAME_CODE(frame), FRAME_OUTERMOST(tstate, frame)))
         return REGION_BEFORE_START;
     if (t->suspended)
         return REGION_SKIP;
@@ -96,7 +99,7 @@ static PyObject *eval(PyThreadState *tstate, eval_frame *frame, int throwflag)
     /* the region to leave, or REGION_SKIP when the enter was not recorded */
     uint32_t region = code_region_fast(FRAME_CODE(frame));
     if (!hook_fast_event(hook_tls_thread, EVENT_ENTER, region))
-        region = enter_full(frame);
+        region = enter_full(tstate, frame);
     PyObject *result = _PyEval_EvalFrameDefault(tstate, frame, throwflag);
     if (region != REGION_SKIP && !hook_fast_event(hook_tls_thread, EVENT_LEAVE, region))
         leave_full(frame, region);

@@ -34,6 +34,7 @@ typedef struct {
      * plus one while the thread has not reached its program (!started) */
     int suspended;
     bool started;               /* past the thread bootstrap: its program runs */
+    bool first_seen;            /* its first Python event has happened */
     /* eval instrumenter: the frame whose enter thread_start() recorded
      * (identity only, the interpreter's frame), and its region */
     void *start_frame;
@@ -202,6 +203,15 @@ static inline uint32_t naming_code_region(PyCodeObject *code, PyFrameObject *fra
 /* hook.c: the instrumenter */
 extern __thread thread_state *hook_tls_thread __attribute__((tls_model("initial-exec")));
 thread_state *hook_thread_new(void);
+
+/* For instrumenters that see every thread (sys.monitoring, eval): the
+ * first Python frame seen in a thread that has not started.  A thread of
+ * the threading module starts later, in thread_start() (its bootstrap is
+ * not part of the program); a thread that was already running when the
+ * instrumenter came on is not in its outermost frame and is left alone; any
+ * other new thread (_thread.start_new_thread, threads of C extensions)
+ * starts here.  Returns whether the thread runs its program now. */
+bool hook_thread_first_frame(thread_state *t, PyCodeObject *code, bool outermost);
 
 /* The calling thread's state (made on its first event). */
 static inline thread_state *hook_thread_current(void)

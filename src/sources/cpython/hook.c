@@ -90,12 +90,39 @@ static thread_state *thread_state_new(void)
     pthread_once(&thread_exit_once, make_thread_exit_key);
     pthread_setspecific(thread_exit_key, state->loc);
     state->suspended = state->started ? 0 : 1;
+    state->first_seen = false;
     state->start_frame = NULL;
     state->user_regions = NULL;
     state->user_depth = state->user_capacity = 0;
     int rc = PyList_Append(thread_registry, (PyObject *)state);  /* keeps it alive for good */
     Py_DECREF(state);
     return rc == 0 ? state : NULL;
+}
+
+static bool is_threading_bootstrap(PyCodeObject *code)
+{
+    static const char suffix[] = "threading.py";
+    const char *name = PyUnicode_Check(code->co_name) ? PyUnicode_AsUTF8(code->co_name) : NULL;
+    const char *file = PyUnicode_Check(code->co_filename) ? PyUnicode_AsUTF8(code->co_filename) : NULL;
+    if (!name || !file) {
+        PyErr_Clear();
+        return false;
+    }
+    size_t n = strlen(file);
+    return strcmp(name, "_bootstrap") == 0 && n >= sizeof suffix - 1 &&
+           strcmp(file + n - (sizeof suffix - 1), suffix) == 0;
+}
+
+bool hook_thread_first_frame(thread_state *t, PyCodeObject *code, bool outermost)
+{
+    if (t->started || t->first_seen)
+        return t->started;
+    t->first_seen = true;
+    if (!outermost || is_threading_bootstrap(code))
+        return false;
+    t->started = true;
+    t->suspended--;
+    return true;
 }
 
 thread_state *hook_thread_new(void)
@@ -309,6 +336,7 @@ void hook_install_other_threads(void)
         marker->loc = NULL;
         marker->suspended = 1;
         marker->started = false;
+        marker->first_seen = true;
         marker->start_frame = NULL;
         marker->user_regions = NULL;
         marker->user_depth = marker->user_capacity = 0;

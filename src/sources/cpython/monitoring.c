@@ -44,8 +44,16 @@ static inline uint32_t code_region(PyObject *code)
 /* PY_START, PY_RESUME: (code, offset) */
 static __attribute__((noinline)) PyObject *on_enter_full(PyObject *const *args)
 {
-    thread_state *t = current();
-    if (!t)
+    if (measurement_current_state == MEASUREMENT_STOPPED)
+        Py_RETURN_NONE;
+    thread_state *t = hook_thread_current();
+    if (t && !t->started && !t->first_seen) {
+        PyFrameObject *frame = PyEval_GetFrame();  /* the starting frame (borrowed) */
+        PyFrameObject *back = frame ? PyFrame_GetBack(frame) : NULL;
+        hook_thread_first_frame(t, (PyCodeObject *)args[0], frame && !back);
+        Py_XDECREF(back);
+    }
+    if (!t || t->suspended)
         Py_RETURN_NONE;
     uint32_t region = code_region(args[0]);
     if (!REGION_RECORDED(region))
