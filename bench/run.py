@@ -241,16 +241,16 @@ def targets(rows: List[dict]) -> str:
         half_viz = 0.5 * viz["overhead_ns"] if viz else float("nan")
         ratio = prof["overhead_ns"] / trace["overhead_ns"] if prof and trace["overhead_ns"] > 0 else float("nan")
         below = cprof and trace["seconds"] < cprof["seconds"] and prof and prof["seconds"] < cprof["seconds"]
-        lines.append(f"| {workload} | {trace['overhead_ns']:.1f} | {limit:.1f} | "
-                     f"{'yes' if trace['overhead_ns'] <= limit else 'no'} | {half_viz:.1f} | "
-                     f"{'yes' if trace['overhead_ns'] <= half_viz else 'no'} | {ratio:.2f} | "
-                     f"{'yes' if below else 'no'} | {100 * trace['write_share']:.1f}% |")
+        def row(label: str, r: dict, ratio_cell: str, below_cell: str) -> str:
+            return (f"| {label} | {r['overhead_ns']:.1f} | {limit:.1f} | "
+                    f"{'yes' if r['overhead_ns'] <= limit else 'no'} | {half_viz:.1f} | "
+                    f"{'yes' if r['overhead_ns'] <= half_viz else 'no'} | {ratio_cell} | {below_cell} | "
+                    f"{100 * r['write_share']:.1f}% |")
+
+        lines.append(row(workload, trace, f"{ratio:.2f}", "yes" if below else "no"))
         evaluated = by.get((workload, "scorep-eval"))
         if evaluated:
-            lines.append(f"| {workload} (eval instrumenter, Python calls only) | {evaluated['overhead_ns']:.1f} | "
-                         f"{limit:.1f} | {'yes' if evaluated['overhead_ns'] <= limit else 'no'} | {half_viz:.1f} | "
-                         f"{'yes' if evaluated['overhead_ns'] <= half_viz else 'no'} | | | "
-                         f"{100 * evaluated['write_share']:.1f}% |")
+            lines.append(row(f"{workload} (eval instrumenter, Python calls only)", evaluated, "", ""))
     return "\n".join(lines) + "\n"
 
 

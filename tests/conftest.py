@@ -16,6 +16,10 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from otf2_trace import Trace, read_trace  # noqa: E402
 
+# The eval instrumenter (PEP 523 frame evaluation) exists on these versions only.
+HAS_EVAL = (3, 9) <= sys.version_info < (3, 12)
+EVAL_ONLY = pytest.mark.skipif(not HAS_EVAL, reason="PEP 523 instrumenter: 3.9-3.11")
+
 # Variables of the test environment that would change what the measurement does.
 _SCOREP_VARS = [name for name in os.environ if name.startswith("SCOREP_")]
 

@@ -5,6 +5,8 @@ import sys
 
 import pytest
 
+from conftest import EVAL_ONLY, HAS_EVAL
+
 PROGRAM = """
 import time
 
@@ -169,9 +171,6 @@ def test_trace_instrumenter_records_python_calls_only(runner, kind):
     assert "time:sleep" not in counts
 
 
-EVAL_ONLY = pytest.mark.skipif(not (3, 9) <= sys.version_info < (3, 12), reason="PEP 523 instrumenter: 3.9-3.11")
-
-
 @EVAL_ONLY
 def test_eval_instrumenter_records_python_calls_with_exact_nesting(runner):
     run = runner.script(PROGRAM, options=["--instrumenter-type=eval"])
@@ -234,7 +233,7 @@ def test_eval_instrumenter_exceptions_and_switching(runner):
     assert tree[("__main__:<module>", "__main__:catches", "__main__:fails")] == 1
 
 
-@pytest.mark.skipif((3, 9) <= sys.version_info < (3, 12), reason="the eval instrumenter exists here")
+@pytest.mark.skipif(HAS_EVAL, reason="the eval instrumenter exists here")
 def test_eval_instrumenter_elsewhere_is_a_usage_error(runner):
     runner.write("prog.py", "print('ran')")
     run = runner.run("--instrumenter-type=eval", "prog.py")

@@ -13,6 +13,8 @@ import sys
 
 import pytest
 
+from conftest import EVAL_ONLY
+
 MASTER = "Master thread"
 
 
@@ -63,9 +65,6 @@ for t in threads:
     t.join()
 print("done")
 """
-
-
-EVAL_ONLY = pytest.mark.skipif(not (3, 9) <= sys.version_info < (3, 12), reason="PEP 523 instrumenter: 3.9-3.11")
 
 
 @pytest.mark.parametrize("options", [[], ["--instrumenter-type=trace"],

@@ -100,17 +100,6 @@ uint64_t location_released_bytes(void);
 
 void location_append_wide(location *loc, unsigned kind, uint32_t region, uint64_t now);
 
-static inline void location_append(location *loc, unsigned kind, uint32_t region, uint64_t now)
-{
-    uint64_t delta = now - loc->last_time;
-    if (__builtin_expect(event_fits(region, delta) && loc->pos < loc->limit, 1)) {
-        *loc->pos++ = event_pack(kind, region, delta);
-        loc->last_time = now;
-        return;
-    }
-    location_append_wide(loc, kind, region, now);
-}
-
 /* The shortest append, for a region id the caller knows to be below
  * EVENT_REGION_LIMIT: false (nothing stored) when the record needs the
  * general path, i.e. the gap since the last event is too long, the clock
@@ -126,6 +115,13 @@ static inline bool location_append_short(location *loc, unsigned kind, uint32_t 
         return true;
     }
     return false;
+}
+
+static inline void location_append(location *loc, unsigned kind, uint32_t region, uint64_t now)
+{
+    if (__builtin_expect(region < EVENT_REGION_LIMIT, 1) && location_append_short(loc, kind, region, now))
+        return;
+    location_append_wide(loc, kind, region, now);
 }
 
 /* Append an extended record with up to EXT_MAX_PAYLOAD payload words. */

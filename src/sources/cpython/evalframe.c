@@ -65,9 +65,9 @@ static __attribute__((noinline)) uint32_t enter_full(PyThreadState *tstate, eval
     if (t->suspended)
         return REGION_SKIP;
     PyCodeObject *code = FRAME_CODE(frame);
-    uint32_t region = naming_code_region_cached(code);
-    if (region == REGION_SKIP && code_extra(code) == NULL)
-        region = naming_code_region_with_globals(code, FRAME_GLOBALS(frame));
+    void *extra = code_extra(code);
+    uint32_t region = extra ? (uint32_t)((uintptr_t)extra - 1)
+                            : naming_code_region_with_globals(code, FRAME_GLOBALS(frame));
     if (!REGION_RECORDED(region))
         return REGION_SKIP;
     hook_record_enter(t->loc, region);
