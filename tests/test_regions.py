@@ -240,6 +240,7 @@ def test_eval_instrumenter_elsewhere_is_a_usage_error(runner):
     assert run.returncode == 2
     assert "--instrumenter-type=eval needs Python 3.9, 3.10 or 3.11" in run.stderr.splitlines()[-1]
     assert run.stdout == ""
+    assert run.experiments() == []
 
 
 @pytest.mark.parametrize("kind", ["profile", "cProfile"])
