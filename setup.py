@@ -1,6 +1,12 @@
-"""Build of the scorep package: the C measurement core, the OTF2 writer and
-the CPython event source are compiled into one extension, scorep._native,
-linked against the system OTF2 library found with otf2-config."""
+"""Build of the scorep package: two native parts, linked against the system
+OTF2 library found with otf2-config:
+
+* scorep/libscorep_measurement.so: the measurement core and its substrates
+  (src/core, src/substrates), one shared library per process that the
+  CPython extension and the MPI and I/O wrapper libraries all link, so that
+  they record into the same measurement;
+* scorep._native: the CPython event source (src/sources/cpython), which
+  finds the library next to itself ($ORIGIN)."""
 import glob
 import os
 import shutil
@@ -8,9 +14,15 @@ import subprocess
 import sys
 
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 OTF2_HINT = ("scorep: error: the OTF2 library was not found (otf2-config is missing); "
              "install it with: apt-get install libotf2-trace-dev otf2-tools")
+CORE_LIBRARY = "scorep.libscorep_measurement"
+COMMON_FLAGS = ["-std=gnu11", "-O2", "-Wall", "-Wno-missing-field-initializers", "-D_GNU_SOURCE",
+                # hidden symbols: only the scorep_* interface leaves a library, and
+                # the hot path reads its own globals directly, not through the GOT
+                "-fvisibility=hidden", "-fno-plt"]
 
 
 def otf2_flags():
@@ -35,24 +47,55 @@ def papi_flags():
     return ["-DSCOREP_HAVE_PAPI"], ["-lpapi"]
 
 
-def native_extension():
+def headers():
+    return glob.glob("src/**/*.h", recursive=True) + glob.glob("src/**/*.def", recursive=True)
+
+
+def core_library():
     cflags, ldflags = otf2_flags()
     papi_cflags, papi_ldflags = papi_flags()
-    cflags += papi_cflags
-    ldflags += papi_ldflags
-    sources = sorted(glob.glob("src/core/*.c") + glob.glob("src/writers/*.c") + glob.glob("src/sources/cpython/*.c"))
     return Extension(
-        "scorep._native",
-        sources=sources,
-        depends=glob.glob("src/**/*.h", recursive=True) + glob.glob("src/**/*.def", recursive=True),
-        # hidden symbols: the hot path reads its globals directly, not through the GOT
-        extra_compile_args=["-std=gnu11", "-O2", "-Wall", "-Wno-missing-field-initializers", "-D_GNU_SOURCE",
-                            "-fvisibility=hidden", "-fno-plt"] + cflags,
-        extra_link_args=ldflags + ["-lpthread"],
+        CORE_LIBRARY,
+        sources=sorted(glob.glob("src/core/*.c") + glob.glob("src/substrates/*.c")),
+        depends=headers(),
+        extra_compile_args=COMMON_FLAGS + cflags + papi_cflags,
+        extra_link_args=ldflags + papi_ldflags + ["-lpthread", "-Wl,-soname,libscorep_measurement.so"],
     )
 
 
+def cpython_extension():
+    return Extension(
+        "scorep._native",
+        # the pointer map is a plain data structure (no measurement state): a
+        # copy of its own serves the extension's C function cache
+        sources=sorted(glob.glob("src/sources/cpython/*.c")) + ["src/core/ptrmap.c"],
+        depends=headers(),
+        libraries=["scorep_measurement"],
+        extra_compile_args=COMMON_FLAGS,
+        extra_link_args=["-Wl,-rpath,$ORIGIN"],
+    )
+
+
+class build_native(build_ext):
+    """Builds the core library first, under its own name (no Python ABI
+    tag: it does not depend on Python), then the extension against it."""
+
+    def get_ext_filename(self, fullname):
+        # asked with the full name and with its last part alone
+        if fullname in (CORE_LIBRARY, CORE_LIBRARY.split(".")[-1]):
+            return os.path.join(*fullname.split(".")[:-1], "libscorep_measurement.so")
+        return super().get_ext_filename(fullname)
+
+    def build_extension(self, ext):
+        if ext.name != CORE_LIBRARY:
+            library_dir = os.path.dirname(self.get_ext_fullpath(CORE_LIBRARY))
+            if library_dir not in ext.library_dirs:
+                ext.library_dirs.append(library_dir)
+        super().build_extension(ext)
+
+
 # setup() is also imported for metadata queries (egg_info), which need no
-# compiler; only building the extension needs OTF2.
+# compiler; only building the extensions needs OTF2.
 needs_build = not any(arg in sys.argv for arg in ("egg_info", "dist_info", "sdist", "--version", "--name"))
-setup(ext_modules=[native_extension()] if needs_build else [])
+setup(ext_modules=[core_library(), cpython_extension()] if needs_build else [],
+      cmdclass={"build_ext": build_native})

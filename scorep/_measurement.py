@@ -95,10 +95,8 @@ def exit_with_sigint() -> None:
 
 
 def _at_exit() -> None:
-    try:
-        finalize()
-    except OSError as error:
-        print(f"scorep: error: {error}", file=sys.stderr)
+    # results that cannot be written are reported by the core, one line each
+    finalize()
     if _state["exit_with_sigint"]:
         for stream in (sys.stdout, sys.stderr):
             try:

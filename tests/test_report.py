@@ -32,7 +32,7 @@ def worker():
 for _ in range(2):
     hot()
 cold()
-t = threading.Thread(target=worker)
+t = threading.Thread(target=worker, name="worker")
 t.start(); t.join()
 """
 
@@ -74,8 +74,8 @@ def test_summary_of_a_profile(runner):
     assert "__main__:hot" in tree and "threading.Thread:run" in tree
     # per-thread sections
     assert "Process / Master thread" in text
-    assert "Process / Python thread 1" in text
-    worker = text.split("Process / Python thread 1")[1]
+    assert "Process / worker" in text  # the location carries the Thread.name
+    worker = text.split("Process / worker")[1]
     assert "__main__:worker" in worker and "__main__:cold" not in worker
 
 

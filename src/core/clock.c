@@ -4,7 +4,7 @@
 #include <string.h>
 #include <sys/time.h>
 
-clock_kind clock_active_kind = CLOCK_KIND_CLOCK_GETTIME;
+clock_kind scorep_clock_kind = CLOCK_KIND_CLOCK_GETTIME;
 
 static uint64_t start_ticks, start_mono_ns, start_epoch_ns;
 static uint64_t resolution = 1000000000ull;
@@ -23,15 +23,21 @@ static uint64_t epoch_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-uint64_t clock_read_slow(void)
+static uint64_t read_kind(clock_kind kind)
 {
-    if (clock_active_kind == CLOCK_KIND_GETTIMEOFDAY) {
+#ifdef SCOREP_HAVE_TSC
+    if (kind == CLOCK_KIND_TSC)
+        return __rdtsc();
+#endif
+    if (kind == CLOCK_KIND_GETTIMEOFDAY) {
         struct timeval tv;
         gettimeofday(&tv, NULL);
         return (uint64_t)tv.tv_sec * 1000000000ull + (uint64_t)tv.tv_usec * 1000ull;
     }
     return monotonic_ns();
 }
+
+uint64_t scorep_clock_read_slow(void) { return read_kind(scorep_clock_kind); }
 
 bool clock_tsc_usable(void)
 {
@@ -57,7 +63,7 @@ bool clock_tsc_usable(void)
 
 void clock_init(clock_kind kind)
 {
-    clock_active_kind = kind;
+    scorep_clock_kind = kind;
     start_epoch_ns = epoch_ns();
     start_mono_ns = monotonic_ns();
     start_ticks = clock_now();
@@ -66,7 +72,7 @@ void clock_init(clock_kind kind)
 
 uint64_t clock_finish(void)
 {
-    if (clock_active_kind != CLOCK_KIND_TSC)
+    if (scorep_clock_kind != CLOCK_KIND_TSC)
         return resolution = 1000000000ull;
     /* The TSC frequency is measured against CLOCK_MONOTONIC over the whole
      * run.  Each end point is read to within ~100 ns, so 2 ms give the
@@ -100,4 +106,15 @@ const char *clock_kind_name(clock_kind kind)
     case CLOCK_KIND_GETTIMEOFDAY: return "gettimeofday";
     }
     return "?";
+}
+
+double clock_cost_ns(clock_kind kind)
+{
+    const int n = 1000000;
+    volatile uint64_t sink = 0;
+    uint64_t begin = monotonic_ns();
+    for (int i = 0; i < n; i++)
+        sink += read_kind(kind);
+    (void)sink;
+    return (double)(monotonic_ns() - begin) / n;
 }

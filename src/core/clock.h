@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
+
+#include "export.h"
 #if defined(__x86_64__) || defined(__i386__)
 #include <x86intrin.h>
 #define SCOREP_HAVE_TSC 1
@@ -21,27 +23,29 @@ typedef enum {
     CLOCK_KIND_GETTIMEOFDAY    /* gettimeofday, scaled to ns */
 } clock_kind;
 
-extern clock_kind clock_active_kind;
+/* The clock in use (read inline by every timestamp; set by clock_init). */
+extern SCOREP_API clock_kind scorep_clock_kind;
 
-uint64_t clock_read_slow(void);
+/* clock_now() for clocks other than the TSC. */
+SCOREP_API uint64_t scorep_clock_read_slow(void);
 
 static inline uint64_t clock_now(void)
 {
 #ifdef SCOREP_HAVE_TSC
-    if (__builtin_expect(clock_active_kind == CLOCK_KIND_TSC, 1))
+    if (__builtin_expect(scorep_clock_kind == CLOCK_KIND_TSC, 1))
         return __rdtsc();
 #endif
-    return clock_read_slow();
+    return scorep_clock_read_slow();
 }
 
 /* The TSC itself, for paths that have checked clock_active_kind already
- * (measurement_fast): no test, no call. */
+ * (scorep_fast): no test, no call. */
 static inline uint64_t clock_now_tsc(void)
 {
 #ifdef SCOREP_HAVE_TSC
     return __rdtsc();
 #else
-    return clock_read_slow();
+    return scorep_clock_read_slow();
 #endif
 }
 
@@ -62,5 +66,8 @@ uint64_t clock_resolution(void);
 uint64_t clock_ticks_to_epoch_ns(uint64_t t);
 
 const char *clock_kind_name(clock_kind kind);
+
+/* Nanoseconds one read of that clock costs here (measured now, ~20 ms). */
+double clock_cost_ns(clock_kind kind);
 
 #endif

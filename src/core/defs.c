@@ -1,6 +1,7 @@
 #include "defs.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,13 +21,19 @@ static keymap string_ids, region_ids, parameter_ids;
 static bool initialized;
 static uint64_t bytes_used;
 
-static void *vec_push(vec *v, size_t item_size)
+/* Room for one more item, or NULL when out of memory; the item counts
+ * once the caller has filled it (vec_commit). */
+static void *vec_room(vec *v, size_t item_size)
 {
     if (v->count == v->capacity) {
-        v->capacity = v->capacity ? v->capacity * 2 : 64;
-        v->items = realloc(v->items, (size_t)v->capacity * item_size);
+        uint32_t capacity = v->capacity ? v->capacity * 2 : 64;
+        void *grown = realloc(v->items, (size_t)capacity * item_size);
+        if (!grown)
+            return NULL;
+        v->items = grown;
+        v->capacity = capacity;
     }
-    return (char *)v->items + (size_t)v->count++ * item_size;
+    return (char *)v->items + (size_t)v->count * item_size;
 }
 
 static void init_locked(void)
@@ -53,12 +60,16 @@ static uint32_t string_locked(const char *text)
     uint32_t id;
     if (keymap_get(&string_ids, text, len, &id))
         return id;
-    id = strings.count;
-    bytes_used += len + 1 + sizeof(char *) + sizeof(keymap_slot);
-    char *copy = malloc(len + 1);
+    char **slot = vec_room(&strings, sizeof(char *));
+    char *copy = slot ? malloc(len + 1) : NULL;
+    if (!copy || !keymap_put(&string_ids, text, len, strings.count)) {
+        free(copy);
+        return DEFS_NO_ID;
+    }
     memcpy(copy, text, len + 1);
-    *(char **)vec_push(&strings, sizeof(char *)) = copy;
-    keymap_put(&string_ids, text, len, id);
+    *slot = copy;
+    id = strings.count++;
+    bytes_used += len + 1 + sizeof(char *) + sizeof(keymap_slot);
     return id;
 }
 
@@ -78,9 +89,21 @@ const char *defs_string_text(uint32_t id)
     return text;
 }
 
-uint32_t defs_string_count(void) { return strings.count; }
+uint32_t defs_string_count(void)
+{
+    pthread_mutex_lock(&defs_lock);
+    uint32_t n = strings.count;
+    pthread_mutex_unlock(&defs_lock);
+    return n;
+}
 
-uint64_t defs_bytes(void) { return bytes_used; }
+uint64_t defs_bytes(void)
+{
+    pthread_mutex_lock(&defs_lock);
+    uint64_t n = bytes_used;
+    pthread_mutex_unlock(&defs_lock);
+    return n;
+}
 
 uint32_t defs_region(const char *name, const char *group, const char *file, uint32_t first_line,
                      uint32_t last_line, region_role role, region_paradigm paradigm)
@@ -94,8 +117,9 @@ uint32_t defs_region(const char *name, const char *group, const char *file, uint
     if (role == REGION_ROLE_USER)
         key[1] = key[2] = UINT32_MAX;
     uint32_t id;
-    if (!keymap_get(&region_ids, key, sizeof key, &id)) {
-        id = regions.count;
+    if (name_id == DEFS_NO_ID || file_id == DEFS_NO_ID) {
+        id = DEFS_NO_ID;
+    } else if (!keymap_get(&region_ids, key, sizeof key, &id)) {
         region_def def = {
             .name = name_id,
             .group = string_locked(group ? group : ""),
@@ -105,15 +129,26 @@ uint32_t defs_region(const char *name, const char *group, const char *file, uint
             .role = role,
             .paradigm = paradigm,
         };
-        *(region_def *)vec_push(&regions, sizeof def) = def;
-        bytes_used += sizeof def + sizeof(keymap_slot);
-        keymap_put(&region_ids, key, sizeof key, id);
+        region_def *slot = vec_room(&regions, sizeof def);
+        if (def.group == DEFS_NO_ID || !slot || !keymap_put(&region_ids, key, sizeof key, regions.count)) {
+            id = DEFS_NO_ID;
+        } else {
+            *slot = def;
+            id = regions.count++;
+            bytes_used += sizeof def + sizeof(keymap_slot);
+        }
     }
     pthread_mutex_unlock(&defs_lock);
     return id;
 }
 
-uint32_t defs_region_count(void) { return regions.count; }
+uint32_t defs_region_count(void)
+{
+    pthread_mutex_lock(&defs_lock);
+    uint32_t n = regions.count;
+    pthread_mutex_unlock(&defs_lock);
+    return n;
+}
 
 region_def defs_region_get(uint32_t id)
 {
@@ -129,17 +164,30 @@ uint32_t defs_parameter(const char *name, parameter_type type)
     uint32_t name_id = string_locked(name);  /* initialises the tables if needed */
     uint32_t key[2] = {name_id, (uint32_t)type};
     uint32_t id;
-    if (!keymap_get(&parameter_ids, key, sizeof key, &id)) {
-        id = parameters.count;
+    if (name_id == DEFS_NO_ID) {
+        id = DEFS_NO_ID;
+    } else if (!keymap_get(&parameter_ids, key, sizeof key, &id)) {
         parameter_def def = {.name = name_id, .type = type};
-        *(parameter_def *)vec_push(&parameters, sizeof def) = def;
-        keymap_put(&parameter_ids, key, sizeof key, id);
+        parameter_def *slot = vec_room(&parameters, sizeof def);
+        if (!slot || !keymap_put(&parameter_ids, key, sizeof key, parameters.count)) {
+            id = DEFS_NO_ID;
+        } else {
+            *slot = def;
+            id = parameters.count++;
+            bytes_used += sizeof def + sizeof(keymap_slot);
+        }
     }
     pthread_mutex_unlock(&defs_lock);
     return id;
 }
 
-uint32_t defs_parameter_count(void) { return parameters.count; }
+uint32_t defs_parameter_count(void)
+{
+    pthread_mutex_lock(&defs_lock);
+    uint32_t n = parameters.count;
+    pthread_mutex_unlock(&defs_lock);
+    return n;
+}
 
 parameter_def defs_parameter_get(uint32_t id)
 {
@@ -147,4 +195,53 @@ parameter_def defs_parameter_get(uint32_t id)
     parameter_def def = ((parameter_def *)parameters.items)[id];
     pthread_mutex_unlock(&defs_lock);
     return def;
+}
+
+static void *copy_items(const vec *v, size_t item_size)
+{
+    void *copy = malloc(v->count ? (size_t)v->count * item_size : 1);
+    if (copy && v->count)
+        memcpy(copy, v->items, (size_t)v->count * item_size);
+    return copy;
+}
+
+bool defs_snapshot(definitions *out)
+{
+    pthread_mutex_lock(&defs_lock);
+    *out = (definitions){
+        .strings = copy_items(&strings, sizeof(char *)),
+        .string_count = strings.count,
+        .regions = copy_items(&regions, sizeof(region_def)),
+        .region_count = regions.count,
+        .parameters = copy_items(&parameters, sizeof(parameter_def)),
+        .parameter_count = parameters.count,
+    };
+    pthread_mutex_unlock(&defs_lock);
+    if (out->strings && out->regions && out->parameters)
+        return true;
+    defs_snapshot_free(out);
+    return false;
+}
+
+void defs_snapshot_free(definitions *defs)
+{
+    free(defs->strings);
+    free(defs->regions);
+    free(defs->parameters);
+    *defs = (definitions){0};
+}
+
+uint32_t defs_artificial(artificial_region which)
+{
+    static _Atomic uint32_t ids[ARTIFICIAL_COUNT] = {DEFS_NO_ID, DEFS_NO_ID};
+    uint32_t id = atomic_load(&ids[which]);
+    if (id != DEFS_NO_ID)
+        return id;
+    /* as Score-P names and classifies them */
+    if (which == ARTIFICIAL_MEASUREMENT_OFF)
+        id = defs_region("MEASUREMENT OFF", "", "", 0, 0, REGION_ROLE_ARTIFICIAL, REGION_PARADIGM_USER);
+    else
+        id = defs_region("TRACE BUFFER FLUSH", "", "", 0, 0, REGION_ROLE_ARTIFICIAL, REGION_PARADIGM_MEASUREMENT);
+    atomic_store(&ids[which], id);
+    return id;
 }

@@ -39,6 +39,10 @@ typedef struct {
 
 void defs_init(void);
 
+/* Ids returned when a definition cannot be stored (out of memory): no
+ * valid id is that large. */
+#define DEFS_NO_ID UINT32_MAX
+
 /* Bytes held by the definitions (accounted against SCOREP_TOTAL_MEMORY). */
 uint64_t defs_bytes(void);
 
@@ -55,5 +59,30 @@ region_def defs_region_get(uint32_t id);
 uint32_t defs_parameter(const char *name, parameter_type type);
 uint32_t defs_parameter_count(void);
 parameter_def defs_parameter_get(uint32_t id);
+
+/* Regions the measurement itself records: defined on first use. */
+typedef enum {
+    ARTIFICIAL_MEASUREMENT_OFF,  /* recording was switched off */
+    ARTIFICIAL_BUFFER_FLUSH,     /* the program waited for a buffer flush */
+    ARTIFICIAL_COUNT
+} artificial_region;
+
+uint32_t defs_artificial(artificial_region which);
+
+/* Every definition made so far, as arrays indexed by id: what substrates
+ * get when they close.  A copy, so definitions made later do not move it;
+ * the strings themselves stay valid for the life of the process. */
+typedef struct {
+    const char **strings;
+    uint32_t string_count;
+    region_def *regions;
+    uint32_t region_count;
+    parameter_def *parameters;
+    uint32_t parameter_count;
+} definitions;
+
+/* False when out of memory. */
+bool defs_snapshot(definitions *out);
+void defs_snapshot_free(definitions *defs);
 
 #endif

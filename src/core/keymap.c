@@ -15,11 +15,12 @@ static uint64_t hash_bytes(const void *key, size_t len)
     return h;
 }
 
-void keymap_init(keymap *map)
+bool keymap_init(keymap *map)
 {
-    map->capacity = 64;
     map->used = 0;
-    map->slots = calloc(map->capacity, sizeof *map->slots);
+    map->slots = calloc(64, sizeof *map->slots);
+    map->capacity = map->slots ? 64 : 0;
+    return map->slots != NULL;
 }
 
 void keymap_free(keymap *map)
@@ -44,6 +45,8 @@ static keymap_slot *find_slot(keymap_slot *slots, size_t capacity, const void *k
 
 bool keymap_get(const keymap *map, const void *key, size_t len, uint32_t *value)
 {
+    if (!map->slots)
+        return false;
     keymap_slot *s = find_slot(map->slots, map->capacity, key, len, hash_bytes(key, len));
     if (!s->key)
         return false;
@@ -51,10 +54,12 @@ bool keymap_get(const keymap *map, const void *key, size_t len, uint32_t *value)
     return true;
 }
 
-static void grow(keymap *map)
+static bool grow(keymap *map)
 {
-    size_t capacity = map->capacity * 2;
+    size_t capacity = map->capacity ? map->capacity * 2 : 64;
     keymap_slot *slots = calloc(capacity, sizeof *slots);
+    if (!slots)
+        return false;
     for (size_t i = 0; i < map->capacity; i++) {
         keymap_slot *old = &map->slots[i];
         if (old->key)
@@ -63,16 +68,19 @@ static void grow(keymap *map)
     free(map->slots);
     map->slots = slots;
     map->capacity = capacity;
+    return true;
 }
 
-void keymap_put(keymap *map, const void *key, size_t len, uint32_t value)
+bool keymap_put(keymap *map, const void *key, size_t len, uint32_t value)
 {
-    if ((map->used + 1) * 4 > map->capacity * 3)
-        grow(map);
+    if ((map->used + 1) * 4 > map->capacity * 3 && !grow(map))
+        return false;
     uint64_t h = hash_bytes(key, len);
     keymap_slot *s = find_slot(map->slots, map->capacity, key, len, h);
     if (!s->key) {
         s->key = malloc(len + 1);
+        if (!s->key)
+            return false;
         memcpy(s->key, key, len);
         s->key[len] = '\0';
         s->key_len = len;
@@ -80,4 +88,5 @@ void keymap_put(keymap *map, const void *key, size_t len, uint32_t value)
         map->used++;
     }
     s->value = value;
+    return true;
 }

@@ -20,10 +20,12 @@ typedef struct {
     size_t used;
 } keymap;
 
-void keymap_init(keymap *map);
+/* False when out of memory (the map is then empty and usable). */
+bool keymap_init(keymap *map);
 void keymap_free(keymap *map);
 /* Returns true and sets *value if present. */
 bool keymap_get(const keymap *map, const void *key, size_t len, uint32_t *value);
-void keymap_put(keymap *map, const void *key, size_t len, uint32_t value);
+/* False when out of memory (the map is unchanged). */
+bool keymap_put(keymap *map, const void *key, size_t len, uint32_t value);
 
 #endif

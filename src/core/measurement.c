@@ -1,3 +1,7 @@
+/* The measurement of one process: its start and end, the calling thread's
+ * location, and the recording functions of the public interface (scorep.h).
+ * This is the top of the core: it composes the modules below it and is
+ * called by none of them. */
 #include "measurement.h"
 
 #include <pthread.h>
@@ -5,62 +9,76 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "clock.h"
-#include "defs.h"
-#include "drain.h"
+#include "buffers.h"
 #include "experiment.h"
 #include "filter.h"
+#include "log.h"
 #include "metrics.h"
-#include "substrate.h"
-#include "../writers/otf2_trace.h"
-#include "../writers/profile.h"
+#include "substrates.h"
 
-volatile int measurement_current_state = MEASUREMENT_STOPPED;
-int measurement_fast;
-measurement_info measurement;
-
-void measurement_set_state(measurement_state state)
-{
-    measurement_current_state = state;
-    measurement_fast = state == MEASUREMENT_ACTIVE && clock_active_kind == CLOCK_KIND_TSC && !metrics_active;
-}
-
-static bool initialized, finalized, tracing_open, profiling_open;
+static measurement_config cfg;
+static _Atomic int phase = SCOREP_NOT_STARTED;  /* scorep_phase */
 static bool forked_child;
 static filter *region_filter;
-static char *result_dir;
-static pthread_mutex_t finalize_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *experiment_dir, *result_dir;
+static uint64_t start_time;
+static uint32_t program_region, program_name;
+static uint32_t *program_args;
+static uint32_t program_argc;
+static int exit_status;
+static bool has_exit_status;
+static pthread_mutex_t lifecycle_lock = PTHREAD_MUTEX_INITIALIZER;
+static substrate_facts facts;  /* what the substrates keep for the whole run */
 
-static void log_line(const char *fmt, va_list ap)
+/* ---- the calling thread's location ---- */
+
+static __thread location *current_location;
+static pthread_key_t thread_end_key;
+static pthread_once_t thread_end_once = PTHREAD_ONCE_INIT;
+
+/* Runs when a thread that recorded ends: nothing more is appended to its
+ * location, which the buffer policy then replays and closes. */
+static void thread_ended(void *loc)
 {
-    char line[1024];
-    vsnprintf(line, sizeof line, fmt, ap);
-    fprintf(stderr, "[Score-P] %s\n", line);
-    fflush(stderr);
+    atomic_store_explicit(&((location *)loc)->phase, LOCATION_FINISHED, memory_order_release);
 }
 
-void measurement_verbose(const char *fmt, ...)
+static void make_thread_end_key(void) { pthread_key_create(&thread_end_key, thread_ended); }
+
+scorep_location *scorep_location_current(void)
 {
-    if (!measurement.cfg.verbose)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    log_line(fmt, ap);
-    va_end(ap);
+    location *loc = current_location;
+    if (__builtin_expect(loc != NULL, 1) || state_get() == MEASUREMENT_STOPPED)
+        return loc;
+    loc = location_create(defs_string(""), clock_now());
+    if (!loc)
+        return NULL;
+    char name[32];
+    if (loc->index == 0)
+        snprintf(name, sizeof name, "Master thread");
+    else
+        snprintf(name, sizeof name, "Thread %u", loc->index);
+    atomic_store(&loc->name, defs_string(name));
+    pthread_once(&thread_end_once, make_thread_end_key);
+    pthread_setspecific(thread_end_key, loc);
+    current_location = loc;
+    return loc;
 }
 
-void measurement_warning(const char *fmt, ...)
+void scorep_location_set_name(scorep_location *loc, const char *name)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    log_line(fmt, ap);
-    va_end(ap);
+    uint32_t id = defs_string(name);
+    if (loc && id != DEFS_NO_ID)
+        atomic_store(&loc->name, id);
 }
+
+/* ---- start ---- */
 
 static bool select_clock(char *err, size_t errlen)
 {
-    const char *want = measurement.cfg.timer;
+    const char *want = cfg.timer;
     bool tsc = clock_tsc_usable();
     clock_kind kind;
     if (!want[0])
@@ -79,12 +97,55 @@ static bool select_clock(char *err, size_t errlen)
     return true;
 }
 
-static char **copy_args(int argc, char **argv)
+/* The configuration checks that need more than one variable. */
+static bool check_config(char *err, size_t errlen)
 {
-    char **out = calloc((size_t)argc + 1, sizeof *out);
-    for (int i = 0; i < argc; i++)
-        out[i] = strdup(argv[i]);
-    return out;
+    uint64_t page = cfg.page_size < 4096 ? 4096 : cfg.page_size;
+    if (cfg.total_memory < 2 * page) {
+        snprintf(err, errlen, "invalid value for SCOREP_TOTAL_MEMORY: %llu bytes is less than two pages of SCOREP_PAGE_SIZE",
+                 (unsigned long long)cfg.total_memory);
+        return false;
+    }
+    const char *base = cfg.profiling_base_name;
+    if (!base[0] || strchr(base, '/') || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
+        snprintf(err, errlen, "invalid value for SCOREP_PROFILING_BASE_NAME: '%s' is not a file name", base);
+        return false;
+    }
+    return true;
+}
+
+static bool define_program(const scorep_start_info *info)
+{
+    const char *program = info->program ? info->program : "python";
+    program_name = defs_string(program);
+    /* the program region is named like Score-P's: the executable's base name */
+    const char *slash = strrchr(program, '/');
+    program_region = defs_region(slash ? slash + 1 : program, "", "", 0, 0, REGION_ROLE_ARTIFICIAL,
+                                 REGION_PARADIGM_MEASUREMENT);
+    program_argc = info->argc > 0 ? (uint32_t)info->argc : 0;
+    program_args = calloc(program_argc ? program_argc : 1, sizeof *program_args);
+    if (!program_args)
+        return false;
+    bool ok = program_name != DEFS_NO_ID && program_region != DEFS_NO_ID;
+    for (uint32_t i = 0; i < program_argc; i++)
+        ok = (program_args[i] = defs_string(info->argv[i] ? info->argv[i] : "")) != DEFS_NO_ID && ok;
+    return ok;
+}
+
+static bool create_experiment(char *err, size_t errlen)
+{
+    if (!cfg.enable_tracing && !cfg.enable_profiling && !cfg.force_cfg_files)
+        return true;
+    experiment_dir = experiment_create(&cfg, err, errlen);
+    if (!experiment_dir)
+        return false;
+    if (!experiment_write_config(experiment_dir, &cfg, err, errlen))
+        return false;
+    if (region_filter && !experiment_copy_file(experiment_dir, cfg.filtering_file, err, errlen))
+        return false;
+    log_verbose("experiment directory: %s", experiment_dir);
+    log_verbose("timer: %s", clock_kind_name(scorep_clock_kind));
+    return true;
 }
 
 /* A forked child inherits the parent's buffers and open files; it must not
@@ -93,180 +154,374 @@ static char **copy_args(int argc, char **argv)
 static void after_fork_in_child(void)
 {
     forked_child = true;
-    measurement_set_state(MEASUREMENT_STOPPED);
-    drain_forget();
+    state_set(MEASUREMENT_STOPPED);
+    buffers_forget();
+    substrates_forget();
 }
 
-bool measurement_init(const char *program_name, int argc, char **argv, bool verbose, char *err, size_t errlen)
+static void start_failed(void)
 {
-    if (initialized)
-        return true;
-    if (!config_load(&measurement.cfg, err, errlen))
-        return false;
-    if (verbose)
-        measurement.cfg.verbose = true;
-    if (!select_clock(err, errlen))
-        goto fail;
-    uint64_t page = measurement.cfg.page_size;
-    if (page < 4096)
-        page = 4096;
-    if (measurement.cfg.total_memory < 2 * page) {
-        snprintf(err, errlen, "invalid value for SCOREP_TOTAL_MEMORY: %llu bytes is less than two pages of SCOREP_PAGE_SIZE",
-                 (unsigned long long)measurement.cfg.total_memory);
-        goto fail;
-    }
-    measurement.chunk_bytes = page;
-    if (!metrics_init(&measurement.cfg, err, errlen))
-        goto fail;
-    if (measurement.cfg.filtering_file[0]) {
-        char why[900];
-        region_filter = filter_load(measurement.cfg.filtering_file, why, sizeof why);
-        if (!region_filter) {
-            snprintf(err, errlen, "invalid value for SCOREP_FILTERING_FILE: %s", why);
-            goto fail;
-        }
-    }
-    const char *base = measurement.cfg.profiling_base_name;
-    if (!base[0] || strchr(base, '/') || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
-        snprintf(err, errlen, "invalid value for SCOREP_PROFILING_BASE_NAME: '%s' is not a file name", base);
-        goto fail;
-    }
-    defs_init();
-    measurement.start_time = clock_now();
-    measurement.program_name = strdup(program_name ? program_name : "python");
-    measurement.program_argc = argc;
-    measurement.program_args = copy_args(argc, argv);
-
-    bool tracing = measurement.cfg.enable_tracing;
-    bool writes = tracing || measurement.cfg.enable_profiling || measurement.cfg.force_cfg_files;
-    if (writes) {
-        measurement.experiment_dir = experiment_create(&measurement.cfg, err, errlen);
-        if (!measurement.experiment_dir)
-            goto fail;
-        if (!experiment_write_config(measurement.experiment_dir, &measurement.cfg, err, errlen))
-            goto fail;
-        if (region_filter && !experiment_copy_file(measurement.experiment_dir, measurement.cfg.filtering_file, err,
-                                                   errlen))
-            goto fail;
-        measurement_verbose("experiment directory: %s", measurement.experiment_dir);
-        measurement_verbose("timer: %s", clock_kind_name(clock_active_kind));
-    }
-    substrate_reset();
-    if (tracing) {
-        if (!otf2_trace_open(measurement.experiment_dir, err, errlen))
-            goto fail;
-        tracing_open = true;
-    }
-    if (measurement.cfg.enable_profiling && strcmp(measurement.cfg.profiling_format, "none") != 0) {
-        profile_open(measurement.cfg.profiling_max_callpath_depth);
-        profiling_open = true;
-    }
-    /* the program region is named like Score-P's: the executable's base name */
-    const char *slash = strrchr(measurement.program_name, '/');
-    measurement.program_region = defs_region(slash ? slash + 1 : measurement.program_name, "", "", 0, 0,
-                                             REGION_ROLE_ARTIFICIAL, REGION_PARADIGM_MEASUREMENT);
-    initialized = true;
-    pthread_atfork(NULL, NULL, after_fork_in_child);
-    if (measurement.cfg.python_drain_thread && !drain_start())
-        measurement_verbose("no drain thread: event buffers are flushed by the program's threads");
-    measurement_set_state(MEASUREMENT_ACTIVE);
-    return true;
-fail:
     filter_free(region_filter);
     region_filter = NULL;
-    config_free(&measurement.cfg);
-    return false;
+    config_free(&cfg);
+    free(program_args);
+    program_args = NULL;
 }
 
-uint64_t measurement_buffer_budget(void)
+bool scorep_measurement_start(const scorep_start_info *info, char *err, size_t errlen)
 {
-    static bool reported;
-    uint64_t fixed = defs_bytes() + (profiling_open ? profile_bytes() : 0);
-    /* the event buffers always get at least two chunks to work with */
-    uint64_t minimum = 2 * measurement.chunk_bytes;
-    if (fixed + minimum <= measurement.cfg.total_memory)
-        return measurement.cfg.total_memory - fixed;
-    if (fixed <= measurement.cfg.total_memory)
-        return minimum;
-    if (!reported && measurement_current_state != MEASUREMENT_STOPPED) {
-        reported = true;
-        measurement_set_state(MEASUREMENT_STOPPED);
-        measurement_warning("SCOREP_TOTAL_MEMORY=%llu bytes is used up by definitions and the profile (%llu bytes): "
-                            "recording stopped here, the results up to this point are written; increase "
-                            "SCOREP_TOTAL_MEMORY", (unsigned long long)measurement.cfg.total_memory,
-                            (unsigned long long)fixed);
-    }
-    return minimum;
-}
-
-bool measurement_is_initialized(void) { return initialized; }
-bool measurement_is_finalized(void) { return finalized; }
-
-location *measurement_location_create(const char *name)
-{
-    location *loc = location_create(name);
-    loc->last_time = clock_now();
-    return loc;
-}
-
-void measurement_set_recording(location *loc, bool on)
-{
-    if (measurement_current_state == MEASUREMENT_STOPPED)
-        return;
-    bool currently_on = measurement_current_state == MEASUREMENT_ACTIVE;
-    if (on == currently_on)
-        return;
-    location_append_ext(loc, on ? EXT_MEASUREMENT_ON : EXT_MEASUREMENT_OFF, clock_now(), NULL, 0);
-    loc->off_depth = 0;
-    measurement_set_state(on ? MEASUREMENT_ACTIVE : MEASUREMENT_RECORDING_OFF);
-}
-
-void measurement_set_exit_status(int status)
-{
-    measurement.exit_status = status;
-    measurement.has_exit_status = true;
-}
-
-bool measurement_finalize(char *err, size_t errlen)
-{
-    pthread_mutex_lock(&finalize_lock);
-    if (!initialized || finalized || forked_child) {
-        finalized = finalized || forked_child;
-        pthread_mutex_unlock(&finalize_lock);
+    pthread_mutex_lock(&lifecycle_lock);
+    if (phase != SCOREP_NOT_STARTED) {
+        pthread_mutex_unlock(&lifecycle_lock);
         return true;
     }
-    finalized = true;
-    measurement_set_state(MEASUREMENT_STOPPED);
-    measurement.end_time = clock_now();
-    drain_stop();
-    bool ok = true;
-    for (location *loc = location_first(); loc; loc = loc->next) {
-        location_flush(loc);
-        replay_close(loc, measurement.end_time);
-        if (loc->last_replayed_time > measurement.end_time)
-            measurement.end_time = loc->last_replayed_time;
+    err[0] = '\0';
+    bool ok = config_load(&cfg, err, errlen);
+    if (ok) {
+        if (info->verbose)
+            cfg.verbose = true;
+        log_set_verbose(cfg.verbose);
+        ok = select_clock(err, errlen) && check_config(err, errlen) && metrics_init(&cfg, err, errlen);
     }
-    clock_finish();
-    if (tracing_open && !otf2_trace_close(err, errlen))
+    if (ok && cfg.filtering_file[0]) {
+        char why[900];
+        region_filter = filter_load(cfg.filtering_file, why, sizeof why);
+        if (!region_filter) {
+            snprintf(err, errlen, "invalid value for SCOREP_FILTERING_FILE: %s", why);
+            ok = false;
+        }
+    }
+    if (ok) {
+        defs_init();
+        start_time = clock_now();
+        if (!define_program(info)) {
+            snprintf(err, errlen, "out of memory at the start of the measurement");
+            ok = false;
+        }
+    }
+    ok = ok && create_experiment(err, errlen);
+    if (ok) {
+        uint64_t page = cfg.page_size < 4096 ? 4096 : cfg.page_size;
+        locations_configure(page, 0);
+        facts = (substrate_facts){
+            .cfg = &cfg,
+            .experiment_dir = experiment_dir,
+            .rank = 0,
+            .start_time = start_time,
+            .program_region = program_region,
+            .program_name = program_name,
+            .program_args = program_args,
+            .program_argc = program_argc,
+            .metrics = metrics_defs(),
+            .metric_count = metrics_total(),
+            .thread_metric_count = metrics_thread_count(),
+        };
+        ok = substrates_open(&facts, err, errlen);
+    }
+    if (!ok) {
+        start_failed();
+        pthread_mutex_unlock(&lifecycle_lock);
+        return false;
+    }
+    pthread_atfork(NULL, NULL, after_fork_in_child);
+    buffers_start(&(buffers_policy){
+        .total_memory = cfg.total_memory,
+        .flush_events = cfg.enable_tracing,
+        .drain_thread = cfg.python_drain_thread,
+    });
+    state_allow_fast(scorep_clock_kind == CLOCK_KIND_TSC && !metrics_active);
+    phase = SCOREP_RUNNING;
+    state_set(MEASUREMENT_ACTIVE);
+    pthread_mutex_unlock(&lifecycle_lock);
+    scorep_location_current();  /* the starting thread is the master */
+    return true;
+}
+
+/* ---- end ---- */
+
+static const char *host_name(void)
+{
+    static char name[256];
+    if (gethostname(name, sizeof name) != 0)
+        strcpy(name, "localhost");
+    name[sizeof name - 1] = '\0';
+    return name;
+}
+
+static location_def *location_table(uint32_t *count)
+{
+    uint32_t n = 0;
+    for (location *loc = locations_first(); loc; loc = atomic_load(&loc->next))
+        n++;
+    location_def *table = calloc(n ? n : 1, sizeof *table);
+    if (!table)
+        return NULL;
+    uint32_t i = 0;
+    for (location *loc = locations_first(); loc && i < n; loc = atomic_load(&loc->next))
+        table[i++] = (location_def){loc->id, loc->index, atomic_load(&loc->name)};
+    *count = i;
+    return table;
+}
+
+bool scorep_measurement_finish(void)
+{
+    pthread_mutex_lock(&lifecycle_lock);
+    if (phase != SCOREP_RUNNING || forked_child) {
+        if (forked_child)
+            phase = SCOREP_FINISHED;
+        pthread_mutex_unlock(&lifecycle_lock);
+        return true;
+    }
+    phase = SCOREP_FINISHED;
+    state_set(MEASUREMENT_STOPPED);
+    uint64_t end_time = buffers_finish(clock_now());
+    substrate_summary summary = {
+        .start_time = start_time,
+        .end_time = end_time,
+        .clock_resolution = clock_finish(),
+        .start_epoch_ns = clock_ticks_to_epoch_ns(start_time),
+        .has_exit_status = has_exit_status,
+        .exit_status = exit_status,
+        .host_name = host_name(),
+    };
+    location_def *locations = location_table(&summary.location_count);
+    summary.locations = locations;
+    bool ok;
+    if (locations && defs_snapshot(&summary.defs)) {
+        ok = substrates_close(&summary);
+    } else {
+        log_warning("error: out of memory at the end of the measurement: no results written");
+        substrates_close(NULL);
         ok = false;
-    char profile_err[1024];
-    if (profiling_open &&
-        !profile_write(measurement.experiment_dir, measurement.cfg.profiling_base_name, profile_err, sizeof profile_err)) {
-        if (ok)
-            snprintf(err, errlen, "%s", profile_err);
-        ok = false;
     }
-    if (measurement.experiment_dir) {
-        result_dir = experiment_finish(measurement.experiment_dir, &measurement.cfg);
-        measurement_verbose("results written to %s", result_dir);
+    defs_snapshot_free(&summary.defs);
+    free(locations);
+    if (experiment_dir) {
+        result_dir = experiment_finish(experiment_dir, &cfg);
+        log_verbose("results written to %s", result_dir ? result_dir : experiment_dir);
     }
-    pthread_mutex_unlock(&finalize_lock);
+    pthread_mutex_unlock(&lifecycle_lock);
     return ok;
 }
 
-const char *measurement_result_dir(void) { return result_dir; }
+scorep_phase scorep_measurement_phase(void) { return (scorep_phase)phase; }
 
-bool measurement_region_filtered(const char *name, const char *file)
+const char *scorep_experiment_directory(void) { return phase == SCOREP_FINISHED && result_dir ? result_dir : experiment_dir; }
+
+void scorep_set_exit_status(int status)
+{
+    exit_status = status;
+    has_exit_status = true;
+}
+
+const measurement_config *scorep_configuration(void) { return phase == SCOREP_NOT_STARTED ? NULL : &cfg; }
+
+/* ---- definitions ---- */
+
+uint32_t scorep_region_define(const char *name, const char *group, const char *file, uint32_t first_line,
+                              region_role role, region_paradigm paradigm)
+{
+    return defs_region(name, group, file, first_line, 0, role, paradigm);
+}
+
+bool scorep_region_filtered(const char *name, const char *file)
 {
     return region_filter && filter_excludes(region_filter, name, file);
+}
+
+uint32_t scorep_region_count(void) { return defs_region_count(); }
+
+uint32_t scorep_region_name(uint32_t region)
+{
+    return region < defs_region_count() ? defs_region_get(region).name : DEFS_NO_ID;
+}
+
+uint32_t scorep_string_define(const char *text) { return defs_string(text); }
+
+uint32_t scorep_parameter_define(const char *name, parameter_type type) { return defs_parameter(name, type); }
+
+/* ---- events ---- */
+
+void measurement_append(location *loc, unsigned kind, uint32_t region, uint64_t now)
+{
+    if (__builtin_expect(region < EVENT_REGION_LIMIT, 1) && location_append_short(loc, kind, region, now))
+        return;
+    if (buffers_make_room(loc, 1 + EVENT_EXT_MAX_WORDS))
+        location_put(loc, kind, region, now);
+}
+
+void measurement_append_ext(location *loc, enum event_ext_type type, uint64_t now, const uint64_t *payload,
+                            unsigned payload_words)
+{
+    if (buffers_make_room(loc, 2 + payload_words))
+        location_put_ext(loc, type, now, payload, payload_words);
+}
+
+/* The metric values that go with an enter or leave just recorded. */
+static void append_metrics(location *loc, uint64_t now)
+{
+    uint64_t values[METRICS_MAX];
+    unsigned n = metrics_count(loc->index);
+    if (!n)
+        return;
+    metrics_read(loc->index, values);
+    measurement_append_ext(loc, EXT_METRIC, now, values, n);
+}
+
+void scorep_enter(scorep_location *loc, uint32_t region)
+{
+    int state = state_get();
+    if (__builtin_expect(state == MEASUREMENT_ACTIVE, 1)) {
+        uint64_t now = clock_now();
+        measurement_append(loc, EVENT_ENTER, region, now);
+        if (__builtin_expect(metrics_active != 0, 0))
+            append_metrics(loc, now);
+    } else if (state == MEASUREMENT_RECORDING_OFF) {
+        loc->off_depth++;
+    }
+}
+
+void scorep_leave(scorep_location *loc, uint32_t region)
+{
+    int state = state_get();
+    if (__builtin_expect(state == MEASUREMENT_ACTIVE, 1)) {
+        uint64_t now = clock_now();
+        measurement_append(loc, EVENT_LEAVE, region, now);
+        if (__builtin_expect(metrics_active != 0, 0))
+            append_metrics(loc, now);
+    } else if (state == MEASUREMENT_RECORDING_OFF) {
+        /* regions entered before recording went off still get their leave */
+        if (loc->off_depth > 0)
+            loc->off_depth--;
+        else
+            measurement_append(loc, EVENT_LEAVE, region, clock_now());
+    }
+}
+
+static void append_parameter(location *loc, enum event_ext_type type, uint32_t parameter, uint64_t value)
+{
+    if (state_get() != MEASUREMENT_ACTIVE || parameter == DEFS_NO_ID)
+        return;
+    uint64_t payload[2] = {parameter, value};
+    measurement_append_ext(loc, type, clock_now(), payload, 2);
+}
+
+void scorep_parameter_int(scorep_location *loc, uint32_t parameter, int64_t value)
+{
+    append_parameter(loc, EXT_PARAMETER_INT, parameter, (uint64_t)value);
+}
+
+void scorep_parameter_uint(scorep_location *loc, uint32_t parameter, uint64_t value)
+{
+    append_parameter(loc, EXT_PARAMETER_UINT, parameter, value);
+}
+
+void scorep_parameter_string(scorep_location *loc, uint32_t parameter, uint32_t string)
+{
+    if (string != DEFS_NO_ID)
+        append_parameter(loc, EXT_PARAMETER_STRING, parameter, string);
+}
+
+void scorep_recording_set(scorep_location *loc, bool on)
+{
+    int state = state_get();
+    if (state == MEASUREMENT_STOPPED || on == (state == MEASUREMENT_ACTIVE))
+        return;
+    measurement_append_ext(loc, on ? EXT_MEASUREMENT_ON : EXT_MEASUREMENT_OFF, clock_now(), NULL, 0);
+    loc->off_depth = 0;
+    state_set(on ? MEASUREMENT_ACTIVE : MEASUREMENT_RECORDING_OFF);
+}
+
+void measurement_rewind_begin(location *loc, uint32_t name, uint64_t now)
+{
+    if ((loc->pos || buffers_make_room(loc, 1)) && !location_rewind_mark(loc, name, now))
+        log_warning("rewind_begin: out of memory, the rewind mark is not set");
+}
+
+rewind_result measurement_rewind_end(location *loc, uint32_t name, bool discard, uint64_t now)
+{
+    uint64_t mark_time = 0;
+    kept_leave *leaves = NULL;
+    size_t count = 0;
+    rewind_result result = location_rewind_cut(loc, name, discard, &mark_time, &leaves, &count);
+    if (result != REWIND_CUT)
+        return result;
+    /* the dropped interval is marked as recording off; the leaves of
+     * regions entered before the mark survive the cut, or those regions
+     * would stay open and swallow everything after */
+    measurement_append_ext(loc, EXT_MEASUREMENT_OFF, mark_time, NULL, 0);
+    for (size_t i = 0; i < count; i++) {
+        uint64_t region = leaves[i].region;
+        measurement_append_ext(loc, EXT_LEAVE, leaves[i].time, &region, 1);
+    }
+    free(leaves);
+    measurement_append_ext(loc, EXT_MEASUREMENT_ON, now, NULL, 0);
+    return REWIND_CUT;
+}
+
+void scorep_rewind_begin(scorep_location *loc, uint32_t name)
+{
+    if (state_get() != MEASUREMENT_STOPPED && name != DEFS_NO_ID)
+        measurement_rewind_begin(loc, name, clock_now());
+}
+
+rewind_result scorep_rewind_end(scorep_location *loc, uint32_t name, bool discard)
+{
+    return measurement_rewind_end(loc, name, discard, clock_now());
+}
+
+/* ---- messages and facts ---- */
+
+void scorep_log_verbose(const char *fmt, ...)
+{
+    if (!log_is_verbose())
+        return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    log_verbose("%s", line);
+}
+
+void scorep_log_warning(const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    log_warning("%s", line);
+}
+
+void scorep_buffer_statistics(uint64_t *events, uint64_t *record_bytes)
+{
+    *events = *record_bytes = 0;
+    for (location *loc = locations_first(); loc; loc = atomic_load(&loc->next)) {
+        pthread_mutex_lock(&loc->replay_lock);
+        *events += loc->event_count;
+        *record_bytes += loc->record_bytes;
+        pthread_mutex_unlock(&loc->replay_lock);
+    }
+}
+
+bool scorep_clock_tsc_usable(void) { return clock_tsc_usable(); }
+double scorep_clock_cost_ns(clock_kind kind) { return clock_cost_ns(kind); }
+const char *scorep_clock_name(clock_kind kind) { return clock_kind_name(kind); }
+
+const config_var_info *scorep_config_variables(int *count)
+{
+    *count = config_var_count;
+    return config_vars;
+}
+
+const char *scorep_config_type_name(config_type type) { return config_type_name(type); }
+
+bool scorep_has_papi(void)
+{
+#ifdef SCOREP_HAVE_PAPI
+    return true;
+#else
+    return false;
+#endif
 }

@@ -10,7 +10,7 @@
 #include <papi.h>
 #endif
 
-unsigned metrics_active;
+_Atomic unsigned metrics_active;
 
 typedef enum {
     RU_UTIME, RU_STIME, RU_MAXRSS, RU_IXRSS, RU_IDRSS, RU_ISRSS, RU_MINFLT, RU_MAJFLT, RU_NSWAP, RU_INBLOCK,
@@ -45,6 +45,7 @@ typedef struct {
  * rusage fields. */
 static metric_slot slots[METRICS_MAX];
 static unsigned thread_count, process_count, papi_count;
+static metric_def definitions[METRICS_MAX];  /* the definitions of slots[] */
 
 #ifdef SCOREP_HAVE_PAPI
 static char papi_names[METRICS_MAX][PAPI_MAX_STR_LEN];
@@ -183,16 +184,18 @@ bool metrics_init(const measurement_config *cfg, char *err, size_t errlen)
                     METRIC_SCOPE_PROCESS, err, errlen))
         return false;
     metrics_active = thread_count + process_count;
+    for (unsigned i = 0; i < metrics_active; i++)
+        definitions[i] = slots[i].def;
     return true;
 }
 
 unsigned metrics_total(void) { return thread_count + process_count; }
 unsigned metrics_thread_count(void) { return thread_count; }
-const metric_def *metrics_def(unsigned i) { return &slots[i].def; }
+const metric_def *metrics_defs(void) { return definitions; }
 
-unsigned metrics_count(const location *loc)
+unsigned metrics_count(uint32_t location_index)
 {
-    return loc->index == 0 ? thread_count + process_count : thread_count;
+    return location_index == 0 ? thread_count + process_count : thread_count;
 }
 
 static uint64_t field_value(const struct rusage *ru, rusage_field f)
@@ -218,12 +221,12 @@ static uint64_t field_value(const struct rusage *ru, rusage_field f)
     }
 }
 
-void metrics_read(const location *loc, uint64_t *out)
+void metrics_read(uint32_t location_index, uint64_t *out)
 {
     struct rusage thread_usage, process_usage;
     if (thread_count)
         getrusage(RUSAGE_THREAD, &thread_usage);
-    bool process = loc->index == 0 && process_count;
+    bool process = location_index == 0 && process_count;
     if (process)
         getrusage(RUSAGE_SELF, &process_usage);
     unsigned n = process ? thread_count + process_count : thread_count;
@@ -245,14 +248,3 @@ void metrics_read(const location *loc, uint64_t *out)
     }
 #endif
 }
-
-void metrics_record(location *loc, uint64_t now)
-{
-    uint64_t values[METRICS_MAX];
-    unsigned n = metrics_count(loc);
-    if (!n)
-        return;
-    metrics_read(loc, values);
-    location_append_ext(loc, EXT_METRIC, now, values, n);
-}
-

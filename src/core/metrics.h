@@ -7,10 +7,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "config.h"
-#include "location.h"
 
 #define METRICS_MAX 40
 
@@ -28,21 +28,19 @@ typedef struct {
  * variable and the unknown metric. */
 bool metrics_init(const measurement_config *cfg, char *err, size_t errlen);
 
-/* Number of metrics recorded on a location (process-scope ones only on
- * the master location, index 0), and their definitions in record order. */
-unsigned metrics_count(const location *loc);
-const metric_def *metrics_def(unsigned i);   /* i < metrics_total() */
+/* Number of metrics recorded on the location with this index
+ * (process-scope ones only on the master location, index 0), and their
+ * definitions in record order. */
+unsigned metrics_count(uint32_t location_index);
+const metric_def *metrics_defs(void);        /* metrics_total() of them */
 unsigned metrics_total(void);                /* thread metrics, then process metrics */
 unsigned metrics_thread_count(void);
 
 /* True when any metric is configured (read on every event: keep it cheap). */
-extern unsigned metrics_active;
+extern _Atomic unsigned metrics_active;
 
-/* Read the current values for this location into out[metrics_count(loc)]. */
-void metrics_read(const location *loc, uint64_t *out);
-
-/* Append the current values as a metric record (after an enter/leave). */
-void metrics_record(location *loc, uint64_t now);
-
+/* Read the current values for the calling thread, whose location has this
+ * index, into out[metrics_count(location_index)]. */
+void metrics_read(uint32_t location_index, uint64_t *out);
 
 #endif

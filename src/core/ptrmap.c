@@ -2,11 +2,12 @@
 
 #include <stdlib.h>
 
-void ptrmap_init(ptrmap *map)
+bool ptrmap_init(ptrmap *map)
 {
-    map->mask = 255;
     map->used = 0;
-    map->slots = calloc(map->mask + 1, sizeof *map->slots);
+    map->slots = calloc(16, sizeof *map->slots);
+    map->mask = map->slots ? 15 : 0;
+    return map->slots != NULL;
 }
 
 static void insert(ptrmap_slot *slots, size_t mask, const void *key, uint32_t value)
@@ -18,13 +19,15 @@ static void insert(ptrmap_slot *slots, size_t mask, const void *key, uint32_t va
     slots[i].value = value;
 }
 
-void ptrmap_put(ptrmap *map, const void *key, uint32_t value)
+bool ptrmap_put(ptrmap *map, const void *key, uint32_t value)
 {
-    if (!map->slots)
-        ptrmap_init(map);
+    if (!map->slots && !ptrmap_init(map))
+        return false;
     if ((map->used + 1) * 2 > map->mask + 1) {
         size_t mask = map->mask * 2 + 1;
         ptrmap_slot *slots = calloc(mask + 1, sizeof *slots);
+        if (!slots)
+            return false;
         for (size_t i = 0; i <= map->mask; i++)
             if (map->slots[i].key)
                 insert(slots, mask, map->slots[i].key, map->slots[i].value);
@@ -36,7 +39,10 @@ void ptrmap_put(ptrmap *map, const void *key, uint32_t value)
     if (!ptrmap_get(map, key, &existing))
         map->used++;
     insert(map->slots, map->mask, key, value);
+    return true;
 }
+
+uint64_t ptrmap_bytes(const ptrmap *map) { return map->slots ? (map->mask + 1) * sizeof *map->slots : 0; }
 
 void ptrmap_free(ptrmap *map)
 {

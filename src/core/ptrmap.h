@@ -19,8 +19,10 @@ typedef struct {
     size_t used;
 } ptrmap;
 
-void ptrmap_init(ptrmap *map);
-void ptrmap_put(ptrmap *map, const void *key, uint32_t value);
+/* False when out of memory (the map is unchanged). */
+bool ptrmap_init(ptrmap *map);
+bool ptrmap_put(ptrmap *map, const void *key, uint32_t value);
+uint64_t ptrmap_bytes(const ptrmap *map);
 void ptrmap_free(ptrmap *map);
 
 static inline size_t ptrmap_hash(const void *key)

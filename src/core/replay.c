@@ -1,49 +1,33 @@
-/* Decoding of buffered records and delivery to the substrates.
- *
- * Replay also sanitises nesting, so that every substrate sees properly
- * nested regions whatever the event sources did: a leave that matches no
- * open region is dropped (e.g. returns from frames entered before the
- * measurement started), a leave of a region further down the stack first
- * closes the regions above it, and replay_close() closes what is still open
- * at the end. */
+#include "replay.h"
+
 #include <stdlib.h>
 
+#include "defs.h"
 #include "events.h"
-#include "substrate.h"
+#include "substrates.h"
 
-static const substrate_ops *substrates[SUBSTRATE_SLOTS];
-static int substrate_total;
-
-int substrate_register(const substrate_ops *ops)
-{
-    if (substrate_total == SUBSTRATE_SLOTS)
-        return -1;
-    substrates[substrate_total] = ops;
-    return substrate_total++;
-}
-
-void substrate_reset(void) { substrate_total = 0; }
-
-#define FOR_EACH_SUBSTRATE(call)                          \
-    for (int s_ = 0; s_ < substrate_total; s_++) {        \
-        const substrate_ops *ops = substrates[s_];        \
-        call;                                             \
-    }
-
-static void push(replay_stack *stack, uint32_t region)
+/* False when out of memory: the enter is then not delivered (and its leave
+ * will match nothing), so nesting stays consistent. */
+static bool push(replay_stack *stack, uint32_t region)
 {
     if (stack->depth == stack->capacity) {
-        stack->capacity = stack->capacity ? 2 * stack->capacity : 64;
-        stack->regions = realloc(stack->regions, stack->capacity * sizeof *stack->regions);
+        size_t capacity = stack->capacity ? 2 * stack->capacity : 16;
+        uint32_t *grown = realloc(stack->regions, capacity * sizeof *grown);
+        if (!grown)
+            return false;
+        stack->regions = grown;
+        stack->capacity = capacity;
     }
     stack->regions[stack->depth++] = region;
+    return true;
 }
 
 static void deliver_enter(location *loc, uint64_t t, uint32_t region)
 {
-    push(&loc->replay, region);
+    if (!push(&loc->replay, region))
+        return;
     loc->event_count++;
-    FOR_EACH_SUBSTRATE(if (ops->enter) ops->enter(loc, t, region));
+    SUBSTRATES_DELIVER(loc, enter, t, region);
 }
 
 static void deliver_leave(location *loc, uint64_t t, uint32_t region)
@@ -57,13 +41,13 @@ static void deliver_leave(location *loc, uint64_t t, uint32_t region)
     while (stack->depth >= k) {
         uint32_t top = stack->regions[--stack->depth];
         loc->event_count++;
-        FOR_EACH_SUBSTRATE(if (ops->leave) ops->leave(loc, t, top));
+        SUBSTRATES_DELIVER(loc, leave, t, top);
         if (stack->depth == k - 1)
             break;
     }
 }
 
-void replay_chunk(location *loc, const event_chunk *chunk)
+static void replay_chunk(location *loc, const event_chunk *chunk)
 {
     uint64_t t = chunk->base_time;
     const uint64_t *p = chunk->data;
@@ -83,27 +67,28 @@ void replay_chunk(location *loc, const event_chunk *chunk)
         switch (e.ext) {
         case EXT_PARAMETER_INT:
             loc->event_count++;
-            FOR_EACH_SUBSTRATE(if (ops->parameter_int) ops->parameter_int(loc, t, (uint32_t)payload[0], (int64_t)payload[1]));
+            SUBSTRATES_DELIVER(loc, parameter_int, t, (uint32_t)payload[0], (int64_t)payload[1]);
             break;
         case EXT_PARAMETER_UINT:
             loc->event_count++;
-            FOR_EACH_SUBSTRATE(if (ops->parameter_uint) ops->parameter_uint(loc, t, (uint32_t)payload[0], payload[1]));
+            SUBSTRATES_DELIVER(loc, parameter_uint, t, (uint32_t)payload[0], payload[1]);
             break;
         case EXT_PARAMETER_STRING:
             loc->event_count++;
-            FOR_EACH_SUBSTRATE(if (ops->parameter_string) ops->parameter_string(loc, t, (uint32_t)payload[0], (uint32_t)payload[1]));
+            SUBSTRATES_DELIVER(loc, parameter_string, t, (uint32_t)payload[0], (uint32_t)payload[1]);
             break;
         case EXT_MEASUREMENT_ON:
         case EXT_MEASUREMENT_OFF:
             loc->event_count++;
-            FOR_EACH_SUBSTRATE(if (ops->measurement_on_off) ops->measurement_on_off(loc, t, e.ext == EXT_MEASUREMENT_ON));
+            SUBSTRATES_DELIVER(loc, measurement_on_off, t, e.ext == EXT_MEASUREMENT_ON,
+                               defs_artificial(ARTIFICIAL_MEASUREMENT_OFF));
             break;
         case EXT_METRIC:
-            FOR_EACH_SUBSTRATE(if (ops->metric) ops->metric(loc, t, payload, e.payload_words));
+            SUBSTRATES_DELIVER(loc, metric, t, payload, e.payload_words);
             break;
         case EXT_BUFFER_FLUSH:
             loc->event_count++;
-            FOR_EACH_SUBSTRATE(if (ops->buffer_flush) ops->buffer_flush(loc, t, payload[0]));
+            SUBSTRATES_DELIVER(loc, buffer_flush, t, payload[0], defs_artificial(ARTIFICIAL_BUFFER_FLUSH));
             t = payload[0];
             break;
         default:
@@ -114,6 +99,12 @@ void replay_chunk(location *loc, const event_chunk *chunk)
         loc->last_replayed_time = t;
 }
 
+void replay_chunks(location *loc, const event_chunk *chunks)
+{
+    for (const event_chunk *c = chunks; c; c = c->next)
+        replay_chunk(loc, c);
+}
+
 void replay_close(location *loc, uint64_t final_time)
 {
     uint64_t t = final_time > loc->last_replayed_time ? final_time : loc->last_replayed_time;
@@ -121,7 +112,7 @@ void replay_close(location *loc, uint64_t final_time)
     while (stack->depth > 0) {
         uint32_t top = stack->regions[--stack->depth];
         loc->event_count++;
-        FOR_EACH_SUBSTRATE(if (ops->leave) ops->leave(loc, t, top));
+        SUBSTRATES_DELIVER(loc, leave, t, top);
     }
     loc->last_replayed_time = t;
 }

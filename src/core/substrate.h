@@ -1,36 +1,109 @@
-/* Substrates consume the sanitised event stream of each location: the OTF2
- * trace writer and the call-path profile.  They never know which event
- * source produced an event.  Per-location state goes in
- * location->substrate_data[slot]. */
+/* The substrate interface: how the measurement core hands its results to
+ * the OTF2 trace writer, the call-path profile and whatever comes next.
+ *
+ * A substrate covers the whole life of a measurement through these
+ * operations, and knows nothing else of the core: it gets a read-only
+ * description of the experiment when it opens, each location's sanitised
+ * event stream (properly nested, in time order per location) while the
+ * program runs, and the definitions when it closes.  The core never names a
+ * substrate: each one registers itself (SUBSTRATE_REGISTER) and says from
+ * the configuration whether it is wanted.
+ *
+ * Threads: the events of one location are delivered by one thread at a
+ * time, in order; different locations may be delivered concurrently.
+ * Errors: an operation that fails returns false (NULL from the openers)
+ * and error() says why in one line naming the file and the cause; the core
+ * prints it, stops delivering to that substrate and closes it at the end,
+ * while the other substrates go on. */
 #ifndef SCOREP_CORE_SUBSTRATE_H
 #define SCOREP_CORE_SUBSTRATE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
-#include "location.h"
+#include "config.h"
+#include "defs.h"
+#include "metrics.h"
+
+/* What a substrate knows when it opens: fixed for the whole run. */
+typedef struct {
+    const measurement_config *cfg;
+    const char *experiment_dir;
+    uint32_t rank;                  /* this process in the experiment */
+    uint64_t start_time;            /* ticks */
+    uint32_t program_region;        /* the root of every call path */
+    uint32_t program_name;          /* string ids */
+    const uint32_t *program_args;
+    uint32_t program_argc;
+    /* metrics recorded with enters and leaves, thread metrics first */
+    const metric_def *metrics;
+    unsigned metric_count, thread_metric_count;
+} substrate_facts;
+
+/* A location as a substrate meets it (location_open). */
+typedef struct {
+    uint64_t id;
+    uint32_t index;                 /* 0: the master thread */
+    unsigned metric_count;          /* values in each of its metric events */
+} substrate_location;
+
+/* One location of the summary. */
+typedef struct {
+    uint64_t id;
+    uint32_t index;
+    uint32_t name;                  /* string id */
+} location_def;
+
+/* What a substrate learns when it closes. */
+typedef struct {
+    uint64_t start_time, end_time;  /* ticks */
+    uint64_t clock_resolution;      /* ticks per second */
+    uint64_t start_epoch_ns;        /* wall clock at start_time */
+    bool has_exit_status;
+    int exit_status;
+    const char *host_name;
+    definitions defs;               /* every string, region, parameter */
+    const location_def *locations;  /* every location, in creation order */
+    uint32_t location_count;
+} substrate_summary;
 
 typedef struct substrate_ops {
-    const char *name;
-    void (*enter)(location *loc, uint64_t time, uint32_t region);
-    void (*leave)(location *loc, uint64_t time, uint32_t region);
-    void (*parameter_int)(location *loc, uint64_t time, uint32_t parameter, int64_t value);
-    void (*parameter_uint)(location *loc, uint64_t time, uint32_t parameter, uint64_t value);
-    void (*parameter_string)(location *loc, uint64_t time, uint32_t parameter, uint32_t string);
-    void (*measurement_on_off)(location *loc, uint64_t time, bool on);
-    void (*buffer_flush)(location *loc, uint64_t time, uint64_t end_time);
+    const char *name;               /* "tracing", "profiling": for messages */
+    bool (*wanted)(const measurement_config *cfg);
+
+    /* life */
+    void *(*open)(const substrate_facts *facts, char *err, size_t errlen);
+    void *(*location_open)(void *self, const substrate_location *where);
+    /* the location's thread ended and every event of it was delivered:
+     * release what it holds (its state stays valid until close) */
+    bool (*location_close)(void *self, void *state, uint64_t end_time);
+    uint64_t (*memory)(void *self);  /* bytes held, part of SCOREP_TOTAL_MEMORY */
+    /* write the results and release everything; summary NULL: the
+     * measurement ends without results from this substrate (it failed, or
+     * the start failed): discard what it wrote */
+    bool (*close)(void *self, const substrate_summary *summary, char *err, size_t errlen);
+    const char *(*error)(void *self);
+
+    /* events of one location; `state` is what location_open returned */
+    bool (*enter)(void *state, uint64_t time, uint32_t region);
+    bool (*leave)(void *state, uint64_t time, uint32_t region);
+    bool (*parameter_int)(void *state, uint64_t time, uint32_t parameter, int64_t value);
+    bool (*parameter_uint)(void *state, uint64_t time, uint32_t parameter, uint64_t value);
+    bool (*parameter_string)(void *state, uint64_t time, uint32_t parameter, uint32_t string);
+    /* recording off from an OFF to the next ON; `region` is the artificial
+     * region that stands for the interval (defs_artificial) */
+    bool (*measurement_on_off)(void *state, uint64_t time, bool on, uint32_t region);
+    /* the program waited from time to end_time for a buffer flush */
+    bool (*buffer_flush)(void *state, uint64_t time, uint64_t end_time, uint32_t region);
     /* metric values taken with the enter or leave just before */
-    void (*metric)(location *loc, uint64_t time, const uint64_t *values, unsigned count);
+    bool (*metric)(void *state, uint64_t time, const uint64_t *values, unsigned count);
 } substrate_ops;
 
-/* Register a substrate for this measurement; returns its slot. */
-int substrate_register(const substrate_ops *ops);
-void substrate_reset(void);
+/* Make a substrate available to every measurement of this process. */
+void substrate_register(const substrate_ops *ops);
 
-/* Replay one location's buffered chunk into every substrate. */
-void replay_chunk(location *loc, const struct event_chunk *chunk);
-
-/* Close every region still open on the location at final_time. */
-void replay_close(location *loc, uint64_t final_time);
+#define SUBSTRATE_REGISTER(ops)                                                                  \
+    static void __attribute__((constructor)) substrate_register_##ops(void) { substrate_register(&ops); }
 
 #endif

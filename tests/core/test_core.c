@@ -1,10 +1,15 @@
-/* Unit tests of the measurement core (plain C, no Python).  Built and run
- * by tests/test_core_c.py; prints "N passed, M failed" and exits non-zero
- * on any failure. */
+/* Unit tests of the measurement core (plain C: no Python, no libotf2),
+ * against a test substrate that logs what it receives.  Built and run by
+ * tests/test_core_c.py; prints "N passed, M failed" and exits non-zero on
+ * any failure. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "../../src/core/buffers.h"
 #include "../../src/core/config.h"
 #include "../../src/core/defs.h"
 #include "../../src/core/events.h"
@@ -13,7 +18,9 @@
 #include "../../src/core/location.h"
 #include "../../src/core/measurement.h"
 #include "../../src/core/ptrmap.h"
-#include "../../src/core/substrate.h"
+#include "../../src/core/replay.h"
+#include "../../src/core/scorep.h"
+#include "../../src/core/substrates.h"
 
 static int passed, failed;
 
@@ -37,39 +44,151 @@ typedef struct {
 
 static logged log_events[1 << 20];
 static size_t log_count;
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+typedef struct {
+    uint32_t index;
+    uint64_t events;
+    bool closed;
+} log_location;
+
+static log_location log_locations[64];
+static unsigned log_location_count;
+static uint32_t log_summary_locations;
+static char log_summary_names[8][64];
+static bool log_closed_with_summary, log_closed;
 
 static void log_add(char kind, uint64_t time, uint64_t a, uint64_t b)
 {
+    pthread_mutex_lock(&log_lock);
     if (log_count < sizeof log_events / sizeof log_events[0])
         log_events[log_count++] = (logged){kind, time, a, b};
+    pthread_mutex_unlock(&log_lock);
 }
 
-static void s_enter(location *l, uint64_t t, uint32_t r) { (void)l; log_add('E', t, r, 0); }
-static void s_leave(location *l, uint64_t t, uint32_t r) { (void)l; log_add('L', t, r, 0); }
-static void s_pint(location *l, uint64_t t, uint32_t p, int64_t v) { (void)l; log_add('P', t, p, (uint64_t)v); }
-static void s_onoff(location *l, uint64_t t, bool on) { (void)l; log_add('O', t, on, 0); }
-static void s_flush(location *l, uint64_t t, uint64_t end) { (void)l; log_add('F', t, end, 0); }
+static bool s_enter(void *st, uint64_t t, uint32_t r) { ((log_location *)st)->events++; log_add('E', t, r, 0); return true; }
+static bool s_leave(void *st, uint64_t t, uint32_t r) { ((log_location *)st)->events++; log_add('L', t, r, 0); return true; }
+static bool s_pint(void *st, uint64_t t, uint32_t p, int64_t v) { (void)st; log_add('P', t, p, (uint64_t)v); return true; }
+static bool s_onoff(void *st, uint64_t t, bool on, uint32_t r) { (void)st; log_add('O', t, on, r); return true; }
+static bool s_flush(void *st, uint64_t t, uint64_t end, uint32_t r) { (void)st; (void)r; log_add('F', t, end, 0); return true; }
+static bool s_wanted(const measurement_config *cfg) { (void)cfg; return true; }
+static void *s_open(const substrate_facts *facts, char *err, size_t errlen) { (void)facts; (void)err; (void)errlen; return &log_count; }
+static void *s_location_open(void *self, const substrate_location *where)
+{
+    (void)self;
+    pthread_mutex_lock(&log_lock);
+    log_location *l = log_location_count < 64 ? &log_locations[log_location_count++] : NULL;
+    if (l)
+        *l = (log_location){where->index, 0, false};
+    pthread_mutex_unlock(&log_lock);
+    return l;
+}
+static bool s_location_close(void *self, void *state, uint64_t end)
+{
+    (void)self;
+    (void)end;
+    pthread_mutex_lock(&log_lock);
+    ((log_location *)state)->closed = true;
+    pthread_mutex_unlock(&log_lock);
+    return true;
+}
+static bool s_close(void *self, const substrate_summary *s, char *err, size_t errlen)
+{
+    (void)self;
+    (void)err;
+    (void)errlen;
+    log_closed = true;
+    log_closed_with_summary = s != NULL;
+    if (s) {
+        log_summary_locations = s->location_count;
+        for (uint32_t i = 0; i < s->location_count && i < 8; i++)
+            snprintf(log_summary_names[i], sizeof log_summary_names[i], "%s", s->defs.strings[s->locations[i].name]);
+    }
+    return true;
+}
 
 static const substrate_ops log_ops = {
-    .name = "log", .enter = s_enter, .leave = s_leave, .parameter_int = s_pint,
-    .measurement_on_off = s_onoff, .buffer_flush = s_flush,
+    .name = "log", .wanted = s_wanted, .open = s_open, .location_open = s_location_open,
+    .location_close = s_location_close, .close = s_close, .enter = s_enter, .leave = s_leave,
+    .parameter_int = s_pint, .measurement_on_off = s_onoff, .buffer_flush = s_flush,
 };
+SUBSTRATE_REGISTER(log_ops)
 
-static location *fresh_location(uint64_t total_memory, uint64_t chunk)
+/* ---- a substrate that fails after a number of events ---- */
+
+static int failing_budget = -1;   /* <0: not wanted */
+static int failing_events, failing_closes;
+static bool failing_closed_with_summary;
+
+static bool f_wanted(const measurement_config *cfg) { (void)cfg; return failing_budget >= 0; }
+static void *f_open(const substrate_facts *facts, char *err, size_t errlen) { (void)facts; (void)err; (void)errlen; return &failing_events; }
+static void *f_location_open(void *self, const substrate_location *where) { (void)where; return self; }
+static bool f_event(void *st, uint64_t t, uint32_t r)
 {
-    measurement.cfg.total_memory = total_memory;
-    measurement.chunk_bytes = chunk;
-    measurement.start_time = 0;
-    location *loc = location_create("test");
-    loc->last_time = 0;
+    (void)st; (void)t; (void)r;
+    return ++failing_events <= failing_budget;
+}
+static const char *f_error(void *self) { (void)self; return "cannot write '/nowhere/test.evt': No space left on device"; }
+static bool f_close(void *self, const substrate_summary *s, char *err, size_t errlen)
+{
+    (void)self;
+    (void)err;
+    (void)errlen;
+    failing_closes++;
+    failing_closed_with_summary = s != NULL;
+    return true;
+}
+static const substrate_ops failing_ops = {
+    .name = "failing", .wanted = f_wanted, .open = f_open, .location_open = f_location_open,
+    .close = f_close, .error = f_error, .enter = f_event, .leave = f_event,
+};
+SUBSTRATE_REGISTER(failing_ops)
+
+/* ---- driving the core below the public interface ---- */
+
+static measurement_config test_cfg;
+static substrate_facts test_facts = {.cfg = &test_cfg};
+
+/* Substrates and buffers anew, one location, nothing logged yet. */
+static location *fresh_location_with(uint64_t total_memory, uint64_t chunk, bool flush_events)
+{
+    substrates_close(NULL);
+    char err[256];
+    substrates_open(&test_facts, err, sizeof err);
+    locations_configure(chunk, 0);
+    buffers_start(&(buffers_policy){.total_memory = total_memory, .flush_events = flush_events});
+    location *loc = location_create(defs_string("test"), 0);
     log_count = 0;
     return loc;
 }
 
+static location *fresh_location(uint64_t total_memory, uint64_t chunk)
+{
+    return fresh_location_with(total_memory, chunk, false);
+}
+
 static void finish(location *loc, uint64_t end)
 {
-    location_flush(loc);
+    buffers_flush(loc);
     replay_close(loc, end);
+}
+
+/* Everything a file descriptor received while `run` ran. */
+static void capture_fd(int fd, void (*run)(void), char *out, size_t outlen)
+{
+    char path[] = "/tmp/scorep-core-test-XXXXXX";
+    int tmp = mkstemp(path);
+    int saved = dup(fd);
+    fflush(NULL);
+    dup2(tmp, fd);
+    run();
+    fflush(NULL);
+    dup2(saved, fd);
+    close(saved);
+    ssize_t n = pread(tmp, out, outlen - 1, 0);
+    out[n > 0 ? n : 0] = '\0';
+    close(tmp);
+    unlink(path);
 }
 
 /* ---- tests ---- */
@@ -150,12 +269,12 @@ static void test_event_encoding(void)
 static void test_replay_sanitises_nesting(void)
 {
     location *loc = fresh_location(1 << 20, 8192);
-    location_append(loc, EVENT_LEAVE, 9, 5);   /* never entered: dropped */
-    location_append(loc, EVENT_ENTER, 1, 10);
-    location_append(loc, EVENT_ENTER, 2, 20);
-    location_append(loc, EVENT_ENTER, 3, 30);
-    location_append(loc, EVENT_LEAVE, 2, 40);  /* closes 3 first */
-    location_append(loc, EVENT_ENTER, 4, 50);
+    measurement_append(loc, EVENT_LEAVE, 9, 5);   /* never entered: dropped */
+    measurement_append(loc, EVENT_ENTER, 1, 10);
+    measurement_append(loc, EVENT_ENTER, 2, 20);
+    measurement_append(loc, EVENT_ENTER, 3, 30);
+    measurement_append(loc, EVENT_LEAVE, 2, 40);  /* closes 3 first */
+    measurement_append(loc, EVENT_ENTER, 4, 50);
     finish(loc, 100);                          /* closes 4 and 1 */
     const char *kinds = "EEELLELL";
     const uint64_t regions[] = {1, 2, 3, 3, 2, 4, 4, 1};
@@ -173,11 +292,11 @@ static void test_wide_records(void)
     location *loc = fresh_location(1 << 20, 8192);
     uint64_t far = (UINT64_C(1) << 45) + 7;
     uint32_t big_region = (1u << 23) + 3;
-    location_append(loc, EVENT_ENTER, 1, 10);
-    location_append(loc, EVENT_ENTER, big_region, 20);
-    location_append(loc, EVENT_LEAVE, big_region, far);
-    location_append(loc, EVENT_LEAVE, 1, far + 1);
-    location_append(loc, EVENT_ENTER, 2, 5); /* earlier than the last event: clamped */
+    measurement_append(loc, EVENT_ENTER, 1, 10);
+    measurement_append(loc, EVENT_ENTER, big_region, 20);
+    measurement_append(loc, EVENT_LEAVE, big_region, far);
+    measurement_append(loc, EVENT_LEAVE, 1, far + 1);
+    measurement_append(loc, EVENT_ENTER, 2, 5); /* earlier than the last event: clamped */
     finish(loc, far + 10);
     CHECK(log_count == 6);
     CHECK(log_events[1].a == big_region && log_events[1].time == 20);
@@ -190,12 +309,12 @@ static void test_wide_records(void)
 static void test_parameters_and_on_off(void)
 {
     location *loc = fresh_location(1 << 20, 8192);
-    location_append(loc, EVENT_ENTER, 1, 10);
+    measurement_append(loc, EVENT_ENTER, 1, 10);
     uint64_t payload[2] = {3, (uint64_t)-42};
-    location_append_ext(loc, EXT_PARAMETER_INT, 11, payload, 2);
-    location_append_ext(loc, EXT_MEASUREMENT_OFF, 12, NULL, 0);
-    location_append_ext(loc, EXT_MEASUREMENT_ON, 13, NULL, 0);
-    location_append(loc, EVENT_LEAVE, 1, 14);
+    measurement_append_ext(loc, EXT_PARAMETER_INT, 11, payload, 2);
+    measurement_append_ext(loc, EXT_MEASUREMENT_OFF, 12, NULL, 0);
+    measurement_append_ext(loc, EXT_MEASUREMENT_ON, 13, NULL, 0);
+    measurement_append(loc, EVENT_LEAVE, 1, 14);
     finish(loc, 20);
     CHECK(log_count == 5);
     CHECK(log_events[1].kind == 'P' && log_events[1].a == 3 && (int64_t)log_events[1].b == -42 &&
@@ -208,15 +327,15 @@ static void test_parameters_and_on_off(void)
 static void test_rewind_discards_events(void)
 {
     location *loc = fresh_location(1 << 20, 4096);
-    location_append(loc, EVENT_ENTER, 1, 10);
-    location_rewind_mark(loc, 77, 15);
+    measurement_append(loc, EVENT_ENTER, 1, 10);
+    measurement_rewind_begin(loc, 77, 15);
     for (uint64_t i = 0; i < 2000; i++) { /* spans several chunks */
-        location_append(loc, EVENT_ENTER, 2, 20 + 2 * i);
-        location_append(loc, EVENT_LEAVE, 2, 21 + 2 * i);
+        measurement_append(loc, EVENT_ENTER, 2, 20 + 2 * i);
+        measurement_append(loc, EVENT_LEAVE, 2, 21 + 2 * i);
     }
-    CHECK(location_rewind(loc, 77, true, 5000) == 1);
-    CHECK(location_rewind(loc, 77, true, 5001) == 0); /* mark consumed */
-    location_append(loc, EVENT_LEAVE, 1, 1u << 30);
+    CHECK(measurement_rewind_end(loc, 77, true, 5000) == REWIND_CUT);
+    CHECK(measurement_rewind_end(loc, 77, true, 5001) == REWIND_NO_MARK); /* mark consumed */
+    measurement_append(loc, EVENT_LEAVE, 1, 1u << 30);
     finish(loc, 1u << 31);
     /* enter 1, OFF, ON, leave 1 */
     CHECK(log_count == 4);
@@ -228,16 +347,16 @@ static void test_rewind_discards_events(void)
 static void test_rewind_keeps_leaves_of_regions_entered_before(void)
 {
     location *loc = fresh_location(1 << 20, 4096);
-    location_append(loc, EVENT_ENTER, 1, 10);
-    location_append(loc, EVENT_ENTER, 2, 20);
-    location_rewind_mark(loc, 8, 25);          /* inside 2 */
-    location_append(loc, EVENT_ENTER, 3, 30);
-    location_append(loc, EVENT_LEAVE, 3, 31);
-    location_append(loc, EVENT_LEAVE, 2, 40); /* 2 ends before the rewind */
-    location_append(loc, EVENT_ENTER, 4, 50);
-    CHECK(location_rewind(loc, 8, true, 60) == 1);
-    location_append(loc, EVENT_LEAVE, 4, 1u << 30); /* its enter was cut: dropped */
-    location_append(loc, EVENT_LEAVE, 1, (1u << 30) + 1);
+    measurement_append(loc, EVENT_ENTER, 1, 10);
+    measurement_append(loc, EVENT_ENTER, 2, 20);
+    measurement_rewind_begin(loc, 8, 25);          /* inside 2 */
+    measurement_append(loc, EVENT_ENTER, 3, 30);
+    measurement_append(loc, EVENT_LEAVE, 3, 31);
+    measurement_append(loc, EVENT_LEAVE, 2, 40); /* 2 ends before the rewind */
+    measurement_append(loc, EVENT_ENTER, 4, 50);
+    CHECK(measurement_rewind_end(loc, 8, true, 60) == REWIND_CUT);
+    measurement_append(loc, EVENT_LEAVE, 4, 1u << 30); /* its enter was cut: dropped */
+    measurement_append(loc, EVENT_LEAVE, 1, (1u << 30) + 1);
     finish(loc, 1u << 31);
     /* E1 E2 OFF L2(40) ON L1 */
     CHECK(log_count == 6);
@@ -250,10 +369,10 @@ static void test_rewind_keeps_leaves_of_regions_entered_before(void)
 static void test_rewind_keep(void)
 {
     location *loc = fresh_location(1 << 20, 8192);
-    location_rewind_mark(loc, 5, 15);
-    location_append(loc, EVENT_ENTER, 2, 20);
-    location_append(loc, EVENT_LEAVE, 2, 21);
-    CHECK(location_rewind(loc, 5, false, 25) == 1);
+    measurement_rewind_begin(loc, 5, 15);
+    measurement_append(loc, EVENT_ENTER, 2, 20);
+    measurement_append(loc, EVENT_LEAVE, 2, 21);
+    CHECK(measurement_rewind_end(loc, 5, false, 25) == REWIND_KEPT);
     finish(loc, 30);
     CHECK(log_count == 2);
 }
@@ -261,14 +380,13 @@ static void test_rewind_keep(void)
 static void test_flush_under_memory_pressure(void)
 {
     /* 64 KiB budget in 8 KiB chunks: a million events must flush often */
-    location *loc = fresh_location(64 * 1024, 8192);
-    measurement.cfg.enable_tracing = true;
+    location *loc = fresh_location_with(64 * 1024, 8192, true);
     uint64_t t = 0;
     for (int i = 0; i < 500000; i++) {
-        location_append(loc, EVENT_ENTER, 1, ++t);
-        location_append(loc, EVENT_LEAVE, 1, ++t);
+        measurement_append(loc, EVENT_ENTER, 1, ++t);
+        measurement_append(loc, EVENT_LEAVE, 1, ++t);
     }
-    CHECK(location_buffered_bytes() <= 64 * 1024 + 8192);
+    CHECK(locations_buffered_bytes() <= 64 * 1024 + 8192);
     finish(loc, t + 1);
     size_t enters = 0, leaves = 0, flushes = 0;
     uint64_t last = 0;
@@ -287,10 +405,9 @@ static void test_flush_under_memory_pressure(void)
 
     /* without tracing, flushes are not events */
     loc = fresh_location(64 * 1024, 8192);
-    measurement.cfg.enable_tracing = false;
     for (int i = 0; i < 100000; i++) {
-        location_append(loc, EVENT_ENTER, 1, ++t);
-        location_append(loc, EVENT_LEAVE, 1, ++t);
+        measurement_append(loc, EVENT_ENTER, 1, ++t);
+        measurement_append(loc, EVENT_LEAVE, 1, ++t);
     }
     finish(loc, t + 1);
     flushes = 0;
@@ -421,9 +538,170 @@ static void test_filter_rules(void)
                            "pattern without INCLUDE or EXCLUDE: 'exclude'"));
 }
 
+/* A substrate that fails is reported once and gets nothing more; the
+ * others get every event; at the end it is closed without a summary. */
+static location *failing_location;
+
+static void record_twenty_events(void)
+{
+    for (uint64_t i = 0; i < 10; i++) {
+        measurement_append(failing_location, EVENT_ENTER, 1, 10 + 2 * i);
+        measurement_append(failing_location, EVENT_LEAVE, 1, 11 + 2 * i);
+    }
+    finish(failing_location, 100);
+}
+
+static void test_failing_substrate(void)
+{
+    failing_budget = 3;
+    failing_location = fresh_location(1 << 20, 8192);
+    failing_budget = 3;
+    char err[2048];
+    capture_fd(2, record_twenty_events, err, sizeof err);
+    CHECK(log_count == 20);
+    CHECK(failing_events == 4);  /* three delivered, the fourth failed, then none */
+    CHECK(strcmp(err, "[Score-P] error: cannot write '/nowhere/test.evt': No space left on device; failing "
+                      "stopped, the other results are still written\n") == 0);
+    substrate_summary summary = {0};
+    CHECK(!substrates_close(&summary));    /* a result is missing */
+    CHECK(failing_closes == 1 && !failing_closed_with_summary);
+    CHECK(log_closed && log_closed_with_summary);
+    failing_budget = -1;
+}
+
+static void test_definitions_snapshot(void)
+{
+    uint32_t r = defs_region("snap:f", "snap", "/s.py", 1, 0, REGION_ROLE_FUNCTION, REGION_PARADIGM_USER);
+    definitions d;
+    CHECK(defs_snapshot(&d));
+    CHECK(d.region_count == defs_region_count() && d.string_count == defs_string_count());
+    CHECK(r < d.region_count && strcmp(d.strings[d.regions[r].name], "snap:f") == 0);
+    defs_region("snap:g", "snap", "/s.py", 2, 0, REGION_ROLE_FUNCTION, REGION_PARADIGM_USER);
+    CHECK(d.region_count + 1 == defs_region_count());  /* the snapshot does not move */
+    defs_snapshot_free(&d);
+    CHECK(defs_artificial(ARTIFICIAL_MEASUREMENT_OFF) == defs_artificial(ARTIFICIAL_MEASUREMENT_OFF));
+    CHECK(defs_artificial(ARTIFICIAL_MEASUREMENT_OFF) != defs_artificial(ARTIFICIAL_BUFFER_FLUSH));
+}
+
+/* ---- the whole life through the public interface (runs last: one
+ * measurement per process) ---- */
+
+enum { WORKERS = 3, CALLS = 20000 };
+
+static void *worker(void *arg)
+{
+    uint32_t region = *(uint32_t *)arg;
+    scorep_location *loc = scorep_location_current();
+    char name[32];
+    snprintf(name, sizeof name, "worker-%u", loc ? loc->index : 0);
+    scorep_location_set_name(loc, name);
+    for (int i = 0; i < CALLS; i++) {
+        scorep_enter(loc, region);
+        scorep_leave(loc, region);
+    }
+    return NULL;
+}
+
+static void test_measurement_life(void)
+{
+    setenv("SCOREP_ENABLE_PROFILING", "false", 1);
+    setenv("SCOREP_FORCE_CFG_FILES", "false", 1);
+    setenv("SCOREP_TOTAL_MEMORY", "256k", 1);   /* forces flushes and waits */
+    log_location_count = 0;
+    log_count = 0;
+    char err[512] = "";
+    char *argv[] = {"one", "two"};
+    scorep_start_info info = {.program = "/usr/bin/test-program", .argc = 2, .argv = argv};
+    CHECK(scorep_measurement_phase() == SCOREP_NOT_STARTED);
+    CHECK(scorep_location_current() == NULL);
+    CHECK(scorep_measurement_start(&info, err, sizeof err));
+    CHECK(scorep_measurement_phase() == SCOREP_RUNNING);
+    scorep_location *master = scorep_location_current();
+    CHECK(master && master->index == 0);
+    uint32_t region = scorep_region_define("test:work", "test", "/t.c", 1, REGION_ROLE_FUNCTION,
+                                           REGION_PARADIGM_USER);
+    scorep_enter(master, region);
+    pthread_t threads[WORKERS];
+    for (int i = 0; i < WORKERS; i++)
+        pthread_create(&threads[i], NULL, worker, &region);
+    for (int i = 0; i < WORKERS; i++)
+        pthread_join(threads[i], NULL);
+    /* the drain thread closes the locations of ended threads */
+    bool closed = false;
+    for (int wait = 0; wait < 400 && !closed; wait++) {
+        usleep(5000);
+        pthread_mutex_lock(&log_lock);
+        unsigned n = 0;
+        for (unsigned i = 0; i < log_location_count; i++)
+            n += log_locations[i].closed;
+        pthread_mutex_unlock(&log_lock);
+        closed = n == WORKERS;
+    }
+    CHECK(closed);
+    unsigned live = 0;
+    for (location *loc = locations_first_live(); loc; loc = atomic_load(&loc->next_live))
+        live++;
+    CHECK(live == 1);  /* the master's */
+    scorep_leave(master, region);
+    CHECK(scorep_measurement_finish());
+    CHECK(scorep_measurement_phase() == SCOREP_FINISHED);
+    CHECK(scorep_measurement_finish());  /* twice is harmless */
+    scorep_enter(master, region);        /* after the end: nothing */
+    CHECK(log_closed_with_summary);
+    CHECK(log_summary_locations == WORKERS + 1);
+    CHECK(strcmp(log_summary_names[0], "Master thread") == 0);
+    bool named = true;
+    for (uint32_t i = 1; i <= WORKERS && i < 8; i++) {
+        char expected[32];
+        snprintf(expected, sizeof expected, "worker-%u", i);
+        named &= strcmp(log_summary_names[i], expected) == 0;
+    }
+    CHECK(named);
+    uint64_t events = 0;
+    for (unsigned i = 0; i < log_location_count; i++)
+        events += log_locations[i].events;
+    CHECK(events == 2 + 2ull * WORKERS * CALLS);
+    size_t enters = 0;
+    for (size_t i = 0; i < log_count; i++)
+        enters += log_events[i].kind == 'E';
+    CHECK(enters == 1 + (size_t)WORKERS * CALLS);
+}
+
+/* Run a test in a child process of its own (a measurement starts once per
+ * process) and add its counts to ours. */
+static void run_in_child(void (*test)(void))
+{
+    int fds[2];
+    if (pipe(fds) != 0) {
+        failed++;
+        return;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        passed = failed = 0;
+        test();
+        int counts[2] = {passed, failed};
+        ssize_t w = write(fds[1], counts, sizeof counts);
+        _exit(w == sizeof counts ? 0 : 1);
+    }
+    close(fds[1]);
+    int counts[2] = {0, 1}, status = 0;
+    ssize_t n = read(fds[0], counts, sizeof counts);
+    close(fds[0]);
+    waitpid(pid, &status, 0);
+    if (n != sizeof counts || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "the test in the child process did not end normally (status %d)\n", status);
+        counts[1]++;
+    }
+    passed += counts[0];
+    failed += counts[1];
+}
+
 int main(void)
 {
-    substrate_register(&log_ops);
+    run_in_child(test_measurement_life);
     test_config_parsing();
     test_config_load_reports_the_variable();
     test_event_encoding();
@@ -436,7 +714,9 @@ int main(void)
     test_flush_under_memory_pressure();
     test_keymap_and_ptrmap();
     test_definitions_are_unique();
+    test_definitions_snapshot();
     test_filter_rules();
+    test_failing_substrate();
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;
 }

@@ -9,7 +9,9 @@
  * not regions with it.  Like sys.monitoring it covers every thread of the
  * interpreter at once.  On 3.11 it turns off the interpreter's inlining of
  * Python-to-Python calls, so each Python call also takes some C stack. */
-#include "glue.h"
+#include "instrumenter.h"
+#include "recording.h"
+#include "regions.h"
 
 /* 3.11 frames are only readable with CPython's internal headers (installed
  * with CPython; without them this instrumenter is not built) */
@@ -20,7 +22,7 @@
 
 #ifdef EVALFRAME_AVAILABLE
 
-const bool evalframe_available = true;
+bool eval_available(void) { return true; }
 
 #if PY_VERSION_HEX >= 0x030B0000
 typedef struct _PyInterpreterFrame eval_frame;
@@ -55,30 +57,27 @@ static bool installed;
  * thread has not reached its program yet. */
 static __attribute__((noinline)) uint32_t enter_full(PyThreadState *tstate, eval_frame *frame)
 {
-    if (measurement_current_state == MEASUREMENT_STOPPED)
+    if (record_stopped())
         return REGION_SKIP;
-    thread_state *t = hook_thread_current();
+    thread_state *t = thread_current();
     if (!t)
         return REGION_SKIP;
-    if (!t->started && !hook_thread_first_frame(t, FRAME_CODE(frame), FRAME_OUTERMOST(tstate, frame)))
+    if (!t->started && !thread_first_frame(t, FRAME_CODE(frame), FRAME_OUTERMOST(tstate, frame)))
         return REGION_BEFORE_START;
     if (t->suspended)
         return REGION_SKIP;
-    PyCodeObject *code = FRAME_CODE(frame);
-    void *extra = code_extra(code);
-    uint32_t region = extra ? (uint32_t)((uintptr_t)extra - 1)
-                            : naming_code_region_with_globals(code, FRAME_GLOBALS(frame));
+    uint32_t region = code_region(FRAME_CODE(frame), FRAME_GLOBALS(frame));
     if (!REGION_RECORDED(region))
         return REGION_SKIP;
-    hook_record_enter(t->loc, region);
+    scorep_enter(t->loc, region);
     return region;
 }
 
 static __attribute__((noinline)) void leave_full(eval_frame *frame, uint32_t region)
 {
-    if (measurement_current_state == MEASUREMENT_STOPPED)
+    if (record_stopped())
         return;
-    thread_state *t = hook_thread_current();
+    thread_state *t = thread_current();
     if (!t)
         return;
     if (region == REGION_BEFORE_START) {
@@ -89,7 +88,7 @@ static __attribute__((noinline)) void leave_full(eval_frame *frame, uint32_t reg
         t->start_frame = NULL;
         region = t->start_region;
     }
-    hook_record_leave(t->loc, region);
+    scorep_leave(t->loc, region);
 }
 
 static PyObject *eval(PyThreadState *tstate, eval_frame *frame, int throwflag)
@@ -98,16 +97,18 @@ static PyObject *eval(PyThreadState *tstate, eval_frame *frame, int throwflag)
         return _PyEval_EvalFrameDefault(tstate, frame, throwflag);
     /* the region to leave, or REGION_SKIP when the enter was not recorded */
     uint32_t region = code_region_fast(FRAME_CODE(frame));
-    if (!hook_fast_event(hook_tls_thread, EVENT_ENTER, region))
+    if (!record_fast(thread_current_state, EVENT_ENTER, region))
         region = enter_full(tstate, frame);
     PyObject *result = _PyEval_EvalFrameDefault(tstate, frame, throwflag);
-    if (region != REGION_SKIP && !hook_fast_event(hook_tls_thread, EVENT_LEAVE, region))
+    if (region != REGION_SKIP && !record_fast(thread_current_state, EVENT_LEAVE, region))
         leave_full(frame, region);
     return result;
 }
 
-int evalframe_enable(void)
+static int eval_install(void)
 {
+    if (!thread_current())
+        return -1;
     if (installed)
         return 0;
     PyInterpreterState *interp = PyThreadState_GetInterpreter(PyThreadState_Get());
@@ -123,7 +124,7 @@ int evalframe_enable(void)
     return 0;
 }
 
-void evalframe_disable(void)
+static void eval_uninstall(void)
 {
     if (!installed)
         return;
@@ -133,20 +134,28 @@ void evalframe_disable(void)
     installed = false;
 }
 
-bool evalframe_enabled(void) { return installed; }
+static bool eval_installed(void) { return installed; }
+
+
+const instrumenter eval_instrumenter = {
+    .name = "eval",
+    .install = eval_install,
+    .uninstall = eval_uninstall,
+    .installed = eval_installed,
+    .thread_begins = thread_begins_covered,
+};
 
 #else
 
-const bool evalframe_available = false;
+bool eval_available(void) { return false; }
 
-int evalframe_enable(void)
+static int unavailable(void)
 {
     PyErr_SetString(PyExc_RuntimeError, "the eval instrumenter needs Python 3.9, 3.10 or 3.11 (on 3.11 built with "
                                         "CPython's internal headers)");
     return -1;
 }
 
-void evalframe_disable(void) {}
-bool evalframe_enabled(void) { return false; }
+const instrumenter eval_instrumenter = {.name = "eval", .install = unavailable};
 
 #endif

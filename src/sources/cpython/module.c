@@ -1,19 +1,40 @@
 /* scorep._native: the Python-facing functions of the measurement.  Thin:
- * argument conversion, then calls into the core and the hook. */
-#include "glue.h"
-#include "../../core/config.h"
-#include "../../core/defs.h"
-#include "../../core/measurement.h"
+ * argument conversion, then calls into the core's public interface
+ * (scorep.h) and the selected instrumenter (instrumenter.h). */
+#include "../../core/scorep.h"
+#include "instrumenter.h"
+#include "recording.h"
+#include "regions.h"
+#include "thread_state.h"
 
+static const instrumenter *selected = &profile_instrumenter;
 static bool error_region_reported;
-static uint32_t error_region = UINT32_MAX, error_parameter;
+static uint32_t error_region = DEFS_NO_ID, error_parameter;
 
-static location *current_location(void)
+static bool running(void) { return scorep_measurement_phase() == SCOREP_RUNNING; }
+
+static scorep_location *current_location(void)
 {
-    if (!measurement_is_initialized() || measurement_is_finalized())
+    if (!running())
         return NULL;
-    thread_state *t = hook_thread_current();
+    thread_state *t = thread_current();
     return t ? t->loc : NULL;
+}
+
+/* A message of the C core as a Python str: it may hold file names that
+ * are not UTF-8. */
+static PyObject *message_text(const char *text)
+{
+    return PyUnicode_DecodeUTF8(text, (Py_ssize_t)strlen(text), "backslashreplace");
+}
+
+static void set_error(PyObject *type, const char *text)
+{
+    PyObject *message = message_text(text);
+    if (message) {
+        PyErr_SetObject(type, message);
+        Py_DECREF(message);
+    }
 }
 
 static PyObject *native_init(PyObject *self, PyObject *args)
@@ -24,9 +45,9 @@ static PyObject *native_init(PyObject *self, PyObject *args)
     int verbose = 0;
     if (!PyArg_ParseTuple(args, "UsO!|p", &package_dir, &program, &PyList_Type, &argv, &verbose))
         return NULL;
-    if (measurement_is_initialized())
+    if (scorep_measurement_phase() != SCOREP_NOT_STARTED)
         Py_RETURN_FALSE;
-    if (!naming_init(package_dir))
+    if (!regions_init(package_dir))
         return NULL;
     Py_ssize_t argc = PyList_GET_SIZE(argv);
     char **cargs = PyMem_Calloc((size_t)argc + 1, sizeof *cargs);
@@ -38,14 +59,15 @@ static PyObject *native_init(PyObject *self, PyObject *args)
             cargs[i] = "";
         }
     }
-    char err[1024];
-    bool ok = measurement_init(program, (int)argc, cargs, verbose, err, sizeof err);
+    char err[1024] = "";
+    scorep_start_info info = {.program = program, .argc = (int)argc, .argv = cargs, .verbose = verbose};
+    bool ok = scorep_measurement_start(&info, err, sizeof err);
     PyMem_Free(cargs);
     if (!ok) {
-        PyErr_SetString(PyExc_ValueError, err);
+        set_error(PyExc_ValueError, err[0] ? err : "the measurement could not start");
         return NULL;
     }
-    if (!hook_thread_current())  /* the calling thread is the master location */
+    if (!thread_current())  /* the calling thread is the master location */
         return NULL;
     Py_RETURN_TRUE;
 }
@@ -58,33 +80,29 @@ static PyObject *native_configure(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "sp", &kind, &c_calls))
         return NULL;
     if (strcmp(kind, "profile") == 0 || strcmp(kind, "cProfile") == 0)
-        hook_kind = INSTRUMENTER_PROFILE;
+        selected = &profile_instrumenter;
     else if (strcmp(kind, "trace") == 0 || strcmp(kind, "cTrace") == 0)
-        hook_kind = INSTRUMENTER_TRACE;
+        selected = &trace_instrumenter;
     else if (strcmp(kind, "dummy") == 0)
-        hook_kind = INSTRUMENTER_DUMMY;
+        selected = &dummy_instrumenter;
+    else if (strcmp(kind, "eval") == 0 && eval_available())
+        selected = &eval_instrumenter;
+    else if (strcmp(kind, "monitoring") == 0 && monitoring_available())
+        selected = &monitoring_instrumenter;
     else if (strcmp(kind, "eval") == 0) {
-        if (!evalframe_available) {
-            PyErr_SetString(PyExc_ValueError, "the eval instrumenter (PEP 523 frame evaluation) needs Python 3.9, 3.10 "
-                                              "or 3.11 (on 3.11 built with CPython's internal headers)");
-            return NULL;
-        }
-        hook_kind = INSTRUMENTER_EVAL;
-    }
-    else if (strcmp(kind, "monitoring") == 0) {
-#if PY_VERSION_HEX >= 0x030C0000
-        hook_kind = INSTRUMENTER_MONITORING;
-#else
+        PyErr_SetString(PyExc_ValueError, "the eval instrumenter (PEP 523 frame evaluation) needs Python 3.9, 3.10 "
+                                          "or 3.11 (on 3.11 built with CPython's internal headers)");
+        return NULL;
+    } else if (strcmp(kind, "monitoring") == 0) {
         PyErr_SetString(PyExc_ValueError, "the monitoring instrumenter (sys.monitoring) needs Python 3.12 or newer");
         return NULL;
-#endif
-    }
-    else {
+    } else {
         PyErr_Format(PyExc_ValueError, "unknown instrumenter type '%s'", kind);
         return NULL;
     }
     /* SCOREP_PYTHON_C_CALLS=false switches them off as well */
-    hook_c_calls = c_calls && measurement.cfg.python_c_calls;
+    const measurement_config *cfg = scorep_configuration();
+    record_c_calls = c_calls && (!cfg || cfg->python_c_calls);
     Py_RETURN_NONE;
 }
 
@@ -94,11 +112,14 @@ static PyObject *native_instrumenter_enable(PyObject *self, PyObject *args)
     int all_threads = 0;
     if (!PyArg_ParseTuple(args, "|p", &all_threads))
         return NULL;
-    if (!measurement_is_initialized() || measurement_is_finalized())
+    if (!running())
         Py_RETURN_NONE;
-    if (all_threads)
-        hook_install_other_threads();
-    if (hook_install_current() < 0)
+    if (all_threads) {
+        threads_remember_running();
+        if (selected->install_other_threads)
+            selected->install_other_threads();
+    }
+    if (selected->install() < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -107,7 +128,7 @@ static PyObject *native_instrumenter_disable(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
-    hook_uninstall_current();
+    selected->uninstall();
     Py_RETURN_NONE;
 }
 
@@ -115,10 +136,37 @@ static PyObject *native_instrumenter_enabled(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
-    if (!measurement_is_initialized() || measurement_is_finalized() || hook_kind == INSTRUMENTER_DUMMY)
-        Py_RETURN_FALSE;
-    return PyBool_FromLong(hook_installed_current());
+    return PyBool_FromLong(running() && selected->installed());
 }
+
+/* threading.setprofile()/settrace() target: runs as the first profile
+ * event of every new thread of the threading module, then hands the thread
+ * over to the instrumenter. */
+static PyObject *native_thread_start(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (record_stopped() || selected == &dummy_instrumenter) {
+        if (selected == &trace_instrumenter)
+            PyEval_SetTrace(NULL, NULL);
+        else
+            PyEval_SetProfile(NULL, NULL);
+        Py_RETURN_NONE;
+    }
+    thread_state *state = thread_current();
+    if (!state)
+        return NULL;
+    thread_starts(state);
+    PyObject *frame = nargs == 3 && PyFrame_Check(args[0]) ? args[0] : NULL;
+    const char *event = nargs == 3 && PyUnicode_Check(args[1]) ? PyUnicode_AsUTF8(args[1]) : NULL;
+    if (!event)
+        PyErr_Clear();
+    if (selected->thread_begins(state, frame, event) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef thread_start_def = {"thread_start", (PyCFunction)(void (*)(void))native_thread_start,
+                                       METH_FASTCALL, "profile/trace function for new threads (internal)"};
 
 /* Run a script file in the given globals exactly as `python file` does:
  * the same file parser (so syntax errors read the same) and no frame of
@@ -164,29 +212,28 @@ static PyObject *native_region_begin(PyObject *self, PyObject *args)
     unsigned int line;
     if (!PyArg_ParseTuple(args, "sssI", &name, &group, &file, &line))
         return NULL;
-    location *loc = current_location();
+    scorep_location *loc = current_location();
     /* user regions are filtered by name (begin and end must agree, and the
      * end does not know the file) */
-    if (!loc || measurement_region_filtered(name, NULL))
+    if (!loc || scorep_region_filtered(name, NULL))
         Py_RETURN_NONE;
-    uint32_t region = defs_region(name, group, file, line, 0, REGION_ROLE_USER, REGION_PARADIGM_USER);
-    user_push(hook_thread_current(), region);
-    hook_record_enter(loc, region);
+    uint32_t region = scorep_region_define(name, group, file, line, REGION_ROLE_USER, REGION_PARADIGM_USER);
+    if (region == DEFS_NO_ID)
+        Py_RETURN_NONE;
+    user_push(thread_current(), region);
+    scorep_enter(loc, region);
     Py_RETURN_NONE;
 }
 
-static void record_error_region(location *loc, const char *name)
+static void record_error_region(scorep_location *loc, const char *name)
 {
-    if (error_region == UINT32_MAX) {
-        error_region = defs_region("error_region", "", "", 0, 0, REGION_ROLE_ARTIFICIAL, REGION_PARADIGM_USER);
-        error_parameter = defs_parameter("leave-region", PARAMETER_STRING);
+    if (error_region == DEFS_NO_ID) {
+        error_region = scorep_region_define("error_region", "", "", 0, REGION_ROLE_ARTIFICIAL, REGION_PARADIGM_USER);
+        error_parameter = scorep_parameter_define("leave-region", PARAMETER_STRING);
     }
-    hook_record_enter(loc, error_region);
-    if (measurement_current_state == MEASUREMENT_ACTIVE) {
-        uint64_t payload[2] = {error_parameter, defs_string(name)};
-        location_append_ext(loc, EXT_PARAMETER_STRING, clock_now(), payload, 2);
-    }
-    hook_record_leave(loc, error_region);
+    scorep_enter(loc, error_region);
+    scorep_parameter_string(loc, error_parameter, scorep_string_define(name));
+    scorep_leave(loc, error_region);
     if (!error_region_reported) {
         error_region_reported = true;
         PySys_WriteStderr("SCOREP_BINDING_PYTHON ERROR: There was a region exit without an enter!\n"
@@ -200,13 +247,13 @@ static PyObject *native_region_end(PyObject *self, PyObject *args)
     const char *name;
     if (!PyArg_ParseTuple(args, "s", &name))
         return NULL;
-    location *loc = current_location();
-    if (!loc || measurement_region_filtered(name, NULL))
+    scorep_location *loc = current_location();
+    if (!loc || scorep_region_filtered(name, NULL))
         Py_RETURN_NONE;
-    thread_state *t = hook_thread_current();
-    uint32_t name_id = defs_string(name);
+    thread_state *t = thread_current();
+    uint32_t name_id = scorep_string_define(name);
     size_t k = t->user_depth;
-    while (k > 0 && defs_region_get(t->user_regions[k - 1]).name != name_id)
+    while (k > 0 && scorep_region_name(t->user_regions[k - 1]) != name_id)
         k--;
     if (k == 0) {
         record_error_region(loc, name);
@@ -216,7 +263,7 @@ static PyObject *native_region_end(PyObject *self, PyObject *args)
     /* drop the entry; regions begun inside it and never ended are closed by
      * the replay when this leave is processed */
     t->user_depth = k - 1;
-    hook_record_leave(loc, region);
+    scorep_leave(loc, region);
     Py_RETURN_NONE;
 }
 
@@ -229,10 +276,10 @@ static PyObject *native_function_region(PyObject *self, PyObject *func)
         PyErr_SetString(PyExc_TypeError, "a Python function is required");
         return NULL;
     }
-    if (!measurement_is_initialized())
+    if (scorep_measurement_phase() == SCOREP_NOT_STARTED)
         return PyLong_FromLong(-1);
     PyCodeObject *code = (PyCodeObject *)PyFunction_GET_CODE(func);
-    uint32_t region = naming_code_region_with_globals(code, PyFunction_GET_GLOBALS(func));
+    uint32_t region = code_region(code, PyFunction_GET_GLOBALS(func));
     return PyLong_FromLong(REGION_RECORDED(region) ? (long)region : -1);
 }
 
@@ -242,9 +289,9 @@ static PyObject *native_region_enter_id(PyObject *self, PyObject *arg)
     long region = PyLong_AsLong(arg);
     if (region == -1 && PyErr_Occurred())
         return NULL;
-    location *loc = current_location();
-    if (loc && region >= 0 && (uint32_t)region < defs_region_count())
-        hook_record_enter(loc, (uint32_t)region);
+    scorep_location *loc = current_location();
+    if (loc && region >= 0 && (uint32_t)region < scorep_region_count())
+        scorep_enter(loc, (uint32_t)region);
     Py_RETURN_NONE;
 }
 
@@ -254,9 +301,9 @@ static PyObject *native_region_leave_id(PyObject *self, PyObject *arg)
     long region = PyLong_AsLong(arg);
     if (region == -1 && PyErr_Occurred())
         return NULL;
-    location *loc = current_location();
-    if (loc && region >= 0 && (uint32_t)region < defs_region_count())
-        hook_record_leave(loc, (uint32_t)region);
+    scorep_location *loc = current_location();
+    if (loc && region >= 0 && (uint32_t)region < scorep_region_count())
+        scorep_leave(loc, (uint32_t)region);
     Py_RETURN_NONE;
 }
 
@@ -268,11 +315,10 @@ static PyObject *record_parameter(PyObject *args, parameter_type type)
     PyObject *value;
     if (!PyArg_ParseTuple(args, "sO", &name, &value))
         return NULL;
-    uint64_t payload[2];
-    enum event_ext_type ext;
-    location *loc = current_location();
-    if (!loc || measurement_current_state != MEASUREMENT_ACTIVE)
+    scorep_location *loc = current_location();
+    if (!loc || scorep_state != MEASUREMENT_ACTIVE)
         Py_RETURN_NONE;
+    uint32_t parameter = scorep_parameter_define(name, type);
     if (type == PARAMETER_STRING) {
         PyObject *text = PyObject_Str(value);
         if (!text)
@@ -282,24 +328,19 @@ static PyObject *record_parameter(PyObject *args, parameter_type type)
             Py_DECREF(text);
             return NULL;
         }
-        payload[1] = defs_string(s);
+        scorep_parameter_string(loc, parameter, scorep_string_define(s));
         Py_DECREF(text);
-        ext = EXT_PARAMETER_STRING;
     } else if (type == PARAMETER_INT) {
         long long v = PyLong_AsLongLong(value);
         if (v == -1 && PyErr_Occurred())
             return NULL;
-        payload[1] = (uint64_t)v;
-        ext = EXT_PARAMETER_INT;
+        scorep_parameter_int(loc, parameter, v);
     } else {
         unsigned long long v = PyLong_AsUnsignedLongLong(value);
         if (v == (unsigned long long)-1 && PyErr_Occurred())
             return NULL;
-        payload[1] = v;
-        ext = EXT_PARAMETER_UINT;
+        scorep_parameter_uint(loc, parameter, v);
     }
-    payload[0] = defs_parameter(name, type);
-    location_append_ext(loc, ext, clock_now(), payload, 2);
     Py_RETURN_NONE;
 }
 
@@ -329,9 +370,9 @@ static PyObject *native_set_recording(PyObject *self, PyObject *arg)
     int on = PyObject_IsTrue(arg);
     if (on < 0)
         return NULL;
-    location *loc = current_location();
+    scorep_location *loc = current_location();
     if (loc)
-        measurement_set_recording(loc, on);
+        scorep_recording_set(loc, on);
     Py_RETURN_NONE;
 }
 
@@ -339,7 +380,7 @@ static PyObject *native_is_recording(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
-    return PyBool_FromLong(measurement_current_state == MEASUREMENT_ACTIVE);
+    return PyBool_FromLong(scorep_state == MEASUREMENT_ACTIVE);
 }
 
 static PyObject *native_rewind_begin(PyObject *self, PyObject *args)
@@ -348,9 +389,9 @@ static PyObject *native_rewind_begin(PyObject *self, PyObject *args)
     const char *name;
     if (!PyArg_ParseTuple(args, "s", &name))
         return NULL;
-    location *loc = current_location();
+    scorep_location *loc = current_location();
     if (loc)
-        location_rewind_mark(loc, defs_string(name), clock_now());
+        scorep_rewind_begin(loc, scorep_string_define(name));
     Py_RETURN_NONE;
 }
 
@@ -361,14 +402,14 @@ static PyObject *native_rewind_end(PyObject *self, PyObject *args)
     int discard;
     if (!PyArg_ParseTuple(args, "sp", &name, &discard))
         return NULL;
-    location *loc = current_location();
+    scorep_location *loc = current_location();
     if (!loc)
         Py_RETURN_NONE;
-    int rc = location_rewind(loc, defs_string(name), discard, clock_now());
-    if (rc == 0)
-        measurement_warning("rewind_end('%s') without rewind_begin: ignored", name);
-    else if (rc < 0)
-        measurement_warning("rewind_end('%s'): the buffer was flushed since rewind_begin, events are kept", name);
+    rewind_result result = scorep_rewind_end(loc, scorep_string_define(name), discard);
+    if (result == REWIND_NO_MARK)
+        scorep_log_warning("rewind_end('%s') without rewind_begin: ignored", name);
+    else if (result == REWIND_TOO_LATE)
+        scorep_log_warning("rewind_end('%s'): the buffer was flushed since rewind_begin, events are kept", name);
     Py_RETURN_NONE;
 }
 
@@ -378,8 +419,8 @@ static PyObject *native_suspend(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
-    if (measurement_is_initialized()) {
-        thread_state *t = hook_thread_current();
+    if (scorep_measurement_phase() != SCOREP_NOT_STARTED) {
+        thread_state *t = thread_current();
         if (t)
             t->suspended++;
     }
@@ -390,8 +431,8 @@ static PyObject *native_resume(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
-    if (measurement_is_initialized()) {
-        thread_state *t = hook_thread_current();
+    if (scorep_measurement_phase() != SCOREP_NOT_STARTED) {
+        thread_state *t = thread_current();
         if (t && t->suspended > (t->started ? 0 : 1))
             t->suspended--;
     }
@@ -407,9 +448,9 @@ static PyObject *native_caller_location(PyObject *self, PyObject *unused)
     Py_XINCREF(frame);
     while (frame) {
         PyCodeObject *code = PyFrame_GetCode(frame);
-        bool own = naming_is_own_file(code->co_filename);
+        bool own = regions_is_own_file(code->co_filename);
         if (!own) {
-            PyObject *file = naming_absolute_file(code->co_filename);
+            PyObject *file = regions_absolute_file(code->co_filename);
             Py_DECREF(code);
             int line = PyFrame_GetLineNumber(frame);
             Py_DECREF(frame);
@@ -431,48 +472,42 @@ static PyObject *native_set_exit_status(PyObject *self, PyObject *arg)
     long status = PyLong_AsLong(arg);
     if (status == -1 && PyErr_Occurred())
         return NULL;
-    measurement_set_exit_status((int)status);
+    scorep_set_exit_status((int)status);
     Py_RETURN_NONE;
 }
 
+/* Returns the experiment directory; the results that could not be written
+ * were reported on stderr already, one line each. */
 static PyObject *native_finalize(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
-    if (!measurement_is_initialized())
+    if (scorep_measurement_phase() == SCOREP_NOT_STARTED)
         Py_RETURN_NONE;
-    hook_uninstall_current();
-    char err[1024] = "";
-    bool ok = measurement_finalize(err, sizeof err);
-    if (!ok) {
-        PyErr_SetString(PyExc_OSError, err);
-        return NULL;
-    }
-    const char *dir = measurement_result_dir();
+    selected->uninstall();
+    scorep_measurement_finish();
+    const char *dir = scorep_experiment_directory();
     if (!dir)
         Py_RETURN_NONE;
-    return PyUnicode_FromString(dir);
+    return PyUnicode_DecodeFSDefault(dir);
 }
 
 static PyObject *native_state(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
-    if (!measurement_is_initialized())
-        return PyUnicode_FromString("uninitialized");
-    if (measurement_is_finalized())
-        return PyUnicode_FromString("finalized");
-    return PyUnicode_FromString("running");
+    static const char *const names[] = {"uninitialized", "running", "finalized"};
+    return PyUnicode_FromString(names[scorep_measurement_phase()]);
 }
 
 static PyObject *native_experiment_dir(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
-    const char *dir = measurement_is_finalized() ? measurement_result_dir() : measurement.experiment_dir;
+    const char *dir = scorep_experiment_directory();
     if (!dir)
         Py_RETURN_NONE;
-    return PyUnicode_FromString(dir);
+    return PyUnicode_DecodeFSDefault(dir);
 }
 
 static PyObject *native_verbose(PyObject *self, PyObject *arg)
@@ -481,50 +516,37 @@ static PyObject *native_verbose(PyObject *self, PyObject *arg)
     const char *text = PyUnicode_AsUTF8(arg);
     if (!text)
         return NULL;
-    measurement_verbose("%s", text);
+    scorep_log_verbose("%s", text);
     Py_RETURN_NONE;
 }
 
-/* Nanoseconds per read of each clock (for the benchmark's report). */
 /* Events replayed into the substrates and the bytes their buffered records
  * took, over all locations (for the benchmark's bytes per event). */
 static PyObject *native_buffer_stats(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
-    unsigned long long events = 0, bytes = 0;
-    for (location *loc = location_first(); loc; loc = loc->next) {
-        events += loc->event_count;
-        bytes += loc->record_bytes;
-    }
-    return Py_BuildValue("{s:K,s:K}", "events", events, "record_bytes", bytes);
+    uint64_t events, bytes;
+    scorep_buffer_statistics(&events, &bytes);
+    return Py_BuildValue("{s:K,s:K}", "events", (unsigned long long)events, "record_bytes",
+                         (unsigned long long)bytes);
 }
 
+/* Nanoseconds per read of each usable clock (for the benchmark's report). */
 static PyObject *native_clock_cost(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
     PyObject *result = PyDict_New();
-    clock_kind saved = clock_active_kind;
     clock_kind kinds[] = {CLOCK_KIND_TSC, CLOCK_KIND_CLOCK_GETTIME};
-    for (int k = 0; k < 2; k++) {
-        if (kinds[k] == CLOCK_KIND_TSC && !clock_tsc_usable())
+    for (int k = 0; result && k < 2; k++) {
+        if (kinds[k] == CLOCK_KIND_TSC && !scorep_clock_tsc_usable())
             continue;
-        clock_active_kind = kinds[k];
-        struct timespec a, b;
-        volatile uint64_t sink = 0;
-        const int n = 2000000;
-        clock_gettime(CLOCK_MONOTONIC, &a);
-        for (int i = 0; i < n; i++)
-            sink += clock_now();
-        clock_gettime(CLOCK_MONOTONIC, &b);
-        double ns = ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / n;
-        PyObject *value = PyFloat_FromDouble(ns);
-        PyDict_SetItemString(result, clock_kind_name(kinds[k]), value);
-        Py_DECREF(value);
-        (void)sink;
+        PyObject *value = PyFloat_FromDouble(scorep_clock_cost_ns(kinds[k]));
+        if (!value || PyDict_SetItemString(result, scorep_clock_name(kinds[k]), value) < 0)
+            Py_CLEAR(result);
+        Py_XDECREF(value);
     }
-    clock_active_kind = saved;
     return result;
 }
 
@@ -532,23 +554,21 @@ static PyObject *native_features(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
-#ifdef SCOREP_HAVE_PAPI
-    int papi = 1;
-#else
-    int papi = 0;
-#endif
-    return Py_BuildValue("{s:N,s:N}", "papi", PyBool_FromLong(papi), "eval", PyBool_FromLong(evalframe_available));
+    return Py_BuildValue("{s:N,s:N}", "papi", PyBool_FromLong(scorep_has_papi()), "eval",
+                         PyBool_FromLong(eval_available()));
 }
 
 static PyObject *native_config_vars(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
+    int count;
+    const config_var_info *vars = scorep_config_variables(&count);
     PyObject *list = PyList_New(0);
-    for (int i = 0; list && i < config_var_count; i++) {
-        const config_var_info *v = &config_vars[i];
-        PyObject *row = Py_BuildValue("(sssss)", v->env_name, config_type_name(v->type), v->default_value, v->help,
-                                      v->long_help);
+    for (int i = 0; list && i < count; i++) {
+        const config_var_info *v = &vars[i];
+        PyObject *row = Py_BuildValue("(sssss)", v->env_name, scorep_config_type_name(v->type), v->default_value,
+                                      v->help, v->long_help);
         if (!row || PyList_Append(list, row) < 0) {
             Py_XDECREF(row);
             Py_DECREF(list);
@@ -606,7 +626,7 @@ PyMODINIT_FUNC PyInit__native(void)
     PyObject *m = PyModule_Create(&native_module);
     if (!m)
         return NULL;
-    PyObject *thread_start = PyCFunction_NewEx(&hook_thread_start_def, NULL, PyModule_GetNameObject(m));
+    PyObject *thread_start = PyCFunction_NewEx(&thread_start_def, NULL, PyModule_GetNameObject(m));
     if (!thread_start || PyModule_AddObject(m, "thread_start", thread_start) < 0) {
         Py_XDECREF(thread_start);
         Py_DECREF(m);

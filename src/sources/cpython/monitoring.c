@@ -3,12 +3,11 @@
  * PY_RETURN/PY_YIELD/PY_UNWIND (leave) and CALL/C_RETURN/C_RAISE (C
  * functions).  Code that is not recorded (filtered, or the measurement's
  * own) answers DISABLE, so CPython stops calling us for it. */
-#include "glue.h"
+#include "instrumenter.h"
+#include "recording.h"
+#include "regions.h"
 
 #if PY_VERSION_HEX >= 0x030C0000
-
-#include "../../core/measurement.h"
-#include "../../core/metrics.h"
 
 enum {
     EV_PY_START = 1, EV_PY_RESUME = 2, EV_PY_RETURN = 4, EV_PY_YIELD = 8, EV_CALL = 16,
@@ -20,45 +19,39 @@ static PyObject *disable;      /* sys.monitoring.DISABLE */
 static int tool_id = -1;
 static bool events_on;
 
-static inline thread_state *current(void)
-{
-    if (measurement_current_state == MEASUREMENT_STOPPED)
-        return NULL;
-    thread_state *t = hook_thread_current();
-    return t && !t->suspended ? t : NULL;
-}
-
-static inline uint32_t code_region(PyObject *code)
+/* The region of the code an event is about, named on first sight with the
+ * globals of the frame that runs it. */
+static inline uint32_t event_code_region(PyObject *code)
 {
     void *extra = code_extra((PyCodeObject *)code);
     if (__builtin_expect(extra != NULL, 1))
         return (uint32_t)((uintptr_t)extra - 1);
     PyObject *globals = PyEval_GetGlobals();  /* the starting frame's: borrowed */
-    return naming_code_region_with_globals((PyCodeObject *)code, globals);
+    return regions_name_code((PyCodeObject *)code, globals);
 }
 
-/* Each callback below is a fast path (hook_fast_event) that records the
+/* Each callback below is a fast path (record_fast) that records the
  * common case without a stack frame of its own, and a full path, out of
  * line, for everything else. */
 
 /* PY_START, PY_RESUME: (code, offset) */
 static __attribute__((noinline)) PyObject *on_enter_full(PyObject *const *args)
 {
-    if (measurement_current_state == MEASUREMENT_STOPPED)
+    if (record_stopped())
         Py_RETURN_NONE;
-    thread_state *t = hook_thread_current();
+    thread_state *t = thread_current();
     if (t && !t->started && !t->first_seen) {
         PyFrameObject *frame = PyEval_GetFrame();  /* the starting frame (borrowed) */
         PyFrameObject *back = frame ? PyFrame_GetBack(frame) : NULL;
-        hook_thread_first_frame(t, (PyCodeObject *)args[0], frame && !back);
+        thread_first_frame(t, (PyCodeObject *)args[0], frame && !back);
         Py_XDECREF(back);
     }
     if (!t || t->suspended)
         Py_RETURN_NONE;
-    uint32_t region = code_region(args[0]);
+    uint32_t region = event_code_region(args[0]);
     if (!REGION_RECORDED(region))
         return Py_NewRef(disable);
-    hook_record_enter(t->loc, region);
+    scorep_enter(t->loc, region);
     Py_RETURN_NONE;
 }
 
@@ -66,7 +59,7 @@ static PyObject *on_enter(PyObject *self, PyObject *const *args, Py_ssize_t narg
 {
     (void)self;
     (void)nargs;
-    if (hook_fast_event(hook_tls_thread, EVENT_ENTER, code_region_fast((PyCodeObject *)args[0])))
+    if (record_fast(thread_current_state, EVENT_ENTER, code_region_fast((PyCodeObject *)args[0])))
         Py_RETURN_NONE;
     return on_enter_full(args);
 }
@@ -74,13 +67,13 @@ static PyObject *on_enter(PyObject *self, PyObject *const *args, Py_ssize_t narg
 /* PY_RETURN, PY_YIELD: (code, offset, value) */
 static __attribute__((noinline)) PyObject *on_leave_full(PyObject *const *args)
 {
-    thread_state *t = current();
+    thread_state *t = record_thread();
     if (!t)
         Py_RETURN_NONE;
-    uint32_t region = naming_code_region_cached((PyCodeObject *)args[0]);
+    uint32_t region = code_region_cached((PyCodeObject *)args[0]);
     if (!REGION_RECORDED(region))
         return Py_NewRef(disable);
-    hook_record_leave(t->loc, region);
+    scorep_leave(t->loc, region);
     Py_RETURN_NONE;
 }
 
@@ -88,7 +81,7 @@ static PyObject *on_leave(PyObject *self, PyObject *const *args, Py_ssize_t narg
 {
     (void)self;
     (void)nargs;
-    if (hook_fast_event(hook_tls_thread, EVENT_LEAVE, code_region_fast((PyCodeObject *)args[0])))
+    if (record_fast(thread_current_state, EVENT_LEAVE, code_region_fast((PyCodeObject *)args[0])))
         Py_RETURN_NONE;
     return on_leave_full(args);
 }
@@ -98,12 +91,12 @@ static PyObject *on_throw(PyObject *self, PyObject *const *args, Py_ssize_t narg
 {
     (void)self;
     (void)nargs;
-    thread_state *t = current();
+    thread_state *t = record_thread();
     if (!t)
         Py_RETURN_NONE;
-    uint32_t region = code_region(args[0]);
+    uint32_t region = event_code_region(args[0]);
     if (REGION_RECORDED(region))
-        hook_record_enter(t->loc, region);
+        scorep_enter(t->loc, region);
     Py_RETURN_NONE;
 }
 
@@ -111,10 +104,10 @@ static PyObject *on_unwind(PyObject *self, PyObject *const *args, Py_ssize_t nar
 {
     (void)self;
     (void)nargs;
-    uint32_t region = naming_code_region_cached((PyCodeObject *)args[0]);
-    thread_state *t = current();
+    uint32_t region = code_region_cached((PyCodeObject *)args[0]);
+    thread_state *t = record_thread();
     if (t && REGION_RECORDED(region))
-        hook_record_leave(t->loc, region);
+        scorep_leave(t->loc, region);
     Py_RETURN_NONE;
 }
 
@@ -124,13 +117,13 @@ static PyObject *on_unwind(PyObject *self, PyObject *const *args, Py_ssize_t nar
  * takes only call sites in code that is recorded itself.) */
 static __attribute__((noinline)) PyObject *on_call_full(PyObject *const *args)
 {
-    thread_state *t = current();
+    thread_state *t = record_thread();
     if (!t)
         Py_RETURN_NONE;
-    uint32_t region = naming_callable_region(args[2]);
-    if (!REGION_RECORDED(region) || code_region(args[0]) == REGION_SKIP)
+    uint32_t region = callable_region(args[2]);
+    if (!REGION_RECORDED(region) || event_code_region(args[0]) == REGION_SKIP)
         return Py_NewRef(disable);
-    hook_record_enter(t->loc, region);
+    scorep_enter(t->loc, region);
     Py_RETURN_NONE;
 }
 
@@ -139,7 +132,7 @@ static PyObject *on_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     (void)self;
     (void)nargs;
     if (code_region_fast((PyCodeObject *)args[0]) < EVENT_REGION_LIMIT &&
-        hook_fast_event(hook_tls_thread, EVENT_ENTER, naming_callable_region_cached(args[2])))
+        record_fast(thread_current_state, EVENT_ENTER, callable_region_cached(args[2])))
         Py_RETURN_NONE;
     return on_call_full(args);
 }
@@ -147,10 +140,10 @@ static PyObject *on_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs
 /* C_RETURN, C_RAISE: (code, offset, callable, arg0) */
 static __attribute__((noinline)) PyObject *on_c_return_full(PyObject *const *args)
 {
-    uint32_t region = naming_callable_region_cached(args[2]);
-    thread_state *t = current();
+    uint32_t region = callable_region_cached(args[2]);
+    thread_state *t = record_thread();
     if (t && REGION_RECORDED(region))
-        hook_record_leave(t->loc, region);
+        scorep_leave(t->loc, region);
     Py_RETURN_NONE;
 }
 
@@ -158,7 +151,7 @@ static PyObject *on_c_return(PyObject *self, PyObject *const *args, Py_ssize_t n
 {
     (void)self;
     (void)nargs;
-    if (hook_fast_event(hook_tls_thread, EVENT_LEAVE, naming_callable_region_cached(args[2])))
+    if (record_fast(thread_current_state, EVENT_LEAVE, callable_region_cached(args[2])))
         Py_RETURN_NONE;
     return on_c_return_full(args);
 }
@@ -183,7 +176,7 @@ static const struct {
 static int event_mask(void)
 {
     int mask = EV_PY_START | EV_PY_RESUME | EV_PY_RETURN | EV_PY_YIELD | EV_PY_THROW | EV_PY_UNWIND;
-    if (hook_c_calls)
+    if (record_c_calls)
         mask |= EV_CALL | EV_C_RETURN | EV_C_RAISE;
     return mask;
 }
@@ -231,9 +224,9 @@ static int monitoring_setup(void)
     return 0;
 }
 
-int monitoring_enable(void)
+static int monitoring_install(void)
 {
-    if (monitoring_setup() < 0)
+    if (!thread_current() || monitoring_setup() < 0)
         return -1;
     /* code disabled while the instrumenter was off may be wanted again */
     if (!events_on) {
@@ -250,7 +243,7 @@ int monitoring_enable(void)
     return 0;
 }
 
-void monitoring_disable(void)
+static void monitoring_uninstall(void)
 {
     if (tool_id < 0 || !events_on)
         return;
@@ -262,17 +255,29 @@ void monitoring_disable(void)
     events_on = false;
 }
 
-bool monitoring_enabled(void) { return events_on; }
+static bool monitoring_installed(void) { return events_on; }
+
+
+bool monitoring_available(void) { return true; }
+
+const instrumenter monitoring_instrumenter = {
+    .name = "monitoring",
+    .install = monitoring_install,
+    .uninstall = monitoring_uninstall,
+    .installed = monitoring_installed,
+    .thread_begins = thread_begins_covered,
+};
 
 #else
 
-int monitoring_enable(void)
+bool monitoring_available(void) { return false; }
+
+static int unavailable(void)
 {
     PyErr_SetString(PyExc_RuntimeError, "the sys.monitoring instrumenter needs Python 3.12 or newer");
     return -1;
 }
 
-void monitoring_disable(void) {}
-bool monitoring_enabled(void) { return false; }
+const instrumenter monitoring_instrumenter = {.name = "monitoring", .install = unavailable};
 
 #endif

@@ -9,9 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../core/clock.h"
 #include "../core/defs.h"
-#include "../core/measurement.h"
 #include "../core/metrics.h"
 #include "profile.h"
 
@@ -211,8 +209,25 @@ static void write_cnodes(bytes *x, const merged_tree *t, uint32_t n)
     bytes_add(x, "</cnode>\n", 9);
 }
 
-static void write_anchor(bytes *x, const merged_tree *t, location **locs, uint32_t nlocs, const char *host)
+static const char *string_of(const cube4_profile *p, uint32_t id)
 {
+    return id < p->summary->defs.string_count ? p->summary->defs.strings[id] : "";
+}
+
+/* The name of the location a tree belongs to. */
+static const char *location_name(const cube4_profile *p, const profile_tree *tree)
+{
+    const substrate_summary *s = p->summary;
+    for (uint32_t i = 0; i < s->location_count; i++)
+        if (s->locations[i].id == tree->location_id)
+            return string_of(p, s->locations[i].name);
+    return "";
+}
+
+static void write_anchor(bytes *x, const merged_tree *t, const cube4_profile *p)
+{
+    const substrate_facts *facts = p->facts;
+    const definitions *defs = &p->summary->defs;
     bytes_printf(x, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\n<cube version=\"4.4\">\n");
     bytes_printf(x, "<attr key=\"CubePL Version\" value=\"1.1\"/>\n");
     bytes_printf(x, "<attr key=\"Cube anchor.xml syntax version\" value=\"4.4\"/>\n");
@@ -228,52 +243,51 @@ static void write_anchor(bytes *x, const merged_tree *t, location **locs, uint32
                  "@mirror@scorep_metrics.html#time_min_incl", "Minimum inclusive CPU allocation time");
     write_metric(x, 3, "EXCLUSIVE", "Maximum Inclusive Time", "max_time", "MAXDOUBLE", "sec",
                  "@mirror@scorep_metrics.html#time_max_incl", "Maximum inclusive CPU allocation time");
-    for (unsigned i = 0; i < metrics_total(); i++) {
-        const metric_def *m = metrics_def(i);
+    for (unsigned i = 0; i < facts->metric_count; i++) {
+        const metric_def *m = &facts->metrics[i];
         char uniq[128], descr[256];
         snprintf(uniq, sizeof uniq, "%s%s", m->name, m->scope == METRIC_SCOPE_PROCESS ? "_per_process" : "");
         snprintf(descr, sizeof descr, "%s%s", m->description, m->scope == METRIC_SCOPE_PROCESS ? " (whole process)" : "");
         write_metric(x, 4 + (int)i, "INCLUSIVE", uniq, uniq, "UINT64", m->unit, "", descr);
     }
     bytes_printf(x, "</metrics>\n<program>\n");
-    uint32_t regions = defs_region_count();
-    for (uint32_t i = 0; i < regions; i++) {
-        region_def r = defs_region_get(i);
-        const char *name = defs_string_text(r.name);
+    for (uint32_t i = 0; i < defs->region_count; i++) {
+        const region_def *r = &defs->regions[i];
+        const char *name = string_of(p, r->name);
         bytes_printf(x, "<region id=\"%u\" mod=\"", i);
-        bytes_xml(x, defs_string_text(r.file));
-        if (r.first_line)
-            bytes_printf(x, "\" begin=\"%u\" end=\"%d\">\n<name>", r.first_line, r.last_line ? (int)r.last_line : -1);
+        bytes_xml(x, string_of(p, r->file));
+        if (r->first_line)
+            bytes_printf(x, "\" begin=\"%u\" end=\"%d\">\n<name>", r->first_line, r->last_line ? (int)r->last_line : -1);
         else
             bytes_printf(x, "\" begin=\"-1\" end=\"-1\">\n<name>");
         bytes_xml(x, name);
         bytes_printf(x, "</name>\n<mangled_name>");
         bytes_xml(x, name);
         bytes_printf(x, "</mangled_name>\n<paradigm>%s</paradigm>\n<role>%s</role>\n<url></url>\n<descr></descr>\n",
-                     paradigm_name(r.paradigm), role_name(r.role));
-        if (i == measurement.program_region)
-            bytes_printf(x, "<attr key=\"Score-P::ProgramArguments::numberOfArguments\" value=\"%d\"/>\n",
-                         measurement.program_argc);
+                     paradigm_name(r->paradigm), role_name(r->role));
+        if (i == facts->program_region)
+            bytes_printf(x, "<attr key=\"Score-P::ProgramArguments::numberOfArguments\" value=\"%u\"/>\n",
+                         facts->program_argc);
         bytes_printf(x, "</region>\n");
     }
     write_cnodes(x, t, 0);
     bytes_printf(x, "</program>\n<system>\n<systemtreenode Id=\"0\">\n<name>machine ");
-    bytes_xml(x, measurement.cfg.machine_name);
+    bytes_xml(x, facts->cfg->machine_name);
     bytes_printf(x, "</name>\n<class>machine</class>\n<attr key=\"platform\" value=\"Linux\"/>\n");
     bytes_printf(x, "<systemtreenode Id=\"1\">\n<name>node ");
-    bytes_xml(x, host);
+    bytes_xml(x, p->summary->host_name);
     bytes_printf(x, "</name>\n<class>node</class>\n<locationgroup Id=\"0\">\n<name>Process</name>\n<rank>%u</rank>\n"
-                    "<type>process</type>\n", measurement.rank);
-    for (uint32_t i = 0; i < nlocs; i++) {
+                    "<type>process</type>\n", facts->rank);
+    for (uint32_t i = 0; i < p->tree_count; i++) {
         bytes_printf(x, "<location Id=\"%u\">\n<name>", i);
-        bytes_xml(x, locs[i]->name);
-        bytes_printf(x, "</name>\n<rank>%u</rank>\n<type>thread</type>\n</location>\n", locs[i]->index);
+        bytes_xml(x, location_name(p, p->trees[i]));
+        bytes_printf(x, "</name>\n<rank>%u</rank>\n<type>thread</type>\n</location>\n", p->trees[i]->location_index);
     }
     bytes_printf(x, "</locationgroup>\n</systemtreenode>\n</systemtreenode>\n<topologies>\n"
                     "<cart name=\"Process x Thread\" ndims=\"2\">\n"
                     "<dim name=\"Process\" size=\"1\" periodic=\"false\"/>\n"
-                    "<dim name=\"Thread\" size=\"%u\" periodic=\"false\"/>\n", nlocs);
-    for (uint32_t i = 0; i < nlocs; i++)
+                    "<dim name=\"Thread\" size=\"%u\" periodic=\"false\"/>\n", p->tree_count);
+    for (uint32_t i = 0; i < p->tree_count; i++)
         bytes_printf(x, "<coord locId=\"%u\">0 %u</coord>\n", i, i);
     bytes_printf(x, "</cart>\n</topologies>\n</system>\n</cube>\n");
 }
@@ -358,26 +372,14 @@ static bool write_file_atomically(const char *path, const bytes *content, char *
     return true;
 }
 
-bool cube4_write(const char *dir, const char *base_name, char *err, size_t errlen)
+bool cube4_write(const cube4_profile *p, const char *dir, const char *base_name, char *err, size_t errlen)
 {
-    uint32_t nlocs = 0;
-    for (location *loc = location_first(); loc; loc = loc->next)
-        nlocs++;
-    location **locs = malloc((nlocs ? nlocs : 1) * sizeof *locs);
+    uint32_t nlocs = p->tree_count;
     uint32_t **maps = calloc(nlocs ? nlocs : 1, sizeof *maps);
-    /* threads that recorded nothing are left out (the master never is) */
-    nlocs = 0;
-    for (location *loc = location_first(); loc; loc = loc->next)
-        if (loc->index == 0 || profile_tree_of(loc))
-            locs[nlocs++] = loc;
-
     merged_tree merged = {0};
-    merged_child(&merged, PROFILE_NO_NODE, measurement.program_region);
-    for (uint32_t l = 0; l < nlocs; l++) {
-        profile_tree *tree = profile_tree_of(locs[l]);
-        if (tree)
-            maps[l] = merge_location(&merged, tree);
-    }
+    merged_child(&merged, PROFILE_NO_NODE, p->facts->program_region);
+    for (uint32_t l = 0; l < nlocs; l++)
+        maps[l] = merge_location(&merged, p->trees[l]);
     uint32_t n = merged.count;
     number_nodes(&merged);
 
@@ -386,13 +388,11 @@ bool cube4_write(const char *dir, const char *base_name, char *err, size_t errle
     double *times = calloc(cells ? cells : 1, sizeof *times);
     double *mins = calloc(cells ? cells : 1, sizeof *mins);
     double *maxs = calloc(cells ? cells : 1, sizeof *maxs);
-    unsigned nmetrics = metrics_total();
+    unsigned nmetrics = p->facts->metric_count;
     uint64_t *metric_values = calloc((cells ? cells : 1) * (nmetrics ? nmetrics : 1), sizeof *metric_values);
-    double seconds_per_tick = 1.0 / (double)clock_resolution();
+    double seconds_per_tick = 1.0 / (double)p->summary->clock_resolution;
     for (uint32_t l = 0; l < nlocs; l++) {
-        profile_tree *tree = profile_tree_of(locs[l]);
-        if (!tree)
-            continue;
+        const profile_tree *tree = p->trees[l];
         for (uint32_t i = 0; i < tree->count; i++) {
             const profile_node *node = &tree->nodes[i];
             size_t cell = (size_t)merged.nodes[maps[l][i]].cube_id * nlocs + l;
@@ -406,13 +406,8 @@ bool cube4_write(const char *dir, const char *base_name, char *err, size_t errle
         }
     }
 
-    char host[256];
-    if (gethostname(host, sizeof host) != 0)
-        strcpy(host, "localhost");
-    host[sizeof host - 1] = '\0';
-
     bytes anchor = {0}, index = {0}, tar = {0};
-    write_anchor(&anchor, &merged, locs, nlocs, host);
+    write_anchor(&anchor, &merged, p);
     write_index(&index, n);
     time_t now = time(NULL);
     tar_member(&tar, "anchor.xml", &anchor, now);
@@ -430,8 +425,6 @@ bool cube4_write(const char *dir, const char *base_name, char *err, size_t errle
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.cubex", dir, base_name);
     bool ok = write_file_atomically(path, &tar, err, errlen);
-    if (ok)
-        measurement_verbose("profile written to %s (%u call paths, %u locations)", path, n, nlocs);
 
     free(anchor.data);
     free(index.data);
@@ -445,7 +438,6 @@ bool cube4_write(const char *dir, const char *base_name, char *err, size_t errle
     for (uint32_t l = 0; l < nlocs; l++)
         free(maps[l]);
     free(maps);
-    free(locs);
     free(merged.nodes);
     return ok;
 }

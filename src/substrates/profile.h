@@ -1,14 +1,12 @@
 /* The profiling substrate: a call-path tree per location, aggregated from
  * the replayed events (bounded by the number of distinct call paths, not by
- * the length of the run), written as a CUBE4 profile at the end. */
-#ifndef SCOREP_WRITERS_PROFILE_H
-#define SCOREP_WRITERS_PROFILE_H
+ * the length of the run), written as a CUBE4 profile (cube4.h) at the end. */
+#ifndef SCOREP_SUBSTRATES_PROFILE_H
+#define SCOREP_SUBSTRATES_PROFILE_H
 
 #include <stdbool.h>
-#include <stddef.h>
 #include <stdint.h>
 
-#include "../core/location.h"
 #include "../core/ptrmap.h"
 
 #define PROFILE_NO_NODE UINT32_MAX
@@ -22,7 +20,10 @@ typedef struct {
     uint64_t minimum, maximum;  /* inclusive ticks of one visit */
 } profile_node;
 
-typedef struct {
+typedef struct profile_tree {
+    struct profile *profile;
+    uint64_t location_id;
+    uint32_t location_index;
     profile_node *nodes;        /* nodes[0] is the root: the program region */
     uint32_t count, capacity;
     uint32_t *stack;            /* node of each open call */
@@ -40,18 +41,8 @@ typedef struct {
     uint64_t *metric_leave_entered;
     uint64_t first_time, last_time;
     bool started;
+    uint64_t bytes;             /* what this tree holds */
+    struct profile_tree *next;  /* every tree of the profile */
 } profile_tree;
-
-/* Bytes held by all call-path trees (accounted against SCOREP_TOTAL_MEMORY). */
-uint64_t profile_bytes(void);
-
-/* Register the substrate (max_depth: deepest call path kept, root = 0). */
-void profile_open(uint64_t max_depth);
-
-/* The tree of a location (NULL if it recorded nothing). */
-profile_tree *profile_tree_of(location *loc);
-
-/* Close every location's root and write <dir>/<base>.cubex. */
-bool profile_write(const char *dir, const char *base_name, char *err, size_t errlen);
 
 #endif

@@ -4,51 +4,51 @@
  * Names are computed once per code object (cached in its co_extra slot) or
  * per C method definition (cached in a pointer map); the hot path only reads
  * the cache. */
+#include "regions.h"
+
 #include <string.h>
 #include <unistd.h>
 
-#include "glue.h"
-#include "../../core/defs.h"
-#include "../../core/measurement.h"
-
-Py_ssize_t naming_extra_index = -1;
-bool naming_extra_direct;
-Py_ssize_t naming_extra_fast_index = PY_SSIZE_T_MAX;
+Py_ssize_t regions_extra_index = -1;
+bool regions_extra_direct;
+Py_ssize_t regions_extra_fast_index = PY_SSIZE_T_MAX;
 static PyObject *own_dir;      /* str: our package directory, its code is never recorded */
-ptrmap naming_cfunction_cache; /* PyMethodDef* -> region id */
+ptrmap regions_c_functions;
 static PyObject *own_module_name;
 
-bool naming_init(PyObject *own_package_dir)
+bool regions_init(PyObject *own_package_dir)
 {
-    if (naming_extra_index < 0) {
+    if (regions_extra_index < 0) {
 #if PY_VERSION_HEX >= 0x030C0000
-        naming_extra_index = PyUnstable_Eval_RequestCodeExtraIndex(NULL);
+        regions_extra_index = PyUnstable_Eval_RequestCodeExtraIndex(NULL);
 #else
-        naming_extra_index = _PyEval_RequestCodeExtraIndex(NULL);
+        regions_extra_index = _PyEval_RequestCodeExtraIndex(NULL);
 #endif
-        if (naming_extra_index < 0)
+        if (regions_extra_index < 0)
             return false;
         /* check the slot layout on a throw-away code object */
         PyCodeObject *probe = PyCode_NewEmpty("scorep", "probe", 1);
         if (probe) {
             void *marker = (void *)(uintptr_t)0x5c0e9;
 #if PY_VERSION_HEX >= 0x030C0000
-            PyUnstable_Code_SetExtra((PyObject *)probe, naming_extra_index, marker);
+            PyUnstable_Code_SetExtra((PyObject *)probe, regions_extra_index, marker);
 #else
-            _PyCode_SetExtra((PyObject *)probe, naming_extra_index, marker);
+            _PyCode_SetExtra((PyObject *)probe, regions_extra_index, marker);
 #endif
             const code_extra_layout *e = (const code_extra_layout *)probe->co_extra;
-            naming_extra_direct = e && naming_extra_index < e->size && e->extras[naming_extra_index] == marker;
-            if (naming_extra_direct)
-                naming_extra_fast_index = naming_extra_index;
+            regions_extra_direct = e && regions_extra_index < e->size && e->extras[regions_extra_index] == marker;
+            if (regions_extra_direct)
+                regions_extra_fast_index = regions_extra_index;
             Py_DECREF(probe);
         }
         PyErr_Clear();
     }
     Py_XINCREF(own_package_dir);
     Py_XSETREF(own_dir, own_package_dir);
-    if (!naming_cfunction_cache.slots)
-        ptrmap_init(&naming_cfunction_cache);
+    if (!regions_c_functions.slots && !ptrmap_init(&regions_c_functions)) {
+        PyErr_NoMemory();
+        return false;
+    }
     if (!own_module_name)
         own_module_name = PyUnicode_FromString("scorep._native");
     return true;
@@ -58,13 +58,13 @@ static void set_extra(PyCodeObject *code, uint32_t region)
 {
     void *value = (void *)(uintptr_t)((uintptr_t)region + 1);
 #if PY_VERSION_HEX >= 0x030C0000
-    PyUnstable_Code_SetExtra((PyObject *)code, naming_extra_index, value);
+    PyUnstable_Code_SetExtra((PyObject *)code, regions_extra_index, value);
 #else
-    _PyCode_SetExtra((PyObject *)code, naming_extra_index, value);
+    _PyCode_SetExtra((PyObject *)code, regions_extra_index, value);
 #endif
 }
 
-bool naming_is_own_file(PyObject *filename)
+bool regions_is_own_file(PyObject *filename)
 {
     if (!own_dir || !PyUnicode_Check(filename))
         return false;
@@ -167,7 +167,7 @@ static PyObject *class_path_legacy(PyCodeObject *code, PyObject *globals)
 #endif
 
 /* "module:function" or "module.Class:method" for a code object. */
-PyObject *naming_code_region_name(PyCodeObject *code, PyObject *globals)
+PyObject *regions_code_name(PyCodeObject *code, PyObject *globals)
 {
     PyObject *module = globals && PyDict_Check(globals) ? PyDict_GetItemString(globals, "__name__") : NULL;
     if (!module || !PyUnicode_Check(module))
@@ -218,7 +218,7 @@ PyObject *naming_code_region_name(PyCodeObject *code, PyObject *globals)
 
 /* The file name made absolute without calling Python code (which the
  * instrumenter would record). */
-PyObject *naming_absolute_file(PyObject *filename)
+PyObject *regions_absolute_file(PyObject *filename)
 {
     const char *f = PyUnicode_Check(filename) ? PyUnicode_AsUTF8(filename) : NULL;
     if (!f) {
@@ -233,42 +233,23 @@ PyObject *naming_absolute_file(PyObject *filename)
     return PyUnicode_FromFormat("%s/%s", cwd, f);
 }
 
-static PyObject *frame_globals(PyFrameObject *frame)
-{
-    if (!frame)
-        return NULL;
-#if PY_VERSION_HEX >= 0x030B0000
-    return PyFrame_GetGlobals(frame);
-#else
-    return Py_XNewRef(frame->f_globals);
-#endif
-}
-
-uint32_t naming_code_region_slow(PyCodeObject *code, PyFrameObject *frame)
-{
-    PyObject *globals = frame_globals(frame);
-    uint32_t region = naming_code_region_with_globals(code, globals);
-    Py_XDECREF(globals);
-    return region;
-}
-
-uint32_t naming_code_region_with_globals(PyCodeObject *code, PyObject *globals)
+uint32_t regions_name_code(PyCodeObject *code, PyObject *globals)
 {
     PyObject *exc_type, *exc_value, *exc_tb;
     PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
     uint32_t region = REGION_SKIP;
-    if (!naming_is_own_file(code->co_filename)) {
-        PyObject *name = naming_code_region_name(code, globals);
+    if (!regions_is_own_file(code->co_filename)) {
+        PyObject *name = regions_code_name(code, globals);
         PyObject *module = globals ? PyDict_GetItemString(globals, "__name__") : NULL;
-        PyObject *file = naming_absolute_file(code->co_filename);
+        PyObject *file = regions_absolute_file(code->co_filename);
         const char *name_s = name ? PyUnicode_AsUTF8(name) : NULL;
         const char *module_s = module && PyUnicode_Check(module) ? PyUnicode_AsUTF8(module) : "";
         const char *file_s = file ? PyUnicode_AsUTF8(file) : "";
-        if (name_s && measurement_region_filtered(name_s, file_s))
+        if (name_s && scorep_region_filtered(name_s, file_s))
             region = REGION_FILTERED;
         else if (name_s)
-            region = defs_region(name_s, module_s ? module_s : "", file_s ? file_s : "",
-                                 (uint32_t)code->co_firstlineno, 0, REGION_ROLE_FUNCTION, REGION_PARADIGM_USER);
+            region = scorep_region_define(name_s, module_s ? module_s : "", file_s ? file_s : "",
+                                          (uint32_t)code->co_firstlineno, REGION_ROLE_FUNCTION, REGION_PARADIGM_USER);
         PyErr_Clear();
         Py_XDECREF(name);
         Py_XDECREF(file);
@@ -354,9 +335,9 @@ static uint32_t c_region_named(PyObject *name)
         const char *colon = strchr(s, ':');
         char group[256];
         snprintf(group, sizeof group, "%.*s", colon ? (int)(colon - s) : 0, s);
-        region = measurement_region_filtered(s, "")
+        region = scorep_region_filtered(s, "")
                      ? REGION_FILTERED
-                     : defs_region(s, group, "", 0, 0, REGION_ROLE_FUNCTION, REGION_PARADIGM_COMPILER);
+                     : scorep_region_define(s, group, "", 0, REGION_ROLE_FUNCTION, REGION_PARADIGM_COMPILER);
     }
     Py_XDECREF(name);
     PyErr_Clear();
@@ -372,27 +353,27 @@ static bool is_own_cfunction(PyCFunctionObject *f)
     return false;
 }
 
-uint32_t naming_cfunction_region_slow(PyCFunctionObject *f)
+static uint32_t name_cfunction(PyCFunctionObject *f)
 {
     PyObject *exc_type, *exc_value, *exc_tb;
     PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
     uint32_t region = is_own_cfunction(f) ? REGION_SKIP : c_region_named(cfunction_name(f));
-    ptrmap_put(&naming_cfunction_cache, f->m_ml, region);
+    ptrmap_put(&regions_c_functions, f->m_ml, region);
     PyErr_Restore(exc_type, exc_value, exc_tb);
     return region;
 }
 
 /* A method descriptor (the callable of `list.append(x, 1)` or of a method
  * call as sys.monitoring reports it) is named after the type it belongs to. */
-uint32_t naming_callable_region_slow(PyObject *callable)
+uint32_t regions_name_callable(PyObject *callable)
 {
     if (PyCFunction_Check(callable))
-        return naming_cfunction_region_slow((PyCFunctionObject *)callable);
+        return name_cfunction((PyCFunctionObject *)callable);
     PyMethodDescrObject *descr = (PyMethodDescrObject *)callable;
     PyObject *exc_type, *exc_value, *exc_tb;
     PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
     uint32_t region = c_region_named(method_name(descr->d_common.d_type, descr->d_method->ml_name));
-    ptrmap_put(&naming_cfunction_cache, descr->d_method, region);
+    ptrmap_put(&regions_c_functions, descr->d_method, region);
     PyErr_Restore(exc_type, exc_value, exc_tb);
     return region;
 }

@@ -1,0 +1,182 @@
+#include "buffers.h"
+
+#include <stdatomic.h>
+
+#include "clock.h"
+#include "defs.h"
+#include "drain.h"
+#include "log.h"
+#include "replay.h"
+#include "state.h"
+#include "substrates.h"
+
+static buffers_policy policy;
+static atomic_bool budget_reported, memory_reported;
+
+uint64_t buffers_budget(void)
+{
+    uint64_t fixed = defs_bytes() + substrates_memory();
+    /* the event buffers always get at least two chunks to work with */
+    uint64_t minimum = 2 * locations_chunk_bytes();
+    if (fixed + minimum <= policy.total_memory)
+        return policy.total_memory - fixed;
+    if (fixed <= policy.total_memory)
+        return minimum;
+    if (state_get() != MEASUREMENT_STOPPED && !atomic_exchange(&budget_reported, true)) {
+        state_set(MEASUREMENT_STOPPED);
+        log_warning("SCOREP_TOTAL_MEMORY=%llu bytes is used up by definitions and the profile (%llu bytes): "
+                    "recording stopped here, the results up to this point are written; increase "
+                    "SCOREP_TOTAL_MEMORY", (unsigned long long)policy.total_memory, (unsigned long long)fixed);
+    }
+    return minimum;
+}
+
+static void replay_taken(location *loc, event_chunk *chunks)
+{
+    replay_chunks(loc, chunks);
+    chunks_free(chunks);
+}
+
+void buffers_flush(location *loc)
+{
+    pthread_mutex_lock(&loc->replay_lock);
+    replay_taken(loc, location_take_all(loc));
+    pthread_mutex_unlock(&loc->replay_lock);
+}
+
+/* A location whose thread ended: replay the rest, close its regions at its
+ * last event, let the substrates release it, and take it off the live
+ * list.  Whoever gets there first does it. */
+static void close_finished(location *loc)
+{
+    pthread_mutex_lock(&loc->replay_lock);
+    if (location_phase_of(loc) == LOCATION_FINISHED) {
+        replay_taken(loc, location_take_all(loc));
+        replay_close(loc, loc->last_time);
+        substrates_location_close(loc, loc->last_replayed_time);
+        location_release(loc);
+        atomic_store_explicit(&loc->phase, LOCATION_CLOSED, memory_order_release);
+        location_unlink_live(loc);
+    }
+    pthread_mutex_unlock(&loc->replay_lock);
+}
+
+static void drain_location(location *loc)
+{
+    if (location_phase_of(loc) == LOCATION_FINISHED) {
+        close_finished(loc);
+        return;
+    }
+    pthread_mutex_lock(&loc->replay_lock);
+    replay_taken(loc, location_take_completed(loc));
+    pthread_mutex_unlock(&loc->replay_lock);
+}
+
+/* One pass of the drain thread over every live location. */
+static bool drain_all(void)
+{
+    uint64_t before = locations_released_bytes();
+    for (location *loc = locations_first_live(); loc; loc = atomic_load(&loc->next_live))
+        drain_location(loc);
+    return locations_released_bytes() != before;
+}
+
+void buffers_start(const buffers_policy *p)
+{
+    policy = *p;
+    atomic_store(&budget_reported, false);
+    atomic_store(&memory_reported, false);
+    if (policy.drain_thread && !drain_start(drain_all))
+        log_verbose("no drain thread: event buffers are flushed by the program's threads");
+}
+
+/* Without the drain thread: buffers of ended threads are the first to go
+ * when memory runs short. */
+static void close_finished_locations(void)
+{
+    for (location *loc = locations_first_live(); loc; loc = atomic_load(&loc->next_live))
+        if (location_phase_of(loc) == LOCATION_FINISHED)
+            close_finished(loc);
+}
+
+static bool over_budget(uint64_t budget, uint64_t chunk) { return locations_buffered_bytes() + chunk > budget; }
+
+static bool start_chunk(location *loc)
+{
+    bool completed = loc->current != NULL;
+    if (!location_start_chunk(loc)) {
+        if (state_get() != MEASUREMENT_STOPPED && !atomic_exchange(&memory_reported, true)) {
+            state_set(MEASUREMENT_STOPPED);
+            log_warning("out of memory for event buffers: recording stopped here, the results up to this point "
+                        "are written");
+        }
+        return false;
+    }
+    /* below 1/64 of the budget the drain thread's own passes keep up */
+    if (completed && locations_buffered_bytes() >= buffers_budget() / 64)
+        drain_wake();
+    return true;
+}
+
+bool buffers_make_room(location *loc, size_t words)
+{
+    if (location_has_room(loc, words))
+        return true;
+    uint64_t chunk = locations_chunk_bytes();
+    uint64_t budget = buffers_budget();
+    if (over_budget(budget, chunk) && !drain_running())
+        close_finished_locations();
+    if (!loc->current || !over_budget(budget, chunk))
+        return start_chunk(loc);
+    /* The buffers are full: the drain thread has fallen behind (this thread
+     * waits for it), or there is none (this thread replays its own
+     * buffer).  Either way the program was held up: an event. */
+    uint64_t begin = clock_now();
+    if (begin < loc->last_time)
+        begin = loc->last_time;
+    log_verbose("flushing the event buffer of location %u (%llu bytes in use)", loc->index,
+                (unsigned long long)locations_buffered_bytes());
+    /* two passes without progress: what is left is held (current chunks,
+     * rewind marks) and waiting longer will not help */
+    for (int stalled = 0; stalled < 2 && over_budget(budget, chunk) && drain_running();) {
+        uint64_t before = locations_buffered_bytes();
+        drain_wait_pass();
+        stalled = locations_buffered_bytes() < before ? 0 : stalled + 1;
+    }
+    if (!drain_running() || over_budget(budget, 0))
+        buffers_flush(loc);
+    if (!start_chunk(loc))
+        return false;
+    uint64_t end = clock_now();
+    if (end < begin)
+        end = begin;
+    /* as in Score-P, only a flush that wrote trace data is an event
+     * (without tracing, replaying into the profile is cheap) */
+    if (policy.flush_events) {
+        uint64_t payload = end;
+        location_put_ext(loc, EXT_BUFFER_FLUSH, begin, &payload, 1);
+    }
+    loc->last_time = end;
+    return location_has_room(loc, words);
+}
+
+uint64_t buffers_finish(uint64_t end_time)
+{
+    drain_stop();
+    uint64_t latest = end_time;
+    for (location *loc = locations_first_live(); loc; loc = atomic_load(&loc->next_live)) {
+        if (location_phase_of(loc) == LOCATION_FINISHED) {
+            close_finished(loc);
+            continue;
+        }
+        pthread_mutex_lock(&loc->replay_lock);
+        replay_taken(loc, location_take_all(loc));
+        replay_close(loc, end_time);
+        if (loc->last_replayed_time > latest)
+            latest = loc->last_replayed_time;
+        pthread_mutex_unlock(&loc->replay_lock);
+    }
+    return latest;
+}
+
+void buffers_forget(void) { drain_forget(); }

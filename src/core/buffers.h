@@ -1,0 +1,44 @@
+/* The buffer policy: how much memory the event buffers of all locations
+ * may use together (SCOREP_TOTAL_MEMORY less the definitions and what the
+ * substrates hold), who replays completed chunks into the substrates (the
+ * drain thread, or the thread that needs room when there is none), and
+ * what becomes of a location whose thread ended (replayed, closed in the
+ * substrates, its memory released). */
+#ifndef SCOREP_CORE_BUFFERS_H
+#define SCOREP_CORE_BUFFERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "location.h"
+
+typedef struct {
+    uint64_t total_memory;   /* SCOREP_TOTAL_MEMORY */
+    bool flush_events;       /* record a BUFFER_FLUSH when the program had to wait */
+    bool drain_thread;       /* replay on a background thread while the program runs */
+} buffers_policy;
+
+/* Start with this policy (and the drain thread, if asked for and possible). */
+void buffers_start(const buffers_policy *policy);
+
+/* Room for a record of `words` words in the location's buffer: the slow
+ * path of every append.  False when there is none (memory exhausted:
+ * recording has stopped, with a message). */
+bool buffers_make_room(location *loc, size_t words);
+
+/* Replay everything the location has buffered (its own thread, or anyone
+ * once its thread appends no more). */
+void buffers_flush(location *loc);
+
+/* Stop the drain thread, replay what every location still holds and close
+ * the regions still open at end_time.  Returns the latest time replayed. */
+uint64_t buffers_finish(uint64_t end_time);
+
+/* Bytes SCOREP_TOTAL_MEMORY leaves for event buffers now. */
+uint64_t buffers_budget(void);
+
+/* In a forked child: the drain thread does not exist there. */
+void buffers_forget(void);
+
+#endif

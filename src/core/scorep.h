@@ -1,0 +1,133 @@
+/* The public interface of the measurement core, libscorep_measurement.so:
+ * what event sources use to record into the measurement of their process
+ * (the CPython extension, the MPI and I/O wrapper libraries, any C code).
+ * There is one measurement per process, shared by every library that links
+ * this one: one clock, one set of definitions, one location per thread.
+ *
+ * Every function is safe to call from any thread at any time; before the
+ * measurement starts and after it ends they do nothing (and return
+ * NULL/false/DEFS_NO_ID).  Event sources call only what is declared here;
+ * the headers included below are for the types and the inline fast path. */
+#ifndef SCOREP_CORE_SCOREP_H
+#define SCOREP_CORE_SCOREP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clock.h"
+#include "config.h"
+#include "defs.h"
+#include "events.h"
+#include "export.h"
+#include "location.h"
+#include "state.h"
+
+typedef location scorep_location;
+
+/* ---- the measurement ---- */
+
+typedef struct {
+    const char *program;      /* the executable: the program region's name */
+    int argc;                 /* the program's arguments, for the trace */
+    char **argv;
+    bool verbose;             /* as SCOREP_VERBOSE=true */
+} scorep_start_info;
+
+/* Read the configuration (SCOREP_* variables), create the experiment
+ * directory and open the substrates; the calling thread becomes the master
+ * location.  False with a one-line message in err (nothing is written then).
+ * Starting a running measurement does nothing and returns true. */
+SCOREP_API bool scorep_measurement_start(const scorep_start_info *info, char *err, size_t errlen);
+
+/* End the measurement: stop recording, replay every buffer into the
+ * substrates, write the results and give the experiment directory its
+ * final name.  False when some result could not be written (each failure
+ * was reported on stderr in one line).  Safe to call twice. */
+SCOREP_API bool scorep_measurement_finish(void);
+
+typedef enum { SCOREP_NOT_STARTED, SCOREP_RUNNING, SCOREP_FINISHED } scorep_phase;
+SCOREP_API scorep_phase scorep_measurement_phase(void);
+
+/* The directory being written (its final name once finished); NULL if none. */
+SCOREP_API const char *scorep_experiment_directory(void);
+
+/* The program's exit status, for the end of the trace. */
+SCOREP_API void scorep_set_exit_status(int status);
+
+/* The configuration in effect (NULL before the start). */
+SCOREP_API const measurement_config *scorep_configuration(void);
+
+/* ---- threads ---- */
+
+/* The calling thread's location, made on its first call (the first
+ * location is the master thread's); NULL when not running. */
+SCOREP_API scorep_location *scorep_location_current(void);
+
+/* Name the location as the program names its thread. */
+SCOREP_API void scorep_location_set_name(scorep_location *loc, const char *name);
+
+/* ---- definitions ---- */
+
+/* A region (unique by name, file and first line; user regions by name);
+ * DEFS_NO_ID when out of memory. */
+SCOREP_API uint32_t scorep_region_define(const char *name, const char *group, const char *file, uint32_t first_line,
+                                         region_role role, region_paradigm paradigm);
+/* Is this region excluded by SCOREP_FILTERING_FILE?  (Sources ask once per
+ * region and cache the answer.) */
+SCOREP_API bool scorep_region_filtered(const char *name, const char *file);
+SCOREP_API uint32_t scorep_region_count(void);
+/* String id of a region's name. */
+SCOREP_API uint32_t scorep_region_name(uint32_t region);
+SCOREP_API uint32_t scorep_string_define(const char *text);
+SCOREP_API uint32_t scorep_parameter_define(const char *name, parameter_type type);
+
+/* ---- events of the calling thread's location ---- */
+
+/* Enter and leave a region: while recording is off only the nesting is
+ * kept (a region entered before it went off still gets its leave). */
+SCOREP_API void scorep_enter(scorep_location *loc, uint32_t region);
+SCOREP_API void scorep_leave(scorep_location *loc, uint32_t region);
+
+/* The shortest path of an enter or leave, for sources that have checked
+ * scorep_fast (recording, TSC clock, no metrics): records and returns true
+ * in the common case, else returns false and the caller takes the full
+ * path (scorep_enter/scorep_leave). */
+static inline bool scorep_append_fast(scorep_location *loc, unsigned kind, uint32_t region)
+{
+    return __builtin_expect(region < EVENT_REGION_LIMIT, 1) &&
+           location_append_short(loc, kind, region, clock_now_tsc());
+}
+
+SCOREP_API void scorep_parameter_int(scorep_location *loc, uint32_t parameter, int64_t value);
+SCOREP_API void scorep_parameter_uint(scorep_location *loc, uint32_t parameter, uint64_t value);
+SCOREP_API void scorep_parameter_string(scorep_location *loc, uint32_t parameter, uint32_t string);
+
+/* Switch recording on or off for the whole process (MEASUREMENT_ON_OFF). */
+SCOREP_API void scorep_recording_set(scorep_location *loc, bool on);
+
+/* Rewind regions: scorep_rewind_end(..., true) drops what the location
+ * recorded since the scorep_rewind_begin of that name. */
+SCOREP_API void scorep_rewind_begin(scorep_location *loc, uint32_t name);
+SCOREP_API rewind_result scorep_rewind_end(scorep_location *loc, uint32_t name, bool discard);
+
+/* ---- messages and facts ---- */
+
+SCOREP_API void scorep_log_verbose(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+SCOREP_API void scorep_log_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Events replayed into the substrates and the bytes their buffered records
+ * took, over all locations. */
+SCOREP_API void scorep_buffer_statistics(uint64_t *events, uint64_t *record_bytes);
+
+SCOREP_API bool scorep_clock_tsc_usable(void);
+SCOREP_API double scorep_clock_cost_ns(clock_kind kind);
+SCOREP_API const char *scorep_clock_name(clock_kind kind);
+
+/* The configuration variables (SCOREP_*), for --config-vars. */
+SCOREP_API const config_var_info *scorep_config_variables(int *count);
+SCOREP_API const char *scorep_config_type_name(config_type type);
+
+SCOREP_API bool scorep_has_papi(void);
+
+#endif

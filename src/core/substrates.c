@@ -1,0 +1,122 @@
+#include "substrates.h"
+
+#include <stdio.h>
+
+#include "log.h"
+#include "metrics.h"
+
+#define REGISTRY_SIZE 8
+
+static const substrate_ops *registry[REGISTRY_SIZE];
+static unsigned registered;
+
+substrate_instance substrate_instances[SUBSTRATE_SLOTS];
+unsigned substrate_instance_count;
+
+void substrate_register(const substrate_ops *ops)
+{
+    if (registered < REGISTRY_SIZE)
+        registry[registered++] = ops;
+}
+
+static void close_all_silently(void)
+{
+    for (unsigned i = 0; i < substrate_instance_count; i++) {
+        char ignored[256];
+        substrate_instances[i].ops->close(substrate_instances[i].self, NULL, ignored, sizeof ignored);
+    }
+    substrate_instance_count = 0;
+}
+
+bool substrates_open(const substrate_facts *facts, char *err, size_t errlen)
+{
+    substrate_instance_count = 0;
+    for (unsigned r = 0; r < registered; r++) {
+        const substrate_ops *ops = registry[r];
+        if (ops->wanted && !ops->wanted(facts->cfg))
+            continue;
+        if (substrate_instance_count == SUBSTRATE_SLOTS) {
+            snprintf(err, errlen, "more than %d substrates", SUBSTRATE_SLOTS);
+            close_all_silently();
+            return false;
+        }
+        void *self = ops->open(facts, err, errlen);
+        if (!self) {
+            close_all_silently();
+            return false;
+        }
+        substrate_instance *s = &substrate_instances[substrate_instance_count++];
+        s->ops = ops;
+        s->self = self;
+        atomic_init(&s->failed, false);
+    }
+    return true;
+}
+
+void substrates_fail(unsigned i)
+{
+    substrate_instance *s = &substrate_instances[i];
+    if (atomic_exchange(&s->failed, true))
+        return;
+    const char *why = s->ops->error ? s->ops->error(s->self) : NULL;
+    log_warning("error: %s; %s stopped, the other results are still written", why && why[0] ? why : "failed",
+                s->ops->name);
+}
+
+void *substrates_location_state(location *loc, unsigned i)
+{
+    substrate_instance *s = &substrate_instances[i];
+    if (loc->substrate_state[i] || atomic_load(&s->failed))
+        return loc->substrate_state[i];
+    substrate_location where = {
+        .id = loc->id,
+        .index = loc->index,
+        .metric_count = metrics_count(loc->index),
+    };
+    void *state = s->ops->location_open(s->self, &where);
+    if (!state)
+        substrates_fail(i);
+    loc->substrate_state[i] = state;
+    return state;
+}
+
+void substrates_location_close(location *loc, uint64_t end_time)
+{
+    for (unsigned i = 0; i < substrate_instance_count; i++) {
+        substrate_instance *s = &substrate_instances[i];
+        void *state = loc->substrate_state[i];
+        if (!state || atomic_load(&s->failed) || !s->ops->location_close)
+            continue;
+        if (!s->ops->location_close(s->self, state, end_time))
+            substrates_fail(i);
+    }
+}
+
+uint64_t substrates_memory(void)
+{
+    uint64_t total = 0;
+    for (unsigned i = 0; i < substrate_instance_count; i++)
+        if (substrate_instances[i].ops->memory)
+            total += substrate_instances[i].ops->memory(substrate_instances[i].self);
+    return total;
+}
+
+bool substrates_close(const substrate_summary *summary)
+{
+    bool ok = true;
+    for (unsigned i = 0; i < substrate_instance_count; i++) {
+        substrate_instance *s = &substrate_instances[i];
+        char err[1024] = "";
+        bool failed = atomic_load(&s->failed);
+        /* a failed substrate is closed too, to release what it holds (and
+         * its half-written files); it was reported already */
+        bool written = s->ops->close(s->self, failed ? NULL : summary, err, sizeof err);
+        if (!failed && !written)
+            log_warning("error: %s", err[0] ? err : "writing the results failed");
+        ok = ok && !failed && written;
+    }
+    substrate_instance_count = 0;
+    return ok;
+}
+
+void substrates_forget(void) { substrate_instance_count = 0; }

@@ -1,0 +1,3 @@
+#include "recording.h"
+
+bool record_c_calls = true;

@@ -1,0 +1,188 @@
+#include "thread_state.h"
+
+#include <string.h>
+
+#include "regions.h"
+
+__thread thread_state *thread_current_state __attribute__((tls_model("initial-exec")));
+static PyObject *registry;        /* list of every thread_state made: keeps them alive */
+static thread_state *pending_marker;
+
+static void thread_state_dealloc(PyObject *self)
+{
+    /* never happens while measuring: the registry keeps every state alive */
+    PyMem_Free(((thread_state *)self)->user_regions);
+    Py_TYPE(self)->tp_free(self);
+}
+
+PyTypeObject thread_state_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "scorep._native.ThreadState",
+    .tp_basicsize = sizeof(thread_state),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_dealloc = thread_state_dealloc,
+    .tp_doc = "measurement state of one Python thread",
+};
+
+/* Python threads that were running when the instrumenter was switched on
+ * for all threads (register()); recorded from their first event. */
+static unsigned long running_before[256];
+static size_t running_before_count;
+
+static bool thread_was_running(unsigned long ident)
+{
+    for (size_t i = 0; i < running_before_count; i++)
+        if (running_before[i] == ident)
+            return true;
+    return false;
+}
+
+void threads_remember_running(void)
+{
+    PyThreadState *self = PyThreadState_Get();
+    PyInterpreterState *interp = PyThreadState_GetInterpreter(self);
+    for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp); ts; ts = PyThreadState_Next(ts))
+        if (running_before_count < sizeof running_before / sizeof running_before[0])
+            running_before[running_before_count++] = (unsigned long)ts->thread_id;
+}
+
+/* Give the calling thread's location the name its threading.Thread has
+ * (read from the Thread's _name: no Python code runs), if it has one. */
+static void name_from_threading(scorep_location *loc)
+{
+    if (!loc || loc->index == 0)
+        return;  /* the main thread stays "Master thread", as in Score-P */
+    PyObject *exc_type, *exc_value, *exc_tb;
+    PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
+    PyObject *module_name = PyUnicode_FromString("threading");
+    PyObject *threading = module_name ? PyImport_GetModule(module_name) : NULL;
+    PyObject *active = threading ? PyObject_GetAttrString(threading, "_active") : NULL;
+    PyObject *ident = active && PyDict_Check(active) ? PyLong_FromUnsignedLong(PyThread_get_thread_ident()) : NULL;
+    PyObject *thread = ident ? PyDict_GetItemWithError(active, ident) : NULL;  /* borrowed */
+    PyObject *name = thread ? PyObject_GetAttrString(thread, "_name") : NULL;
+    const char *text = name && PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : NULL;
+    if (text)
+        scorep_location_set_name(loc, text);
+    Py_XDECREF(name);
+    Py_XDECREF(ident);
+    Py_XDECREF(active);
+    Py_XDECREF(threading);
+    Py_XDECREF(module_name);
+    PyErr_Clear();
+    PyErr_Restore(exc_type, exc_value, exc_tb);
+}
+
+static bool registry_keep(thread_state *state)
+{
+    if (!registry && !(registry = PyList_New(0)))
+        return false;
+    return PyList_Append(registry, (PyObject *)state) == 0;
+}
+
+static void state_init(thread_state *state, scorep_location *loc, bool started)
+{
+    state->loc = loc;
+    state->started = started;
+    state->suspended = started ? 0 : 1;
+    state->first_seen = false;
+    state->start_frame = NULL;
+    state->start_region = 0;
+    state->user_regions = NULL;
+    state->user_depth = state->user_capacity = 0;
+}
+
+/* A new state (and location) for the calling thread.  Identity is the OS
+ * thread (thread-local storage), not the Python thread ident, which is
+ * reused after a thread ends: a later thread must not inherit an earlier
+ * thread's location or open regions. */
+thread_state *thread_state_new(void)
+{
+    if (thread_current_state)
+        return thread_current_state;
+    scorep_location *loc = scorep_location_current();
+    if (!loc) {
+        PyErr_SetString(PyExc_RuntimeError, "scorep: no location for this thread (the measurement is not running)");
+        return NULL;
+    }
+    thread_state *state = PyObject_New(thread_state, &thread_state_type);
+    if (!state)
+        return NULL;
+    /* threads started during the measurement begin recording in
+     * thread_starts(); the first thread and those already running when the
+     * measurement started begin at once */
+    state_init(state, loc, loc->index == 0 || thread_was_running(PyThread_get_thread_ident()));
+    if (state->started)
+        name_from_threading(loc);
+    bool kept = registry_keep(state);
+    Py_DECREF(state);  /* the registry keeps it alive for good */
+    if (!kept)
+        return NULL;
+    thread_current_state = state;
+    return state;
+}
+
+thread_state *thread_pending_marker(void)
+{
+    if (!pending_marker) {
+        thread_state *marker = PyObject_New(thread_state, &thread_state_type);
+        if (!marker)
+            return NULL;
+        state_init(marker, NULL, false);
+        marker->first_seen = true;
+        pending_marker = marker;
+    }
+    return pending_marker;
+}
+
+static bool is_threading_bootstrap(PyCodeObject *code)
+{
+    static const char suffix[] = "threading.py";
+    const char *name = PyUnicode_Check(code->co_name) ? PyUnicode_AsUTF8(code->co_name) : NULL;
+    const char *file = PyUnicode_Check(code->co_filename) ? PyUnicode_AsUTF8(code->co_filename) : NULL;
+    if (!name || !file) {
+        PyErr_Clear();
+        return false;
+    }
+    size_t n = strlen(file);
+    return strcmp(name, "_bootstrap") == 0 && n >= sizeof suffix - 1 &&
+           strcmp(file + n - (sizeof suffix - 1), suffix) == 0;
+}
+
+bool thread_first_frame(thread_state *t, PyCodeObject *code, bool outermost)
+{
+    if (t->started || t->first_seen)
+        return t->started;
+    t->first_seen = true;
+    if (!outermost || is_threading_bootstrap(code))
+        return false;
+    t->started = true;
+    t->suspended--;
+    return true;
+}
+
+void thread_starts(thread_state *t)
+{
+    if (!t->started) {
+        t->started = true;
+        t->suspended--;
+    }
+    name_from_threading(t->loc);
+}
+
+int thread_begins_covered(thread_state *t, PyObject *frame, const char *event)
+{
+    PyEval_SetProfile(NULL, NULL);
+    if (frame && event && strcmp(event, "call") == 0) {
+        PyCodeObject *code = PyFrame_GetCode((PyFrameObject *)frame);
+        PyObject *globals = frame_globals((PyFrameObject *)frame);
+        uint32_t region = code_region(code, globals);
+        Py_XDECREF(globals);
+        Py_DECREF(code);
+        if (REGION_RECORDED(region)) {
+            scorep_enter(t->loc, region);
+            t->start_frame = frame_identity((PyFrameObject *)frame);
+            t->start_region = region;
+        }
+    }
+    return 0;
+}

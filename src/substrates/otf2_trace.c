@@ -1,0 +1,640 @@
+/* The tracing substrate: replayed events become OTF2 events, definitions
+ * OTF2 global definitions (through Debian's libotf2).
+ *
+ * Every OTF2 call's result is checked.  The first failure (a full disk, a
+ * vanished directory, no memory) ends the trace: the substrate reports it
+ * in one line naming the file and the cause, writes nothing more, and at
+ * the end removes the incomplete archive, whose files no reader could use.
+ *
+ * Threads: OTF2's locking callbacks guard the archive (writers of
+ * different locations are made, flushed and closed by whichever thread
+ * replays them); one location's writer is only used by the thread that
+ * replays that location (the core's replay lock). */
+#include <dirent.h>
+#include <errno.h>
+#include <otf2/OTF2_Pthread_Locks.h>
+#include <otf2/otf2.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../core/substrate.h"
+
+typedef struct trace_location {
+    struct trace *trace;
+    OTF2_EvtWriter *writer;     /* NULL once closed */
+    uint64_t id;
+    uint32_t index;
+    uint64_t last_time;         /* newest timestamp handed to the writer */
+    uint64_t events;            /* taken when the writer is closed */
+    struct trace_location *next;
+} trace_location;
+
+typedef struct trace {
+    const substrate_facts *facts;
+    OTF2_Archive *archive;
+    pthread_mutex_t lock;       /* the location list, and this struct's error */
+    trace_location *first, *last;
+    atomic_bool failed;
+    char error[1024];
+    OTF2_ErrorCallback previous_error_callback;
+} trace;
+
+/* ---- errors ---- */
+
+/* What OTF2 said about its last error in this thread (its error callback
+ * writes here instead of printing on stderr). */
+static __thread char otf2_message[512];
+
+static OTF2_ErrorCode capture_error(void *user, const char *file, uint64_t line, const char *function,
+                                    OTF2_ErrorCode code, const char *fmt, va_list va)
+{
+    (void)user;
+    (void)file;
+    (void)line;
+    (void)function;
+    vsnprintf(otf2_message, sizeof otf2_message, fmt ? fmt : "", va);
+    return code;
+}
+
+/* Remember the first failure; returns false for the caller to pass on. */
+static bool fail(trace *t, OTF2_ErrorCode code, const char *doing)
+{
+    pthread_mutex_lock(&t->lock);
+    if (!atomic_load(&t->failed)) {
+        /* OTF2's own text names the file for I/O errors ("POSIX: '<path>'") */
+        const char *detail = otf2_message[0] ? otf2_message : OTF2_Error_GetDescription(code);
+        snprintf(t->error, sizeof t->error, "the OTF2 trace in '%s' could not be written (%s): %s: %s",
+                 t->facts->experiment_dir, doing, OTF2_Error_GetDescription(code), detail);
+        atomic_store(&t->failed, true);
+    }
+    pthread_mutex_unlock(&t->lock);
+    return false;
+}
+
+#define CHECK(t, call, doing)                                 \
+    do {                                                      \
+        otf2_message[0] = '\0';                               \
+        OTF2_ErrorCode rc_ = (call);                          \
+        if (rc_ != OTF2_SUCCESS)                              \
+            return fail((t), rc_, (doing));                   \
+    } while (0)
+
+static const char *trace_error(void *self) { return ((trace *)self)->error; }
+
+/* ---- OTF2 callbacks ---- */
+
+static OTF2_FlushType pre_flush(void *user, OTF2_FileType type, OTF2_LocationRef loc, void *caller, bool final)
+{
+    (void)user; (void)type; (void)loc; (void)caller; (void)final;
+    return OTF2_FLUSH;
+}
+
+/* OTF2 stamps the end of its own buffer flushes with this value.  Events are
+ * replayed after the fact, so "now" would lie in their future; the newest
+ * replayed timestamp keeps every location's time line monotonic. */
+static __thread uint64_t replay_time __attribute__((tls_model("initial-exec")));
+
+static OTF2_TimeStamp post_flush(void *user, OTF2_FileType type, OTF2_LocationRef loc)
+{
+    (void)user; (void)type; (void)loc;
+    return replay_time;
+}
+
+static OTF2_FlushCallbacks flush_callbacks = {pre_flush, post_flush};
+
+/* OTF2 keeps every chunk it fills in memory unless its allocator says no.
+ * An event writer gets one chunk of OTF2's smallest size: when it is full,
+ * OTF2 writes it to the file and starts over, so a live thread's writer
+ * holds at most OTF2_CHUNK_SIZE_MIN and a finished thread's writer is
+ * closed (and freed) once its events are replayed.  Definition writers
+ * are not limited (they live only while the archive is closed). */
+#define EVENT_CHUNKS_PER_LOCATION 1
+
+typedef struct {
+    void **chunks;
+    size_t count, capacity;
+} chunk_list;
+
+static void *chunk_allocate(void *user, OTF2_FileType type, OTF2_LocationRef loc, void **per_buffer, uint64_t size)
+{
+    (void)user;
+    (void)loc;
+    chunk_list *list = *per_buffer;
+    if (!list) {
+        list = calloc(1, sizeof *list);
+        if (!list)
+            return NULL;
+        *per_buffer = list;
+    }
+    if (type == OTF2_FILETYPE_EVENTS && list->count >= EVENT_CHUNKS_PER_LOCATION)
+        return NULL;  /* OTF2 flushes and frees, then asks again */
+    if (list->count == list->capacity) {
+        size_t capacity = list->capacity ? 2 * list->capacity : 4;
+        void **grown = realloc(list->chunks, capacity * sizeof *grown);
+        if (!grown)
+            return NULL;
+        list->chunks = grown;
+        list->capacity = capacity;
+    }
+    void *chunk = malloc(size);
+    if (chunk)
+        list->chunks[list->count++] = chunk;
+    return chunk;
+}
+
+static void chunk_free_all(void *user, OTF2_FileType type, OTF2_LocationRef loc, void **per_buffer, bool final)
+{
+    (void)user;
+    (void)type;
+    (void)loc;
+    chunk_list *list = *per_buffer;
+    if (!list)
+        return;
+    for (size_t i = 0; i < list->count; i++)
+        free(list->chunks[i]);
+    list->count = 0;
+    if (final) {
+        free(list->chunks);
+        free(list);
+        *per_buffer = NULL;
+    }
+}
+
+static OTF2_MemoryCallbacks memory_callbacks = {chunk_allocate, chunk_free_all};
+
+/* ---- locations ---- */
+
+static void *trace_location_open(void *self, const substrate_location *where)
+{
+    trace *t = self;
+    trace_location *tl = calloc(1, sizeof *tl);
+    if (!tl) {
+        fail(t, OTF2_ERROR_MEM_ALLOC_FAILED, "a new location");
+        return NULL;
+    }
+    tl->trace = t;
+    tl->id = where->id;
+    tl->index = where->index;
+    otf2_message[0] = '\0';
+    tl->writer = OTF2_Archive_GetEvtWriter(t->archive, where->id);
+    if (!tl->writer) {
+        free(tl);
+        fail(t, OTF2_ERROR_MEM_ALLOC_FAILED, "the event writer of a new location");
+        return NULL;
+    }
+    pthread_mutex_lock(&t->lock);
+    if (t->last)
+        t->last->next = tl;
+    else
+        t->first = tl;
+    t->last = tl;
+    pthread_mutex_unlock(&t->lock);
+    if (where->index == 0) {
+        /* the master location carries the program begin and end */
+        const substrate_facts *f = t->facts;
+        replay_time = tl->last_time = f->start_time;
+        otf2_message[0] = '\0';
+        OTF2_ErrorCode rc = OTF2_EvtWriter_ProgramBegin(tl->writer, NULL, f->start_time, f->program_name,
+                                                        f->program_argc, f->program_args);
+        if (rc != OTF2_SUCCESS) {
+            fail(t, rc, "the program begin");
+            return NULL;
+        }
+    }
+    return tl;
+}
+
+/* Write the location's local definitions file (OTF2 readers expect one per
+ * location) and close its event file. */
+static bool close_writer(trace_location *tl)
+{
+    trace *t = tl->trace;
+    if (!tl->writer)
+        return true;
+    OTF2_EvtWriter *writer = tl->writer;
+    tl->writer = NULL;
+    CHECK(t, OTF2_EvtWriter_GetNumberOfEvents(writer, &tl->events), "counting events");
+    CHECK(t, OTF2_Archive_CloseEvtWriter(t->archive, writer), "closing an event file");
+    otf2_message[0] = '\0';
+    OTF2_DefWriter *local = OTF2_Archive_GetDefWriter(t->archive, tl->id);
+    if (!local)
+        return fail(t, OTF2_ERROR_MEM_ALLOC_FAILED, "a local definitions file");
+    CHECK(t, OTF2_Archive_CloseDefWriter(t->archive, local), "a local definitions file");
+    return true;
+}
+
+static bool trace_location_close(void *self, void *state, uint64_t end_time)
+{
+    (void)self;
+    (void)end_time;
+    return close_writer(state);
+}
+
+/* ---- events ---- */
+
+/* The writer for an event at `time`: events of one location never go back
+ * in time (OTF2 requires it; replay keeps it except around flushes). */
+static inline OTF2_EvtWriter *event_writer(trace_location *tl, uint64_t *time)
+{
+    if (__builtin_expect(*time < tl->last_time, 0))
+        *time = tl->last_time;
+    replay_time = tl->last_time = *time;
+    return tl->writer;
+}
+
+static bool trace_enter(void *state, uint64_t time, uint32_t region)
+{
+    trace_location *tl = state;
+    CHECK(tl->trace, OTF2_EvtWriter_Enter(event_writer(tl, &time), NULL, time, region), "an enter event");
+    return true;
+}
+
+static bool trace_leave(void *state, uint64_t time, uint32_t region)
+{
+    trace_location *tl = state;
+    CHECK(tl->trace, OTF2_EvtWriter_Leave(event_writer(tl, &time), NULL, time, region), "a leave event");
+    return true;
+}
+
+static bool trace_parameter_int(void *state, uint64_t time, uint32_t parameter, int64_t value)
+{
+    trace_location *tl = state;
+    CHECK(tl->trace, OTF2_EvtWriter_ParameterInt(event_writer(tl, &time), NULL, time, parameter, value),
+          "a parameter event");
+    return true;
+}
+
+static bool trace_parameter_uint(void *state, uint64_t time, uint32_t parameter, uint64_t value)
+{
+    trace_location *tl = state;
+    CHECK(tl->trace, OTF2_EvtWriter_ParameterUnsignedInt(event_writer(tl, &time), NULL, time, parameter, value),
+          "a parameter event");
+    return true;
+}
+
+static bool trace_parameter_string(void *state, uint64_t time, uint32_t parameter, uint32_t string)
+{
+    trace_location *tl = state;
+    CHECK(tl->trace, OTF2_EvtWriter_ParameterString(event_writer(tl, &time), NULL, time, parameter, string),
+          "a parameter event");
+    return true;
+}
+
+static bool trace_on_off(void *state, uint64_t time, bool on, uint32_t region)
+{
+    (void)region;
+    trace_location *tl = state;
+    CHECK(tl->trace,
+          OTF2_EvtWriter_MeasurementOnOff(event_writer(tl, &time), NULL, time,
+                                          on ? OTF2_MEASUREMENT_ON : OTF2_MEASUREMENT_OFF),
+          "a measurement on/off event");
+    return true;
+}
+
+static bool trace_buffer_flush(void *state, uint64_t time, uint64_t end_time, uint32_t region)
+{
+    (void)region;
+    trace_location *tl = state;
+    CHECK(tl->trace, OTF2_EvtWriter_BufferFlush(event_writer(tl, &time), NULL, time, end_time),
+          "a buffer flush event");
+    event_writer(tl, &end_time);
+    return true;
+}
+
+/* Metric classes: 0 holds the per-thread metrics, 1 (the master thread's)
+ * the per-thread and the per-process ones. */
+static OTF2_MetricRef metric_class_of(const trace_location *tl)
+{
+    const substrate_facts *f = tl->trace->facts;
+    return tl->index == 0 && f->metric_count > f->thread_metric_count ? 1 : 0;
+}
+
+static bool trace_metric(void *state, uint64_t time, const uint64_t *values, unsigned count)
+{
+    trace_location *tl = state;
+    OTF2_Type types[METRICS_MAX];
+    OTF2_MetricValue converted[METRICS_MAX];
+    if (count > METRICS_MAX)
+        count = METRICS_MAX;
+    for (unsigned i = 0; i < count; i++) {
+        types[i] = OTF2_TYPE_UINT64;
+        converted[i].unsigned_int = values[i];
+    }
+    CHECK(tl->trace,
+          OTF2_EvtWriter_Metric(event_writer(tl, &time), NULL, time, metric_class_of(tl), (uint8_t)count, types,
+                                converted),
+          "a metric event");
+    return true;
+}
+
+/* ---- open ---- */
+
+static bool trace_wanted(const measurement_config *cfg) { return cfg->enable_tracing; }
+
+static bool setup_archive(trace *t)
+{
+    OTF2_Archive *a = t->archive;
+    CHECK(t, OTF2_Archive_SetFlushCallbacks(a, &flush_callbacks, NULL), "setting it up");
+    CHECK(t, OTF2_Archive_SetMemoryCallbacks(a, &memory_callbacks, NULL), "setting it up");
+    CHECK(t, OTF2_Archive_SetSerialCollectiveCallbacks(a), "setting it up");
+    CHECK(t, OTF2_Pthread_Archive_SetLockingCallbacks(a, NULL), "setting it up");
+    CHECK(t, OTF2_Archive_SetCreator(a, "scorep (Python measurement)"), "setting it up");
+    CHECK(t, OTF2_Archive_SetMachineName(a, t->facts->cfg->machine_name), "setting it up");
+    CHECK(t, OTF2_Archive_OpenEvtFiles(a), "opening the event files");
+    CHECK(t, OTF2_Archive_OpenDefFiles(a), "opening the definition files");
+    return true;
+}
+
+static void *trace_open(const substrate_facts *facts, char *err, size_t errlen)
+{
+    trace *t = calloc(1, sizeof *t);
+    if (!t) {
+        snprintf(err, errlen, "out of memory for the OTF2 trace");
+        return NULL;
+    }
+    t->facts = facts;
+    pthread_mutex_init(&t->lock, NULL);
+    t->previous_error_callback = OTF2_Error_RegisterCallback(capture_error, NULL);
+    otf2_message[0] = '\0';
+    /* definition chunks of OTF2's smallest size: the library touches a
+     * whole chunk per definition file, and 4 MiB (its default) made closing
+     * the archive cost 3 ms more whatever the size of the trace */
+    t->archive = OTF2_Archive_Open(facts->experiment_dir, "traces", OTF2_FILEMODE_WRITE, OTF2_CHUNK_SIZE_MIN,
+                                   OTF2_CHUNK_SIZE_MIN, OTF2_SUBSTRATE_POSIX, OTF2_COMPRESSION_NONE);
+    bool ok = t->archive ? setup_archive(t) : fail(t, OTF2_ERROR_MEM_ALLOC_FAILED, "creating the archive");
+    if (!ok) {
+        snprintf(err, errlen, "%s", t->error);
+        if (t->archive)
+            OTF2_Archive_Close(t->archive);
+        OTF2_Error_RegisterCallback(t->previous_error_callback, NULL);
+        pthread_mutex_destroy(&t->lock);
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+/* ---- close ---- */
+
+static OTF2_RegionRole region_role_otf2(region_role role)
+{
+    switch (role) {
+    case REGION_ROLE_FUNCTION: return OTF2_REGION_ROLE_FUNCTION;
+    case REGION_ROLE_USER: return OTF2_REGION_ROLE_CODE;
+    case REGION_ROLE_ARTIFICIAL: return OTF2_REGION_ROLE_ARTIFICIAL;
+    }
+    return OTF2_REGION_ROLE_UNKNOWN;
+}
+
+static OTF2_Paradigm region_paradigm_otf2(region_paradigm paradigm)
+{
+    switch (paradigm) {
+    case REGION_PARADIGM_USER: return OTF2_PARADIGM_USER;
+    case REGION_PARADIGM_COMPILER: return OTF2_PARADIGM_COMPILER;
+    case REGION_PARADIGM_MEASUREMENT: return OTF2_PARADIGM_MEASUREMENT_SYSTEM;
+    }
+    return OTF2_PARADIGM_UNKNOWN;
+}
+
+static OTF2_ParameterType parameter_type_otf2(parameter_type type)
+{
+    switch (type) {
+    case PARAMETER_INT: return OTF2_PARAMETER_TYPE_INT64;
+    case PARAMETER_UINT: return OTF2_PARAMETER_TYPE_UINT64;
+    case PARAMETER_STRING: return OTF2_PARAMETER_TYPE_STRING;
+    }
+    return OTF2_PARAMETER_TYPE_STRING;
+}
+
+/* Strings the trace needs beyond the measurement's own (system tree,
+ * paradigm and metric names) get the ids after them. */
+typedef struct {
+    OTF2_GlobalDefWriter *writer;
+    uint32_t next;
+} string_table;
+
+static OTF2_ErrorCode extra_string(string_table *s, const char *text, uint32_t *id)
+{
+    *id = s->next++;
+    return OTF2_GlobalDefWriter_WriteString(s->writer, *id, text);
+}
+
+static trace_location *location_state(trace *t, uint64_t id)
+{
+    for (trace_location *tl = t->first; tl; tl = tl->next)
+        if (tl->id == id)
+            return tl;
+    return NULL;
+}
+
+static bool write_metrics(trace *t, OTF2_GlobalDefWriter *defs, string_table *strings)
+{
+    const substrate_facts *f = t->facts;
+    if (!f->metric_count)
+        return true;
+    OTF2_MetricMemberRef members[METRICS_MAX];
+    for (unsigned i = 0; i < f->metric_count; i++) {
+        const metric_def *m = &f->metrics[i];
+        char name[128];
+        /* a process-wide getrusage field gets its own name beside the per-thread one */
+        snprintf(name, sizeof name, "%s%s", m->name, m->scope == METRIC_SCOPE_PROCESS ? " (process)" : "");
+        uint32_t name_id, unit_id, description_id;
+        CHECK(t, extra_string(strings, name, &name_id), "the definitions");
+        CHECK(t, extra_string(strings, m->unit, &unit_id), "the definitions");
+        CHECK(t, extra_string(strings, m->description, &description_id), "the definitions");
+        CHECK(t,
+              OTF2_GlobalDefWriter_WriteMetricMember(
+                  defs, i, name_id, description_id, OTF2_METRIC_TYPE_OTHER,
+                  m->accumulated ? OTF2_METRIC_ACCUMULATED_START : OTF2_METRIC_ABSOLUTE_POINT, OTF2_TYPE_UINT64,
+                  OTF2_BASE_DECIMAL, 0, unit_id),
+              "the definitions");
+        members[i] = i;
+    }
+    CHECK(t,
+          OTF2_GlobalDefWriter_WriteMetricClass(defs, 0, (uint8_t)f->thread_metric_count, members,
+                                                OTF2_METRIC_SYNCHRONOUS_STRICT, OTF2_RECORDER_KIND_CPU),
+          "the definitions");
+    if (f->metric_count > f->thread_metric_count)
+        CHECK(t,
+              OTF2_GlobalDefWriter_WriteMetricClass(defs, 1, (uint8_t)f->metric_count, members,
+                                                    OTF2_METRIC_SYNCHRONOUS_STRICT, OTF2_RECORDER_KIND_CPU),
+              "the definitions");
+    return true;
+}
+
+static bool write_definitions(trace *t, OTF2_GlobalDefWriter *defs, const substrate_summary *s)
+{
+    const substrate_facts *f = t->facts;
+    CHECK(t,
+          OTF2_GlobalDefWriter_WriteClockProperties(defs, s->clock_resolution, s->start_time,
+                                                    s->end_time - s->start_time, s->start_epoch_ns),
+          "the definitions");
+    for (uint32_t i = 0; i < s->defs.string_count; i++)
+        CHECK(t, OTF2_GlobalDefWriter_WriteString(defs, i, s->defs.strings[i]), "the definitions");
+    string_table strings = {defs, s->defs.string_count};
+    uint32_t machine, machine_class, node, node_class, process, empty, paradigm_names[3];
+    CHECK(t, extra_string(&strings, f->cfg->machine_name, &machine), "the definitions");
+    CHECK(t, extra_string(&strings, "machine", &machine_class), "the definitions");
+    CHECK(t, extra_string(&strings, s->host_name, &node), "the definitions");
+    CHECK(t, extra_string(&strings, "node", &node_class), "the definitions");
+    CHECK(t, extra_string(&strings, "Process", &process), "the definitions");
+    CHECK(t, extra_string(&strings, "", &empty), "the definitions");
+    CHECK(t, extra_string(&strings, "User", &paradigm_names[0]), "the definitions");
+    CHECK(t, extra_string(&strings, "Compiler", &paradigm_names[1]), "the definitions");
+    CHECK(t, extra_string(&strings, "Measurement", &paradigm_names[2]), "the definitions");
+
+    CHECK(t, OTF2_GlobalDefWriter_WriteParadigm(defs, OTF2_PARADIGM_USER, paradigm_names[0], OTF2_PARADIGM_CLASS_PROCESS),
+          "the definitions");
+    CHECK(t,
+          OTF2_GlobalDefWriter_WriteParadigm(defs, OTF2_PARADIGM_COMPILER, paradigm_names[1],
+                                             OTF2_PARADIGM_CLASS_PROCESS),
+          "the definitions");
+    CHECK(t,
+          OTF2_GlobalDefWriter_WriteParadigm(defs, OTF2_PARADIGM_MEASUREMENT_SYSTEM, paradigm_names[2],
+                                             OTF2_PARADIGM_CLASS_PROCESS),
+          "the definitions");
+    CHECK(t, OTF2_GlobalDefWriter_WriteSystemTreeNode(defs, 0, machine, machine_class, OTF2_UNDEFINED_SYSTEM_TREE_NODE),
+          "the definitions");
+    CHECK(t, OTF2_GlobalDefWriter_WriteSystemTreeNode(defs, 1, node, node_class, 0), "the definitions");
+    CHECK(t,
+          OTF2_GlobalDefWriter_WriteLocationGroup(defs, f->rank, process, OTF2_LOCATION_GROUP_TYPE_PROCESS, 1,
+                                                  OTF2_UNDEFINED_LOCATION_GROUP),
+          "the definitions");
+    for (uint32_t i = 0; i < s->defs.region_count; i++) {
+        const region_def *r = &s->defs.regions[i];
+        /* a region without a file has the empty string as its file */
+        CHECK(t,
+              OTF2_GlobalDefWriter_WriteRegion(defs, i, r->name, r->name, empty, region_role_otf2(r->role),
+                                               region_paradigm_otf2(r->paradigm), OTF2_REGION_FLAG_NONE, r->file,
+                                               r->first_line, r->last_line),
+              "the definitions");
+    }
+    if (!write_metrics(t, defs, &strings))
+        return false;
+    for (uint32_t i = 0; i < s->defs.parameter_count; i++) {
+        const parameter_def *p = &s->defs.parameters[i];
+        CHECK(t, OTF2_GlobalDefWriter_WriteParameter(defs, i, p->name, parameter_type_otf2(p->type)),
+              "the definitions");
+    }
+    /* a thread that recorded nothing has no event file: it is no location */
+    for (uint32_t i = 0; i < s->location_count; i++) {
+        const location_def *l = &s->locations[i];
+        trace_location *tl = location_state(t, l->id);
+        if (tl)
+            CHECK(t,
+                  OTF2_GlobalDefWriter_WriteLocation(defs, l->id, l->name, OTF2_LOCATION_TYPE_CPU_THREAD, tl->events,
+                                                     f->rank),
+                  "the definitions");
+    }
+    return true;
+}
+
+static bool write_trace(trace *t, const substrate_summary *s)
+{
+    /* the master location always exists in the trace: program begin/end */
+    trace_location *master = s->location_count ? location_state(t, s->locations[0].id) : NULL;
+    if (!master && s->location_count) {
+        substrate_location where = {.id = s->locations[0].id, .index = 0, .metric_count = t->facts->metric_count};
+        master = trace_location_open(t, &where);
+        if (!master)
+            return false;
+    }
+    if (master) {
+        uint64_t end = s->end_time;
+        CHECK(t,
+              OTF2_EvtWriter_ProgramEnd(event_writer(master, &end), NULL, end,
+                                        s->has_exit_status ? s->exit_status : OTF2_UNDEFINED_INT64),
+              "the program end");
+    }
+    for (trace_location *tl = t->first; tl; tl = tl->next)
+        if (!close_writer(tl))
+            return false;
+    CHECK(t, OTF2_Archive_CloseEvtFiles(t->archive), "closing the event files");
+    CHECK(t, OTF2_Archive_CloseDefFiles(t->archive), "closing the definition files");
+    otf2_message[0] = '\0';
+    OTF2_GlobalDefWriter *defs = OTF2_Archive_GetGlobalDefWriter(t->archive);
+    if (!defs)
+        return fail(t, OTF2_ERROR_MEM_ALLOC_FAILED, "the global definitions");
+    if (!write_definitions(t, defs, s))
+        return false;
+    CHECK(t, OTF2_Archive_CloseGlobalDefWriter(t->archive, defs), "the global definitions");
+    OTF2_Archive *archive = t->archive;
+    t->archive = NULL;
+    CHECK(t, OTF2_Archive_Close(archive), "closing the archive");
+    return true;
+}
+
+/* An archive that could not be completed is removed: traces.otf2,
+ * traces.def and traces/ with the files OTF2 wrote there. */
+static void remove_archive(const char *dir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/traces", dir);
+    DIR *d = opendir(path);
+    if (d) {
+        for (struct dirent *e; (e = readdir(d));) {
+            size_t n = strlen(e->d_name);
+            if ((n > 4 && strcmp(e->d_name + n - 4, ".evt") == 0) || (n > 4 && strcmp(e->d_name + n - 4, ".def") == 0)) {
+                char file[4500];
+                snprintf(file, sizeof file, "%s/%s", path, e->d_name);
+                unlink(file);
+            }
+        }
+        closedir(d);
+        rmdir(path);
+    }
+    snprintf(path, sizeof path, "%s/traces.otf2", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/traces.def", dir);
+    unlink(path);
+}
+
+static bool trace_close(void *self, const substrate_summary *summary, char *err, size_t errlen)
+{
+    trace *t = self;
+    bool ok = summary && !atomic_load(&t->failed) && write_trace(t, summary);
+    if (!ok) {
+        /* release what OTF2 holds; its complaints are captured, not shown */
+        for (trace_location *tl = t->first; tl && t->archive; tl = tl->next)
+            if (tl->writer)
+                OTF2_Archive_CloseEvtWriter(t->archive, tl->writer);
+        if (t->archive)
+            OTF2_Archive_Close(t->archive);
+        remove_archive(t->facts->experiment_dir);
+        snprintf(err, errlen, "%s; the incomplete trace was removed", t->error[0] ? t->error : "no trace");
+    }
+    OTF2_Error_RegisterCallback(t->previous_error_callback, NULL);
+    for (trace_location *tl = t->first; tl;) {
+        trace_location *next = tl->next;
+        free(tl);
+        tl = next;
+    }
+    pthread_mutex_destroy(&t->lock);
+    free(t);
+    return ok;
+}
+
+static const substrate_ops trace_ops = {
+    .name = "tracing",
+    .wanted = trace_wanted,
+    .open = trace_open,
+    .location_open = trace_location_open,
+    .location_close = trace_location_close,
+    .close = trace_close,
+    .error = trace_error,
+    .enter = trace_enter,
+    .leave = trace_leave,
+    .parameter_int = trace_parameter_int,
+    .parameter_uint = trace_parameter_uint,
+    .parameter_string = trace_parameter_string,
+    .measurement_on_off = trace_on_off,
+    .buffer_flush = trace_buffer_flush,
+    .metric = trace_metric,
+};
+
+SUBSTRATE_REGISTER(trace_ops)
