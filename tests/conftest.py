@@ -14,7 +14,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from otf2_trace import Trace, read_trace  # noqa: E402
+from helpers.otf2_trace import Trace, read_trace  # noqa: E402
 
 # The eval instrumenter (PEP 523 frame evaluation) exists on these versions only.
 HAS_EVAL = (3, 9) <= sys.version_info < (3, 12)

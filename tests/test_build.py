@@ -1,4 +1,5 @@
-"""The build: a missing OTF2 installation is one clear line."""
+"""The build: a missing OTF2 installation is one clear line, whether the
+package is built by pip (as users install it) or by setup.py directly."""
 from __future__ import annotations
 
 import os
@@ -7,11 +8,13 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HINT = ("scorep: error: the OTF2 library was not found (otf2-config is missing); install it with: "
+        "apt-get install libotf2-trace-dev otf2-tools")
 
 
 def test_missing_otf2_config_names_the_debian_package(tmp_path):
     # a copy of the build files, and a PATH that has python but no otf2-config
-    for name in ("setup.py", "pyproject.toml", "README.md"):
+    for name in ("setup.py", "pyproject.toml", "README.md", "MANIFEST.in"):
         shutil.copy(os.path.join(ROOT, name), tmp_path / name)
     shutil.copytree(os.path.join(ROOT, "src"), tmp_path / "src")
     shutil.copytree(os.path.join(ROOT, "scorep"), tmp_path / "scorep",
@@ -19,10 +22,12 @@ def test_missing_otf2_config_names_the_debian_package(tmp_path):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     os.symlink(sys.executable, bin_dir / "python")
-    env = {"PATH": str(bin_dir), "HOME": str(tmp_path)}
-    run = subprocess.run([str(bin_dir / "python"), "setup.py", "build_ext"], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=120)
+    env = {"PATH": str(bin_dir), "HOME": os.environ.get("HOME", str(tmp_path))}
+    # pip builds in an environment of its own (with setuptools from the index)
+    run = subprocess.run([str(bin_dir / "python"), "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "out"),
+                          str(tmp_path)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode != 0
-    last = run.stderr.strip().splitlines()[-1]
-    assert "otf2-config" in last and "libotf2-trace-dev" in last, run.stderr
-    assert not list(tmp_path.glob("scorep/*.so"))
+    # (pip indents what the build printed)
+    lines = [line.strip() for line in (run.stdout + run.stderr).splitlines()]
+    assert HINT in lines, run.stdout + run.stderr
+    assert not list(tmp_path.glob("out/*.whl")) and not list(tmp_path.glob("**/*.so"))

@@ -529,7 +529,7 @@ def test_timer_gives_nanosecond_ticks_and_real_durations(runner, timer):
     assert 0.05 - 1e-6 <= seconds <= 0.5, seconds
     assert 0.05 - 1e-6 <= trace.seconds(trace.trace_length) <= 60
     # the profile's times are in seconds with the same clock
-    from test_profile import read_profile
+    from helpers.cube_profile import read_profile
     profile = read_profile(run.experiment / "profile.cubex")
     sleep = profile.node("__main__:<module>", "__main__:nap", "time:sleep")
     assert 0.05 - 1e-6 <= float(sleep.inclusive.sum()) <= 0.5

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from test_profile import profiled
+from helpers.cube_profile import profiled
 
 SMALL = {"SCOREP_TOTAL_MEMORY": "64k", "SCOREP_PAGE_SIZE": "8k", "SCOREP_ENABLE_PROFILING": "true"}
 

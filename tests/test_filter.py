@@ -15,7 +15,7 @@ from typing import Iterable, Optional
 
 import pytest
 
-from test_profile import check_invariants, read_profile  # noqa: E402  (tests/ is on sys.path)
+from helpers.cube_profile import check_invariants, read_profile  # noqa: E402  (tests/ is on sys.path)
 
 MODULE = "__main__:<module>"
 MAIN = "__main__:main"

@@ -47,7 +47,7 @@ def test_long_run_stays_flat_and_complete(runner):
     check = subprocess.run([sys.executable, "-c", """
 import glob, json, sys
 sys.path.insert(0, sys.argv[1])
-from otf2_trace import read_trace
+from helpers.otf2_trace import read_trace
 trace = read_trace(glob.glob("scorep-2*")[0])
 trace.check_balanced()
 print(json.dumps([trace.enter_counts()["__main__:tick"], len(trace.events("BufferFlush"))]))

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import otf2_trace  # noqa: E402
-from otf2_trace import Event, Location, Region, Trace  # noqa: E402
+from helpers import otf2_trace  # noqa: E402
+from helpers.otf2_trace import Event, Location, Region, Trace  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SAMPLE_TRACE = HERE / "data" / "sample-trace"

@@ -340,7 +340,7 @@ for t in threads:
     t.join()
 """)
     assert run.returncode == 0, run.stderr
-    from otf2_trace import cross_check, otf2_available, otf2_print
+    from helpers.otf2_trace import cross_check, otf2_available, otf2_print
 
     out, err, code = otf2_print(run.experiment / "traces.otf2")
     assert code == 0 and err == ""

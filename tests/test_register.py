@@ -3,7 +3,7 @@ plain ``python``, and ``scorep.register()`` (the seed interface) starting the
 measurement from inside a script."""
 from __future__ import annotations
 
-from otf2_trace import ENTER, PROGRAM_BEGIN
+from helpers.otf2_trace import ENTER, PROGRAM_BEGIN
 
 OWN_PREFIXES = ("scorep", "functools", "inspect", "contextlib")
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from otf2_trace import ENTER, LEAVE, MEASUREMENT_ON_OFF, PARAMETER, PROGRAM_BEGIN, otf2_print
+from helpers.otf2_trace import ENTER, LEAVE, MEASUREMENT_ON_OFF, PARAMETER, PROGRAM_BEGIN, otf2_print
 
 # Regions of the measurement itself and of the library code its Python
 # parts use: none of them may show up in a trace.
@@ -972,7 +972,7 @@ sys.exit(3)
 
 
 def test_force_finalize_completes_the_experiment(runner):
-    from otf2_trace import read_trace
+    from helpers.otf2_trace import read_trace
 
     run = runner.script(FORCE_FINALIZE)
     assert run.returncode == 3

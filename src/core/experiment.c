@@ -123,8 +123,16 @@ bool experiment_write_config(const char *dir, const measurement_config *cfg, cha
         snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
         return false;
     }
+    errno = 0;
     config_write(cfg, f);
-    return fclose(f) == 0;
+    int error = ferror(f) ? (errno ? errno : EIO) : 0;
+    if (fclose(f) != 0 && !error)
+        error = errno ? errno : EIO;
+    if (error) {
+        snprintf(err, errlen, "cannot write '%s': %s", path, strerror(error));
+        return false;
+    }
+    return true;
 }
 
 bool experiment_copy_file(const char *dir, const char *path, char *err, size_t errlen)
@@ -146,10 +154,20 @@ bool experiment_copy_file(const char *dir, const char *path, char *err, size_t e
     }
     char buf[8192];
     size_t n;
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
-        fwrite(buf, 1, n, out);
+    int error = 0;  /* the first one */
+    while (!error && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, n, out) != n)
+            error = errno ? errno : EIO;
+    if (!error && ferror(in))
+        error = errno ? errno : EIO;
     fclose(in);
-    return fclose(out) == 0;
+    if (fclose(out) != 0 && !error)
+        error = errno ? errno : EIO;
+    if (error) {
+        snprintf(err, errlen, "cannot copy '%s' to '%s': %s", path, target, strerror(error));
+        return false;
+    }
+    return true;
 }
 
 char *experiment_finish(const char *dir, const measurement_config *cfg)

@@ -104,16 +104,22 @@ uint64_t substrates_memory(void)
 bool substrates_close(const substrate_summary *summary)
 {
     bool ok = true;
-    for (unsigned i = 0; i < substrate_instance_count; i++) {
-        substrate_instance *s = &substrate_instances[i];
-        char err[1024] = "";
-        bool failed = atomic_load(&s->failed);
-        /* a failed substrate is closed too, to release what it holds (and
-         * its half-written files); it was reported already */
-        bool written = s->ops->close(s->self, failed ? NULL : summary, err, sizeof err);
-        if (!failed && !written)
-            log_warning("error: %s", err[0] ? err : "writing the results failed");
-        ok = ok && !failed && written;
+    /* failed substrates first: they remove what they half wrote, which may
+     * free the space the others need */
+    for (int pass = 0; pass < 2; pass++) {
+        for (unsigned i = 0; i < substrate_instance_count; i++) {
+            substrate_instance *s = &substrate_instances[i];
+            bool failed = atomic_load(&s->failed);
+            if (failed != (pass == 0))
+                continue;
+            char err[1024] = "";
+            /* a failed substrate is closed too, to release what it holds; it
+             * was reported already */
+            bool written = s->ops->close(s->self, failed ? NULL : summary, err, sizeof err);
+            if (!failed && !written)
+                log_warning("error: %s", err[0] ? err : "writing the results failed");
+            ok = ok && !failed && written;
+        }
     }
     substrate_instance_count = 0;
     return ok;

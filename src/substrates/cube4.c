@@ -18,15 +18,23 @@
 typedef struct {
     char *data;
     size_t length, capacity;
+    bool failed;    /* out of memory: the content is incomplete */
 } bytes;
 
 static void bytes_add(bytes *b, const void *data, size_t n)
 {
+    if (b->failed)
+        return;
     if (b->length + n > b->capacity) {
         size_t capacity = b->capacity ? b->capacity : 4096;
         while (capacity < b->length + n)
             capacity *= 2;
-        b->data = realloc(b->data, capacity);
+        char *grown = realloc(b->data, capacity);
+        if (!grown) {
+            b->failed = true;
+            return;
+        }
+        b->data = grown;
         b->capacity = capacity;
     }
     memcpy(b->data + b->length, data, n);
@@ -46,6 +54,10 @@ static void bytes_printf(bytes *b, const char *fmt, ...)
         return;
     }
     char *big = malloc((size_t)n + 1);
+    if (!big) {
+        b->failed = true;
+        return;
+    }
     va_start(ap, fmt);
     vsnprintf(big, (size_t)n + 1, fmt, ap);
     va_end(ap);
@@ -88,20 +100,30 @@ typedef struct {
 typedef struct {
     merged_node *nodes;
     uint32_t count, capacity;
+    ptrmap children;  /* (parent, region) -> child: a caller may have thousands of callees */
+    bool failed;      /* out of memory */
 } merged_tree;
 
 static uint32_t merged_child(merged_tree *t, uint32_t parent, uint32_t region)
 {
-    if (parent != PROFILE_NO_NODE)
-        for (uint32_t c = t->nodes[parent].first_child; c != PROFILE_NO_NODE; c = t->nodes[c].next_sibling)
-            if (t->nodes[c].region == region)
-                return c;
+    const void *key = (const void *)(uintptr_t)((((uint64_t)parent << 32) | region) + 1);
+    uint32_t child;
+    if (parent != PROFILE_NO_NODE && ptrmap_get(&t->children, key, &child))
+        return child;
     if (t->count == t->capacity) {
-        t->capacity = t->capacity ? 2 * t->capacity : 256;
-        t->nodes = realloc(t->nodes, t->capacity * sizeof *t->nodes);
+        uint32_t capacity = t->capacity ? 2 * t->capacity : 256;
+        merged_node *grown = realloc(t->nodes, capacity * sizeof *grown);
+        if (!grown) {
+            t->failed = true;
+            return 0;
+        }
+        t->nodes = grown;
+        t->capacity = capacity;
     }
     uint32_t id = t->count++;
     t->nodes[id] = (merged_node){region, parent, PROFILE_NO_NODE, PROFILE_NO_NODE, PROFILE_NO_NODE, 0};
+    if (parent != PROFILE_NO_NODE && !ptrmap_put(&t->children, key, id))
+        t->failed = true;
     if (parent != PROFILE_NO_NODE) {
         /* children keep the order in which call paths first appeared */
         if (t->nodes[parent].last_child == PROFILE_NO_NODE)
@@ -118,7 +140,11 @@ static uint32_t merged_child(merged_tree *t, uint32_t parent, uint32_t region)
 static uint32_t *merge_location(merged_tree *merged, const profile_tree *tree)
 {
     uint32_t *map = malloc((tree->count ? tree->count : 1) * sizeof *map);
-    for (uint32_t i = 0; i < tree->count; i++) {
+    if (!map) {
+        merged->failed = true;
+        return NULL;
+    }
+    for (uint32_t i = 0; i < tree->count && !merged->failed; i++) {
         const profile_node *n = &tree->nodes[i];
         uint32_t parent = n->parent == PROFILE_NO_NODE ? PROFILE_NO_NODE : map[n->parent];
         map[i] = parent == PROFILE_NO_NODE ? 0 : merged_child(merged, parent, n->region);
@@ -127,10 +153,12 @@ static uint32_t *merge_location(merged_tree *merged, const profile_tree *tree)
 }
 
 /* Cube ids in depth-first pre-order, the order Score-P writes them. */
-static void number_nodes(merged_tree *t)
+static bool number_nodes(merged_tree *t)
 {
     uint32_t next = 0, depth = 0;
     uint32_t *stack = malloc((t->count + 1) * sizeof *stack);
+    if (!stack)
+        return false;
     stack[depth++] = 0;
     while (depth) {
         uint32_t n = stack[--depth];
@@ -145,14 +173,17 @@ static void number_nodes(merged_tree *t)
         depth += count;
     }
     free(stack);
+    return true;
 }
 
 /* The order of values of INCLUSIVE metrics in their .data file (EXCLUSIVE
  * metrics use plain pre-order): the root, then depth first where visiting a
  * node lists all of its children at once before descending into the first. */
-static void children_first_order(const merged_tree *t, uint32_t *cube_ids)
+static bool children_first_order(const merged_tree *t, uint32_t *cube_ids)
 {
     uint32_t *stack = malloc((t->count + 1) * sizeof *stack);
+    if (!stack)
+        return false;
     uint32_t depth = 0, next = 0;
     cube_ids[next++] = t->nodes[0].cube_id;
     stack[depth++] = 0;
@@ -169,6 +200,7 @@ static void children_first_order(const merged_tree *t, uint32_t *cube_ids)
         depth += count;
     }
     free(stack);
+    return true;
 }
 
 /* ---- anchor.xml ---- */
@@ -308,9 +340,21 @@ static void write_index(bytes *b, uint32_t ncnodes)
         bytes_add(b, &i, 4);
 }
 
-/* ---- tar ---- */
+/* ---- the file: a tar archive written as it is made ---- */
 
-static void tar_member(bytes *tar, const char *name, const bytes *content, time_t mtime)
+typedef struct {
+    FILE *file;
+    time_t mtime;
+    int error;      /* errno of the first failed write, else 0 */
+} tar_writer;
+
+static void tar_write(tar_writer *w, const void *data, size_t n)
+{
+    if (!w->error && n && fwrite(data, 1, n, w->file) != n)
+        w->error = errno ? errno : EIO;
+}
+
+static void tar_header(tar_writer *w, const char *name, uint64_t size)
 {
     char header[512];
     memset(header, 0, sizeof header);
@@ -318,8 +362,8 @@ static void tar_member(bytes *tar, const char *name, const bytes *content, time_
     snprintf(header + 100, 8, "%07o", 0644);
     snprintf(header + 108, 8, "%07o", 0);
     snprintf(header + 116, 8, "%07o", 0);
-    snprintf(header + 124, 12, "%011llo", (unsigned long long)content->length);
-    snprintf(header + 136, 12, "%011llo", (unsigned long long)mtime);
+    snprintf(header + 124, 12, "%011llo", (unsigned long long)size);
+    snprintf(header + 136, 12, "%011llo", (unsigned long long)w->mtime);
     header[156] = '0';
     memcpy(header + 257, "ustar", 6);
     memcpy(header + 263, "00", 2);
@@ -328,44 +372,128 @@ static void tar_member(bytes *tar, const char *name, const bytes *content, time_
     for (int i = 0; i < 512; i++)
         sum += (unsigned char)header[i];
     snprintf(header + 148, 8, "%06o", sum);
-    bytes_add(tar, header, 512);
-    bytes_add(tar, content->data ? content->data : "", content->length);
-    static const char zeros[512];
-    size_t pad = (512 - content->length % 512) % 512;
-    bytes_add(tar, zeros, pad);
+    tar_write(w, header, 512);
 }
 
-/* One metric's <id>.index and <id>.data: 8-byte values per (cnode,
- * location), cnodes in pre-order, or for INCLUSIVE metrics in `order`. */
-static void tar_metric(bytes *tar, const bytes *index, unsigned id, const void *values, const uint32_t *order,
-                       uint32_t ncnodes, uint32_t nlocs, time_t now)
+static void tar_pad(tar_writer *w, uint64_t size)
 {
-    bytes data = {0};
-    bytes_add(&data, "CUBEX.DATA", 10);
-    size_t row = (size_t)nlocs * 8;
-    for (uint32_t k = 0; k < ncnodes; k++)
-        bytes_add(&data, (const char *)values + (size_t)(order ? order[k] : k) * row, row);
+    static const char zeros[512];
+    tar_write(w, zeros, (512 - size % 512) % 512);
+}
+
+static void tar_member(tar_writer *w, const char *name, const bytes *content)
+{
+    tar_header(w, name, content->length);
+    tar_write(w, content->data, content->length);
+    tar_pad(w, content->length);
+}
+
+/* ---- the metric values ---- */
+
+typedef enum { VALUE_VISITS, VALUE_TIME, VALUE_MIN_TIME, VALUE_MAX_TIME, VALUE_METRIC } value_kind;
+
+/* Where each node of each location tree lands: its row in the data of a
+ * metric (the rows of EXCLUSIVE metrics are cnodes in pre-order, those of
+ * INCLUSIVE metrics in children-first order). */
+typedef struct {
+    const cube4_profile *p;
+    uint32_t **maps;              /* location, node -> merged node */
+    const merged_tree *merged;
+    const uint32_t *inclusive_row;  /* cube id -> row of INCLUSIVE metrics */
+    uint32_t rows, nlocs;
+    double seconds_per_tick;
+} value_layout;
+
+/* Rows written at once: the values of every location for each of them. */
+#define BLOCK_BYTES (1u << 20)
+
+/* One metric's <id>.data: 8-byte values per (row, location), made block
+ * by block, so that memory stays small whatever the number of locations. */
+static bool tar_metric_data(tar_writer *w, const value_layout *v, unsigned id, value_kind kind, unsigned metric,
+                            bool inclusive)
+{
+    char name[32];
+    snprintf(name, sizeof name, "%u.data", id);
+    uint64_t size = 10 + (uint64_t)v->rows * v->nlocs * 8;
+    tar_header(w, name, size);
+    tar_write(w, "CUBEX.DATA", 10);
+    uint32_t nlocs = v->nlocs ? v->nlocs : 1;
+    uint32_t block_rows = BLOCK_BYTES / 8 / nlocs ? BLOCK_BYTES / 8 / nlocs : 1;
+    size_t cells = (size_t)block_rows * nlocs;
+    void *block = malloc(cells * 8);
+    if (!block)
+        return false;
+    for (uint32_t first = 0; first < v->rows && !w->error; first += block_rows) {
+        uint32_t end = first + block_rows < v->rows ? first + block_rows : v->rows;
+        memset(block, 0, cells * 8);
+        for (uint32_t l = 0; l < v->nlocs; l++) {
+            const profile_tree *tree = v->p->trees[l];
+            for (uint32_t i = 0; i < tree->count; i++) {
+                uint32_t cube_id = v->merged->nodes[v->maps[l][i]].cube_id;
+                uint32_t row = inclusive ? v->inclusive_row[cube_id] : cube_id;
+                if (row < first || row >= end)
+                    continue;
+                size_t cell = (size_t)(row - first) * v->nlocs + l;
+                const profile_node *node = &tree->nodes[i];
+                uint64_t *u = (uint64_t *)block + cell;
+                double *d = (double *)block + cell;
+                switch (kind) {
+                case VALUE_VISITS: *u += node->visits; break;
+                case VALUE_TIME: *d += (double)node->inclusive * v->seconds_per_tick; break;
+                case VALUE_MIN_TIME: *d = (double)node->minimum * v->seconds_per_tick; break;
+                case VALUE_MAX_TIME: *d = (double)node->maximum * v->seconds_per_tick; break;
+                case VALUE_METRIC:
+                    if (metric < tree->metric_count)
+                        *u += tree->metric_sums[(size_t)i * tree->metric_count + metric];
+                    break;
+                }
+            }
+        }
+        tar_write(w, block, (size_t)(end - first) * v->nlocs * 8);
+    }
+    free(block);
+    tar_pad(w, size);
+    return true;
+}
+
+static bool tar_metric(tar_writer *w, const value_layout *v, const bytes *index, unsigned id, value_kind kind,
+                       unsigned metric, bool inclusive)
+{
     char name[32];
     snprintf(name, sizeof name, "%u.index", id);
-    tar_member(tar, name, index, now);
-    snprintf(name, sizeof name, "%u.data", id);
-    tar_member(tar, name, &data, now);
-    free(data.data);
+    tar_member(w, name, index);
+    return tar_metric_data(w, v, id, kind, metric, inclusive);
 }
 
-static bool write_file_atomically(const char *path, const bytes *content, char *err, size_t errlen)
+/* The whole file, into a temporary one that becomes <path> when complete:
+ * a profile is never left half-written. */
+static bool write_cubex(const char *path, const bytes *anchor, const bytes *index, const value_layout *v,
+                        unsigned nmetrics, char *err, size_t errlen)
 {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        snprintf(err, errlen, "cannot write '%s': %s", tmp, strerror(errno));
+    tar_writer w = {.file = fopen(tmp, "wb"), .mtime = time(NULL)};
+    if (!w.file) {
+        snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
         return false;
     }
-    bool ok = fwrite(content->data, 1, content->length, f) == content->length;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+    tar_member(&w, "anchor.xml", anchor);
+    bool memory = tar_metric(&w, v, index, 0, VALUE_VISITS, 0, false) &&
+                  tar_metric(&w, v, index, 1, VALUE_TIME, 0, true) &&
+                  tar_metric(&w, v, index, 2, VALUE_MIN_TIME, 0, false) &&
+                  tar_metric(&w, v, index, 3, VALUE_MAX_TIME, 0, false);
+    for (unsigned m = 0; memory && m < nmetrics; m++)
+        memory = tar_metric(&w, v, index, 4 + m, VALUE_METRIC, m, true);
+    static const char end[1024];
+    tar_write(&w, end, sizeof end);
+    if (fflush(w.file) != 0 && !w.error)
+        w.error = errno ? errno : EIO;
+    if (fclose(w.file) != 0 && !w.error)
+        w.error = errno ? errno : EIO;
+    if (memory && !w.error && rename(tmp, path) != 0)
+        w.error = errno ? errno : EIO;
+    if (!memory || w.error) {
+        snprintf(err, errlen, "cannot write '%s': %s", path, memory ? strerror(w.error) : "out of memory");
         unlink(tmp);
         return false;
     }
@@ -374,70 +502,49 @@ static bool write_file_atomically(const char *path, const bytes *content, char *
 
 bool cube4_write(const cube4_profile *p, const char *dir, const char *base_name, char *err, size_t errlen)
 {
-    uint32_t nlocs = p->tree_count;
-    uint32_t **maps = calloc(nlocs ? nlocs : 1, sizeof *maps);
-    merged_tree merged = {0};
-    merged_child(&merged, PROFILE_NO_NODE, p->facts->program_region);
-    for (uint32_t l = 0; l < nlocs; l++)
-        maps[l] = merge_location(&merged, p->trees[l]);
-    uint32_t n = merged.count;
-    number_nodes(&merged);
-
-    size_t cells = (size_t)n * nlocs;
-    uint64_t *visits = calloc(cells ? cells : 1, sizeof *visits);
-    double *times = calloc(cells ? cells : 1, sizeof *times);
-    double *mins = calloc(cells ? cells : 1, sizeof *mins);
-    double *maxs = calloc(cells ? cells : 1, sizeof *maxs);
-    unsigned nmetrics = p->facts->metric_count;
-    uint64_t *metric_values = calloc((cells ? cells : 1) * (nmetrics ? nmetrics : 1), sizeof *metric_values);
-    double seconds_per_tick = 1.0 / (double)p->summary->clock_resolution;
-    for (uint32_t l = 0; l < nlocs; l++) {
-        const profile_tree *tree = p->trees[l];
-        for (uint32_t i = 0; i < tree->count; i++) {
-            const profile_node *node = &tree->nodes[i];
-            size_t cell = (size_t)merged.nodes[maps[l][i]].cube_id * nlocs + l;
-            visits[cell] += node->visits;
-            times[cell] += (double)node->inclusive * seconds_per_tick;
-            mins[cell] = (double)node->minimum * seconds_per_tick;
-            maxs[cell] = (double)node->maximum * seconds_per_tick;
-            /* metric m of this cell lives at metric_values[m * cells + cell] */
-            for (unsigned m = 0; m < tree->metric_count; m++)
-                metric_values[(size_t)m * cells + cell] += tree->metric_sums[(size_t)i * tree->metric_count + m];
-        }
-    }
-
-    bytes anchor = {0}, index = {0}, tar = {0};
-    write_anchor(&anchor, &merged, p);
-    write_index(&index, n);
-    time_t now = time(NULL);
-    tar_member(&tar, "anchor.xml", &anchor, now);
-    uint32_t *inclusive_order = malloc(n * sizeof *inclusive_order);
-    children_first_order(&merged, inclusive_order);
-    tar_metric(&tar, &index, 0, visits, NULL, n, nlocs, now);
-    tar_metric(&tar, &index, 1, times, inclusive_order, n, nlocs, now);
-    tar_metric(&tar, &index, 2, mins, NULL, n, nlocs, now);
-    tar_metric(&tar, &index, 3, maxs, NULL, n, nlocs, now);
-    for (unsigned m = 0; m < nmetrics; m++)
-        tar_metric(&tar, &index, 4 + m, metric_values + (size_t)m * cells, inclusive_order, n, nlocs, now);
-    static const char end[1024];
-    bytes_add(&tar, end, sizeof end);
-
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.cubex", dir, base_name);
-    bool ok = write_file_atomically(path, &tar, err, errlen);
-
+    uint32_t nlocs = p->tree_count;
+    uint32_t **maps = calloc(nlocs ? nlocs : 1, sizeof *maps);
+    merged_tree merged = {.failed = maps == NULL};
+    merged_child(&merged, PROFILE_NO_NODE, p->facts->program_region);
+    for (uint32_t l = 0; l < nlocs && !merged.failed; l++)
+        maps[l] = merge_location(&merged, p->trees[l]);
+    uint32_t n = merged.count;
+    uint32_t *inclusive_order = malloc((n ? n : 1) * sizeof *inclusive_order);
+    uint32_t *inclusive_row = malloc((n ? n : 1) * sizeof *inclusive_row);
+    bytes anchor = {0}, index = {0};
+    bool ok = !merged.failed && inclusive_order && inclusive_row && number_nodes(&merged) &&
+              children_first_order(&merged, inclusive_order);
+    if (ok) {
+        for (uint32_t k = 0; k < n; k++)
+            inclusive_row[inclusive_order[k]] = k;
+        write_anchor(&anchor, &merged, p);
+        write_index(&index, n);
+        ok = !anchor.failed && !index.failed;
+    }
+    if (ok) {
+        value_layout layout = {
+            .p = p,
+            .maps = maps,
+            .merged = &merged,
+            .inclusive_row = inclusive_row,
+            .rows = n,
+            .nlocs = nlocs,
+            .seconds_per_tick = 1.0 / (double)p->summary->clock_resolution,
+        };
+        ok = write_cubex(path, &anchor, &index, &layout, p->facts->metric_count, err, errlen);
+    } else {
+        snprintf(err, errlen, "cannot write '%s': out of memory", path);
+    }
     free(anchor.data);
     free(index.data);
-    free(tar.data);
-    free(visits);
-    free(times);
-    free(mins);
-    free(maxs);
-    free(metric_values);
     free(inclusive_order);
-    for (uint32_t l = 0; l < nlocs; l++)
+    free(inclusive_row);
+    for (uint32_t l = 0; maps && l < nlocs; l++)
         free(maps[l]);
     free(maps);
     free(merged.nodes);
+    ptrmap_free(&merged.children);
     return ok;
 }

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "../core/substrate.h"
@@ -31,6 +32,7 @@ typedef struct trace_location {
     uint32_t index;
     uint64_t last_time;         /* newest timestamp handed to the writer */
     uint64_t events;            /* taken when the writer is closed */
+    bool broken;                /* a call on its writer failed: OTF2 must not touch its file again */
     struct trace_location *next;
 } trace_location;
 
@@ -46,9 +48,11 @@ typedef struct trace {
 
 /* ---- errors ---- */
 
-/* What OTF2 said about its last error in this thread (its error callback
- * writes here instead of printing on stderr). */
+/* What OTF2 said first about the error of the call under way in this
+ * thread (its error callback writes here instead of printing on stderr):
+ * the innermost report, e.g. "POSIX: '<path>'", names the file. */
 static __thread char otf2_message[512];
+static __thread OTF2_ErrorCode otf2_first_code;
 
 static OTF2_ErrorCode capture_error(void *user, const char *file, uint64_t line, const char *function,
                                     OTF2_ErrorCode code, const char *fmt, va_list va)
@@ -57,7 +61,10 @@ static OTF2_ErrorCode capture_error(void *user, const char *file, uint64_t line,
     (void)file;
     (void)line;
     (void)function;
-    vsnprintf(otf2_message, sizeof otf2_message, fmt ? fmt : "", va);
+    if (!otf2_message[0]) {
+        vsnprintf(otf2_message, sizeof otf2_message, fmt ? fmt : "", va);
+        otf2_first_code = code;
+    }
     return code;
 }
 
@@ -66,10 +73,24 @@ static bool fail(trace *t, OTF2_ErrorCode code, const char *doing)
 {
     pthread_mutex_lock(&t->lock);
     if (!atomic_load(&t->failed)) {
-        /* OTF2's own text names the file for I/O errors ("POSIX: '<path>'") */
-        const char *detail = otf2_message[0] ? otf2_message : OTF2_Error_GetDescription(code);
-        snprintf(t->error, sizeof t->error, "the OTF2 trace in '%s' could not be written (%s): %s: %s",
-                 t->facts->experiment_dir, doing, OTF2_Error_GetDescription(code), detail);
+        /* for I/O errors OTF2's innermost report names the file:
+         * "POSIX: '<path>'" or "POSIX: <path>" */
+        const char *path = strncmp(otf2_message, "POSIX: ", 7) == 0 ? otf2_message + 7 : NULL;
+        /* the innermost code says why (e.g. ENOSPC), the outer ones what failed */
+        if (otf2_message[0])
+            code = otf2_first_code;
+        size_t n = path ? strlen(path) : 0;
+        if (n > 1 && path[0] == '\'' && path[n - 1] == '\'') {
+            path++;
+            n -= 2;
+        }
+        if (path && n)
+            snprintf(t->error, sizeof t->error, "cannot write the OTF2 trace file '%.*s': %s; the incomplete trace "
+                     "is removed", (int)n, path, OTF2_Error_GetDescription(code));
+        else
+            snprintf(t->error, sizeof t->error, "cannot write the OTF2 trace in '%s' (%s): %s%s%s; the incomplete "
+                     "trace is removed", t->facts->experiment_dir, doing,
+                     OTF2_Error_GetDescription(code), otf2_message[0] ? ": " : "", otf2_message);
         atomic_store(&t->failed, true);
     }
     pthread_mutex_unlock(&t->lock);
@@ -84,14 +105,28 @@ static bool fail(trace *t, OTF2_ErrorCode code, const char *doing)
             return fail((t), rc_, (doing));                   \
     } while (0)
 
+/* A failed call on a location's writer leaves its file in a state that
+ * OTF2 crashes on when it closes it: such a writer is never closed. */
+#define CHECK_WRITER(tl, call, doing)                         \
+    do {                                                      \
+        otf2_message[0] = '\0';                               \
+        OTF2_ErrorCode rc_ = (call);                          \
+        if (rc_ != OTF2_SUCCESS) {                            \
+            (tl)->broken = true;                              \
+            return fail((tl)->trace, rc_, (doing));           \
+        }                                                     \
+    } while (0)
+
 static const char *trace_error(void *self) { return ((trace *)self)->error; }
 
 /* ---- OTF2 callbacks ---- */
 
+/* After a failure nothing more is written: OTF2 then drops its buffers
+ * instead of writing them (it would write through a broken file). */
 static OTF2_FlushType pre_flush(void *user, OTF2_FileType type, OTF2_LocationRef loc, void *caller, bool final)
 {
-    (void)user; (void)type; (void)loc; (void)caller; (void)final;
-    return OTF2_FLUSH;
+    (void)type; (void)loc; (void)caller; (void)final;
+    return atomic_load(&((trace *)user)->failed) ? OTF2_NO_FLUSH : OTF2_FLUSH;
 }
 
 /* OTF2 stamps the end of its own buffer flushes with this value.  Events are
@@ -111,14 +146,52 @@ static OTF2_FlushCallbacks flush_callbacks = {pre_flush, post_flush};
  * An event writer gets one chunk of OTF2's smallest size: when it is full,
  * OTF2 writes it to the file and starts over, so a live thread's writer
  * holds at most OTF2_CHUNK_SIZE_MIN and a finished thread's writer is
- * closed (and freed) once its events are replayed.  Definition writers
- * are not limited (they live only while the archive is closed). */
+ * closed (and its chunk given back) once its events are replayed.
+ * Definition writers are not limited.
+ *
+ * Chunks are mapped pages of their own (a heap would keep the freed
+ * chunks of ten thousand short threads as fragments), and a few freed ones
+ * are kept for the next writer: OTF2 fills the unused rest of a chunk when
+ * it writes it, so a fresh one would cost all its page faults per thread. */
 #define EVENT_CHUNKS_PER_LOCATION 1
+#define SPARE_CHUNKS 8
 
 typedef struct {
     void **chunks;
     size_t count, capacity;
+    uint64_t size;              /* of each of its chunks */
 } chunk_list;
+
+static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
+static void *spare_chunks[SPARE_CHUNKS];
+static unsigned spare_count;
+
+static void *chunk_map(uint64_t size)
+{
+    if (size == OTF2_CHUNK_SIZE_MIN) {
+        pthread_mutex_lock(&spare_lock);
+        void *chunk = spare_count ? spare_chunks[--spare_count] : NULL;
+        pthread_mutex_unlock(&spare_lock);
+        if (chunk)
+            return chunk;
+    }
+    void *chunk = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return chunk == MAP_FAILED ? NULL : chunk;
+}
+
+static void chunk_unmap(void *chunk, uint64_t size)
+{
+    if (size == OTF2_CHUNK_SIZE_MIN) {
+        pthread_mutex_lock(&spare_lock);
+        bool kept = spare_count < SPARE_CHUNKS;
+        if (kept)
+            spare_chunks[spare_count++] = chunk;
+        pthread_mutex_unlock(&spare_lock);
+        if (kept)
+            return;
+    }
+    munmap(chunk, size);
+}
 
 static void *chunk_allocate(void *user, OTF2_FileType type, OTF2_LocationRef loc, void **per_buffer, uint64_t size)
 {
@@ -129,6 +202,7 @@ static void *chunk_allocate(void *user, OTF2_FileType type, OTF2_LocationRef loc
         list = calloc(1, sizeof *list);
         if (!list)
             return NULL;
+        list->size = size;
         *per_buffer = list;
     }
     if (type == OTF2_FILETYPE_EVENTS && list->count >= EVENT_CHUNKS_PER_LOCATION)
@@ -141,7 +215,7 @@ static void *chunk_allocate(void *user, OTF2_FileType type, OTF2_LocationRef loc
         list->chunks = grown;
         list->capacity = capacity;
     }
-    void *chunk = malloc(size);
+    void *chunk = chunk_map(size);
     if (chunk)
         list->chunks[list->count++] = chunk;
     return chunk;
@@ -156,7 +230,7 @@ static void chunk_free_all(void *user, OTF2_FileType type, OTF2_LocationRef loc,
     if (!list)
         return;
     for (size_t i = 0; i < list->count; i++)
-        free(list->chunks[i]);
+        chunk_unmap(list->chunks[i], list->size);
     list->count = 0;
     if (final) {
         free(list->chunks);
@@ -202,6 +276,7 @@ static void *trace_location_open(void *self, const substrate_location *where)
         OTF2_ErrorCode rc = OTF2_EvtWriter_ProgramBegin(tl->writer, NULL, f->start_time, f->program_name,
                                                         f->program_argc, f->program_args);
         if (rc != OTF2_SUCCESS) {
+            tl->broken = true;
             fail(t, rc, "the program begin");
             return NULL;
         }
@@ -250,21 +325,21 @@ static inline OTF2_EvtWriter *event_writer(trace_location *tl, uint64_t *time)
 static bool trace_enter(void *state, uint64_t time, uint32_t region)
 {
     trace_location *tl = state;
-    CHECK(tl->trace, OTF2_EvtWriter_Enter(event_writer(tl, &time), NULL, time, region), "an enter event");
+    CHECK_WRITER(tl, OTF2_EvtWriter_Enter(event_writer(tl, &time), NULL, time, region), "an enter event");
     return true;
 }
 
 static bool trace_leave(void *state, uint64_t time, uint32_t region)
 {
     trace_location *tl = state;
-    CHECK(tl->trace, OTF2_EvtWriter_Leave(event_writer(tl, &time), NULL, time, region), "a leave event");
+    CHECK_WRITER(tl, OTF2_EvtWriter_Leave(event_writer(tl, &time), NULL, time, region), "a leave event");
     return true;
 }
 
 static bool trace_parameter_int(void *state, uint64_t time, uint32_t parameter, int64_t value)
 {
     trace_location *tl = state;
-    CHECK(tl->trace, OTF2_EvtWriter_ParameterInt(event_writer(tl, &time), NULL, time, parameter, value),
+    CHECK_WRITER(tl, OTF2_EvtWriter_ParameterInt(event_writer(tl, &time), NULL, time, parameter, value),
           "a parameter event");
     return true;
 }
@@ -272,7 +347,7 @@ static bool trace_parameter_int(void *state, uint64_t time, uint32_t parameter, 
 static bool trace_parameter_uint(void *state, uint64_t time, uint32_t parameter, uint64_t value)
 {
     trace_location *tl = state;
-    CHECK(tl->trace, OTF2_EvtWriter_ParameterUnsignedInt(event_writer(tl, &time), NULL, time, parameter, value),
+    CHECK_WRITER(tl, OTF2_EvtWriter_ParameterUnsignedInt(event_writer(tl, &time), NULL, time, parameter, value),
           "a parameter event");
     return true;
 }
@@ -280,7 +355,7 @@ static bool trace_parameter_uint(void *state, uint64_t time, uint32_t parameter,
 static bool trace_parameter_string(void *state, uint64_t time, uint32_t parameter, uint32_t string)
 {
     trace_location *tl = state;
-    CHECK(tl->trace, OTF2_EvtWriter_ParameterString(event_writer(tl, &time), NULL, time, parameter, string),
+    CHECK_WRITER(tl, OTF2_EvtWriter_ParameterString(event_writer(tl, &time), NULL, time, parameter, string),
           "a parameter event");
     return true;
 }
@@ -289,7 +364,7 @@ static bool trace_on_off(void *state, uint64_t time, bool on, uint32_t region)
 {
     (void)region;
     trace_location *tl = state;
-    CHECK(tl->trace,
+    CHECK_WRITER(tl,
           OTF2_EvtWriter_MeasurementOnOff(event_writer(tl, &time), NULL, time,
                                           on ? OTF2_MEASUREMENT_ON : OTF2_MEASUREMENT_OFF),
           "a measurement on/off event");
@@ -300,7 +375,7 @@ static bool trace_buffer_flush(void *state, uint64_t time, uint64_t end_time, ui
 {
     (void)region;
     trace_location *tl = state;
-    CHECK(tl->trace, OTF2_EvtWriter_BufferFlush(event_writer(tl, &time), NULL, time, end_time),
+    CHECK_WRITER(tl, OTF2_EvtWriter_BufferFlush(event_writer(tl, &time), NULL, time, end_time),
           "a buffer flush event");
     event_writer(tl, &end_time);
     return true;
@@ -325,7 +400,7 @@ static bool trace_metric(void *state, uint64_t time, const uint64_t *values, uns
         types[i] = OTF2_TYPE_UINT64;
         converted[i].unsigned_int = values[i];
     }
-    CHECK(tl->trace,
+    CHECK_WRITER(tl,
           OTF2_EvtWriter_Metric(event_writer(tl, &time), NULL, time, metric_class_of(tl), (uint8_t)count, types,
                                 converted),
           "a metric event");
@@ -339,7 +414,7 @@ static bool trace_wanted(const measurement_config *cfg) { return cfg->enable_tra
 static bool setup_archive(trace *t)
 {
     OTF2_Archive *a = t->archive;
-    CHECK(t, OTF2_Archive_SetFlushCallbacks(a, &flush_callbacks, NULL), "setting it up");
+    CHECK(t, OTF2_Archive_SetFlushCallbacks(a, &flush_callbacks, t), "setting it up");
     CHECK(t, OTF2_Archive_SetMemoryCallbacks(a, &memory_callbacks, NULL), "setting it up");
     CHECK(t, OTF2_Archive_SetSerialCollectiveCallbacks(a), "setting it up");
     CHECK(t, OTF2_Pthread_Archive_SetLockingCallbacks(a, NULL), "setting it up");
@@ -546,10 +621,10 @@ static bool write_trace(trace *t, const substrate_summary *s)
     }
     if (master) {
         uint64_t end = s->end_time;
-        CHECK(t,
-              OTF2_EvtWriter_ProgramEnd(event_writer(master, &end), NULL, end,
-                                        s->has_exit_status ? s->exit_status : OTF2_UNDEFINED_INT64),
-              "the program end");
+        CHECK_WRITER(master,
+                     OTF2_EvtWriter_ProgramEnd(event_writer(master, &end), NULL, end,
+                                               s->has_exit_status ? s->exit_status : OTF2_UNDEFINED_INT64),
+                     "the program end");
     }
     for (trace_location *tl = t->first; tl; tl = tl->next)
         if (!close_writer(tl))
@@ -563,10 +638,17 @@ static bool write_trace(trace *t, const substrate_summary *s)
     if (!write_definitions(t, defs, s))
         return false;
     CHECK(t, OTF2_Archive_CloseGlobalDefWriter(t->archive, defs), "the global definitions");
-    OTF2_Archive *archive = t->archive;
+    CHECK(t, OTF2_Archive_Close(t->archive), "closing the archive");
     t->archive = NULL;
-    CHECK(t, OTF2_Archive_Close(archive), "closing the archive");
     return true;
+}
+
+/* Remove a file, and free its space even if OTF2 still holds it open (the
+ * broken writers' files are never closed). */
+static void remove_file(const char *path)
+{
+    if (truncate(path, 0) == 0 || errno != ENOENT)
+        unlink(path);
 }
 
 /* An archive that could not be completed is removed: traces.otf2,
@@ -582,16 +664,16 @@ static void remove_archive(const char *dir)
             if ((n > 4 && strcmp(e->d_name + n - 4, ".evt") == 0) || (n > 4 && strcmp(e->d_name + n - 4, ".def") == 0)) {
                 char file[4500];
                 snprintf(file, sizeof file, "%s/%s", path, e->d_name);
-                unlink(file);
+                remove_file(file);
             }
         }
         closedir(d);
         rmdir(path);
     }
     snprintf(path, sizeof path, "%s/traces.otf2", dir);
-    unlink(path);
+    remove_file(path);
     snprintf(path, sizeof path, "%s/traces.def", dir);
-    unlink(path);
+    remove_file(path);
 }
 
 static bool trace_close(void *self, const substrate_summary *summary, char *err, size_t errlen)
@@ -599,14 +681,15 @@ static bool trace_close(void *self, const substrate_summary *summary, char *err,
     trace *t = self;
     bool ok = summary && !atomic_load(&t->failed) && write_trace(t, summary);
     if (!ok) {
-        /* release what OTF2 holds; its complaints are captured, not shown */
+        /* Release what OTF2 holds for the writers whose files are sound
+         * (nothing more is written: pre_flush says so); its complaints are
+         * captured, not shown.  The archive itself is left as it is: closing
+         * it would close the broken files too, which OTF2 crashes on. */
         for (trace_location *tl = t->first; tl && t->archive; tl = tl->next)
-            if (tl->writer)
+            if (tl->writer && !tl->broken)
                 OTF2_Archive_CloseEvtWriter(t->archive, tl->writer);
-        if (t->archive)
-            OTF2_Archive_Close(t->archive);
         remove_archive(t->facts->experiment_dir);
-        snprintf(err, errlen, "%s; the incomplete trace was removed", t->error[0] ? t->error : "no trace");
+        snprintf(err, errlen, "%s", t->error[0] ? t->error : "the OTF2 trace was not written");
     }
     OTF2_Error_RegisterCallback(t->previous_error_callback, NULL);
     for (trace_location *tl = t->first; tl;) {
