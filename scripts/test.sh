@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Run the test suite (README: bash scripts/test.sh).
 #
-# First with $PYTHON (default python3) after scripts/setup.sh, then with every
-# other CPython >= 3.9 under /root/.pyenv/versions, each in its own venv
+# First with $PYTHON (default python3) after scripts/setup.sh, the whole
+# suite; then with every other CPython >= 3.9 under /root/.pyenv/versions
+# all but the tests marked heavy (see pyproject.toml), each in its own venv
 # .venvs/<version> (created once, reused afterwards) with pytest, pycubexr,
 # otf2 (optional: without it tests/otf2_trace.py reads traces with
 # otf2-print) and scorep installed.  Exits non-zero if any run fails,
@@ -23,12 +24,13 @@ record() {  # record PASS|FAIL "label"
     [ "$1" = PASS ] || status=1
 }
 
-# run_suite <label> <python>: -I keeps the checkout's scorep/ (cwd) off
-# sys.path, so the tests use the installed package.
+# run_suite <label> <python> [pytest options]: -I keeps the checkout's
+# scorep/ (cwd) off sys.path, so the tests use the installed package.
 run_suite() {
     local label=$1 python=$2 rc
+    shift 2
     log "running the tests with $label"
-    "$python" -I -m pytest -q tests
+    "$python" -I -m pytest -q "$@" tests
     rc=$?
     if [ $rc -eq 0 ]; then
         record PASS "$label"
@@ -81,7 +83,9 @@ print(sys.implementation.name, platform.python_version(), int(sys.version_info >
             record FAIL "$label (building/installing scorep failed)"
             continue
         fi
-        run_suite "$label" "$python"
+        # the heavy tests (sanitizer builds of the C core) do not depend
+        # on the Python version: they ran with the main Python
+        run_suite "$label" "$python" -m "not heavy"
     done
 fi
 

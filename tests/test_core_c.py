@@ -11,6 +11,10 @@ import subprocess
 
 import pytest
 
+# the C core does not depend on the Python version: scripts/test.sh runs
+# these with its main Python only
+pytestmark = pytest.mark.heavy
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WARNINGS = ["-Wall", "-Wextra", "-Werror", "-Wno-missing-field-initializers"]
 SANITIZERS = {

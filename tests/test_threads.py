@@ -597,3 +597,51 @@ def test_low_level_threads_are_recorded_with_instrumenters_that_see_every_thread
             assert not any(name.startswith("threading") for name in counts if counts[name]), counts
         per_location[loc.name] = counts["__main__:work"]
     assert sorted(per_location.values()) == [3, 5, 7], per_location
+
+
+NAMED = """
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+def work(n):
+    return n
+
+class Reader(threading.Thread):
+    def __init__(self):
+        super().__init__(name="reader-thread")
+    def run(self):
+        work(1)
+
+threads = [threading.Thread(target=work, args=(2,), name="Wörker ✓"), Reader(),
+           threading.Thread(target=work, args=(3,))]
+for t in threads:
+    t.start()
+    t.join()
+with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pool") as pool:
+    pool.submit(work, 4).result()
+print(threads[2].name)
+"""
+
+
+@pytest.mark.parametrize("options", [[], ["--instrumenter-type=trace"],
+                                     pytest.param(["--instrumenter-type=eval"], marks=EVAL_ONLY)],
+                         ids=["default", "trace", "eval"])
+def test_locations_carry_the_thread_names(runner, options):
+    """A thread's location is named after its Thread.name, in the trace and
+    the profile; the main thread's stays "Master thread"."""
+    run = runner.script(NAMED, options=options, env={"SCOREP_ENABLE_PROFILING": "true"})
+    assert run.returncode == 0, run.stderr
+    default_name = run.stdout.strip()  # "Thread-3 (work)", or "Thread-3" before 3.10
+    assert default_name.startswith("Thread-"), run.stdout
+    expected = sorted([MASTER, "Wörker ✓", "reader-thread", default_name, "pool_0"])
+    trace = run.trace()
+    check_trace(trace)
+    assert sorted(loc.name for loc in trace.locations) == expected
+    assert trace.enter_counts("reader-thread")["__main__:work"] == 1
+    assert trace.enter_counts("pool_0")["__main__:work"] == 1
+    from helpers.cube_profile import read_profile
+
+    profile = read_profile(run.experiment / "profile.cubex")
+    assert sorted(loc.name for loc in profile.locations) == expected
+    assert profile.visits("threading.Thread:run", "__main__:work", location="Wörker ✓") == 1

@@ -249,8 +249,12 @@ static const char *string_of(const cube4_profile *p, uint32_t id)
 /* The name of the location a tree belongs to. */
 static const char *location_name(const cube4_profile *p, const profile_tree *tree)
 {
+    /* the summary lists the locations in the order of their index */
     const substrate_summary *s = p->summary;
-    for (uint32_t i = 0; i < s->location_count; i++)
+    uint32_t i = tree->location_index;
+    if (i < s->location_count && s->locations[i].id == tree->location_id)
+        return string_of(p, s->locations[i].name);
+    for (i = 0; i < s->location_count; i++)
         if (s->locations[i].id == tree->location_id)
             return string_of(p, s->locations[i].name);
     return "";

@@ -340,7 +340,7 @@ static bool trace_parameter_int(void *state, uint64_t time, uint32_t parameter, 
 {
     trace_location *tl = state;
     CHECK_WRITER(tl, OTF2_EvtWriter_ParameterInt(event_writer(tl, &time), NULL, time, parameter, value),
-          "a parameter event");
+                 "a parameter event");
     return true;
 }
 
@@ -348,7 +348,7 @@ static bool trace_parameter_uint(void *state, uint64_t time, uint32_t parameter,
 {
     trace_location *tl = state;
     CHECK_WRITER(tl, OTF2_EvtWriter_ParameterUnsignedInt(event_writer(tl, &time), NULL, time, parameter, value),
-          "a parameter event");
+                 "a parameter event");
     return true;
 }
 
@@ -356,7 +356,7 @@ static bool trace_parameter_string(void *state, uint64_t time, uint32_t paramete
 {
     trace_location *tl = state;
     CHECK_WRITER(tl, OTF2_EvtWriter_ParameterString(event_writer(tl, &time), NULL, time, parameter, string),
-          "a parameter event");
+                 "a parameter event");
     return true;
 }
 
@@ -365,9 +365,9 @@ static bool trace_on_off(void *state, uint64_t time, bool on, uint32_t region)
     (void)region;
     trace_location *tl = state;
     CHECK_WRITER(tl,
-          OTF2_EvtWriter_MeasurementOnOff(event_writer(tl, &time), NULL, time,
-                                          on ? OTF2_MEASUREMENT_ON : OTF2_MEASUREMENT_OFF),
-          "a measurement on/off event");
+                 OTF2_EvtWriter_MeasurementOnOff(event_writer(tl, &time), NULL, time,
+                                                 on ? OTF2_MEASUREMENT_ON : OTF2_MEASUREMENT_OFF),
+                 "a measurement on/off event");
     return true;
 }
 
@@ -376,7 +376,7 @@ static bool trace_buffer_flush(void *state, uint64_t time, uint64_t end_time, ui
     (void)region;
     trace_location *tl = state;
     CHECK_WRITER(tl, OTF2_EvtWriter_BufferFlush(event_writer(tl, &time), NULL, time, end_time),
-          "a buffer flush event");
+                 "a buffer flush event");
     event_writer(tl, &end_time);
     return true;
 }
@@ -401,9 +401,9 @@ static bool trace_metric(void *state, uint64_t time, const uint64_t *values, uns
         converted[i].unsigned_int = values[i];
     }
     CHECK_WRITER(tl,
-          OTF2_EvtWriter_Metric(event_writer(tl, &time), NULL, time, metric_class_of(tl), (uint8_t)count, types,
-                                converted),
-          "a metric event");
+                 OTF2_EvtWriter_Metric(event_writer(tl, &time), NULL, time, metric_class_of(tl), (uint8_t)count,
+                                       types, converted),
+                 "a metric event");
     return true;
 }
 
@@ -596,17 +596,23 @@ static bool write_definitions(trace *t, OTF2_GlobalDefWriter *defs, const substr
         CHECK(t, OTF2_GlobalDefWriter_WriteParameter(defs, i, p->name, parameter_type_otf2(p->type)),
               "the definitions");
     }
-    /* a thread that recorded nothing has no event file: it is no location */
-    for (uint32_t i = 0; i < s->location_count; i++) {
+    /* in the order the locations were made; a thread that recorded nothing
+     * has no event file: it is no location */
+    trace_location **by_index = calloc(s->location_count ? s->location_count : 1, sizeof *by_index);
+    if (!by_index)
+        return fail(t, OTF2_ERROR_MEM_ALLOC_FAILED, "the definitions");
+    for (trace_location *tl = t->first; tl; tl = tl->next)
+        if (tl->index < s->location_count && s->locations[tl->index].id == tl->id)
+            by_index[tl->index] = tl;
+    OTF2_ErrorCode rc = OTF2_SUCCESS;
+    for (uint32_t i = 0; i < s->location_count && rc == OTF2_SUCCESS; i++) {
         const location_def *l = &s->locations[i];
-        trace_location *tl = location_state(t, l->id);
-        if (tl)
-            CHECK(t,
-                  OTF2_GlobalDefWriter_WriteLocation(defs, l->id, l->name, OTF2_LOCATION_TYPE_CPU_THREAD, tl->events,
-                                                     f->rank),
-                  "the definitions");
+        if (by_index[i])
+            rc = OTF2_GlobalDefWriter_WriteLocation(defs, l->id, l->name, OTF2_LOCATION_TYPE_CPU_THREAD,
+                                                    by_index[i]->events, f->rank);
     }
-    return true;
+    free(by_index);
+    return rc == OTF2_SUCCESS || fail(t, rc, "the definitions");
 }
 
 static bool write_trace(trace *t, const substrate_summary *s)

@@ -70,36 +70,57 @@ static uint32_t tree_child(profile_tree *tree, uint32_t parent, uint32_t region)
 {
     const void *key = (const void *)(uintptr_t)((((uint64_t)parent << 32) | region) + 1);
     uint32_t child;
-    if (ptrmap_get(&tree->children, key, &child))
+    if (ptrmap_get(&tree->replay->children, key, &child))
         return child;
-    uint64_t before = ptrmap_bytes(&tree->children);
+    uint64_t before = ptrmap_bytes(&tree->replay->children);
     child = tree_add(tree, parent, region);
-    if (child == PROFILE_NO_NODE || !ptrmap_put(&tree->children, key, child))
+    if (child == PROFILE_NO_NODE || !ptrmap_put(&tree->replay->children, key, child))
         return PROFILE_NO_NODE;
-    account_bytes(tree, (int64_t)(ptrmap_bytes(&tree->children) - before));
+    account_bytes(tree, (int64_t)(ptrmap_bytes(&tree->replay->children) - before));
     return child;
+}
+
+static void replay_free(profile_replay *r)
+{
+    if (!r)
+        return;
+    ptrmap_free(&r->children);
+    free(r->stack);
+    free(r->entered);
+    free(r->metric_entered);
+    free(r->metric_leave_entered);
+    free(r);
+}
+
+static void tree_free(profile_tree *tree)
+{
+    replay_free(tree->replay);
+    free(tree->nodes);
+    free(tree->metric_sums);
+    free(tree);
 }
 
 static profile_tree *tree_new(profile *p, uint64_t id, uint32_t index, unsigned metric_count)
 {
     profile_tree *tree = calloc(1, sizeof *tree);
-    if (!tree)
+    profile_replay *r = tree ? calloc(1, sizeof *r) : NULL;
+    if (!r) {
+        free(tree);
         return NULL;
+    }
     tree->profile = p;
     tree->location_id = id;
     tree->location_index = index;
     tree->metric_count = metric_count;
-    tree->metric_enter_pending = tree->metric_leave_pending = PROFILE_NO_NODE;
-    if ((metric_count && !(tree->metric_leave_entered = calloc(metric_count, sizeof(uint64_t)))) ||
+    tree->replay = r;
+    r->metric_enter_pending = r->metric_leave_pending = PROFILE_NO_NODE;
+    if ((metric_count && !(r->metric_leave_entered = calloc(metric_count, sizeof(uint64_t)))) ||
         tree_add(tree, PROFILE_NO_NODE, p->facts->program_region) == PROFILE_NO_NODE) {
-        free(tree->metric_leave_entered);
-        free(tree->nodes);
-        free(tree->metric_sums);
         atomic_fetch_sub(&p->bytes, tree->bytes);
-        free(tree);
+        tree_free(tree);
         return NULL;
     }
-    account_bytes(tree, sizeof *tree);
+    account_bytes(tree, sizeof *tree + sizeof *r + metric_count * sizeof(uint64_t));
     pthread_mutex_lock(&p->lock);
     if (p->last)
         p->last->next = tree;
@@ -126,36 +147,36 @@ static bool push(profile_tree *tree, uint32_t node, uint64_t time)
 {
     if (node == PROFILE_NO_NODE)
         return out_of_memory(tree);
-    if (tree->depth == tree->stack_capacity) {
-        uint32_t capacity = tree->stack_capacity ? 2 * tree->stack_capacity : 16;
-        uint32_t *stack = realloc(tree->stack, capacity * sizeof *stack);
+    if (tree->replay->depth == tree->replay->stack_capacity) {
+        uint32_t capacity = tree->replay->stack_capacity ? 2 * tree->replay->stack_capacity : 16;
+        uint32_t *stack = realloc(tree->replay->stack, capacity * sizeof *stack);
         if (stack)
-            tree->stack = stack;
-        uint64_t *entered = stack ? realloc(tree->entered, capacity * sizeof *entered) : NULL;
+            tree->replay->stack = stack;
+        uint64_t *entered = stack ? realloc(tree->replay->entered, capacity * sizeof *entered) : NULL;
         if (entered)
-            tree->entered = entered;
+            tree->replay->entered = entered;
         uint64_t *metric_entered = entered;
         if (entered && tree->metric_count) {
-            metric_entered = realloc(tree->metric_entered, (size_t)capacity * tree->metric_count * sizeof(uint64_t));
+            metric_entered = realloc(tree->replay->metric_entered, (size_t)capacity * tree->metric_count * sizeof(uint64_t));
             if (metric_entered)
-                tree->metric_entered = metric_entered;
+                tree->replay->metric_entered = metric_entered;
         }
         if (!metric_entered)
             return out_of_memory(tree);
-        account_bytes(tree, (int64_t)(capacity - tree->stack_capacity) *
+        account_bytes(tree, (int64_t)(capacity - tree->replay->stack_capacity) *
                                 (int64_t)(sizeof(uint32_t) + sizeof(uint64_t) + tree->metric_count * sizeof(uint64_t)));
-        tree->stack_capacity = capacity;
+        tree->replay->stack_capacity = capacity;
     }
     if (tree->metric_count) {
         /* until its metric record comes, the enter values are unknown */
-        memset(tree->metric_entered + (size_t)tree->depth * tree->metric_count, 0,
+        memset(tree->replay->metric_entered + (size_t)tree->replay->depth * tree->metric_count, 0,
                tree->metric_count * sizeof(uint64_t));
-        tree->metric_enter_pending = tree->depth;
-        tree->metric_leave_pending = PROFILE_NO_NODE;
+        tree->replay->metric_enter_pending = tree->replay->depth;
+        tree->replay->metric_leave_pending = PROFILE_NO_NODE;
     }
-    tree->stack[tree->depth] = node;
-    tree->entered[tree->depth] = time;
-    tree->depth++;
+    tree->replay->stack[tree->replay->depth] = node;
+    tree->replay->entered[tree->replay->depth] = time;
+    tree->replay->depth++;
     return true;
 }
 
@@ -174,37 +195,37 @@ static bool profile_enter(void *state, uint64_t time, uint32_t region)
     profile_tree *tree = touch(state, time);
     /* calls below the limit are not lost: their time stays in the deepest
      * kept node, as exclusive time */
-    if (tree->clipped > 0 || tree->depth >= tree->profile->depth_limit) {
-        tree->clipped++;
+    if (tree->replay->clipped > 0 || tree->replay->depth >= tree->profile->depth_limit) {
+        tree->replay->clipped++;
         return true;
     }
-    uint32_t parent = tree->depth ? tree->stack[tree->depth - 1] : 0;
+    uint32_t parent = tree->replay->depth ? tree->replay->stack[tree->replay->depth - 1] : 0;
     return push(tree, tree_child(tree, parent, region), time);
 }
 
 static bool profile_leave(void *state, uint64_t time, uint32_t region)
 {
     profile_tree *tree = touch(state, time);
-    if (tree->clipped > 0) {
-        tree->clipped--;
+    if (tree->replay->clipped > 0) {
+        tree->replay->clipped--;
         return true;
     }
     /* Replay nests the program's regions properly; only the profile's own
      * MEASUREMENT OFF region can be open above the region being left (a
      * region entered before recording went off, left while it was off). */
-    uint32_t k = tree->depth;
-    while (k > 0 && tree->nodes[tree->stack[k - 1]].region != region)
+    uint32_t k = tree->replay->depth;
+    while (k > 0 && tree->nodes[tree->replay->stack[k - 1]].region != region)
         k--;
     if (k == 0)
         return true;
-    while (tree->depth >= k) {
-        tree->depth--;
-        account(&tree->nodes[tree->stack[tree->depth]], time - tree->entered[tree->depth]);
+    while (tree->replay->depth >= k) {
+        tree->replay->depth--;
+        account(&tree->nodes[tree->replay->stack[tree->replay->depth]], time - tree->replay->entered[tree->replay->depth]);
         if (tree->metric_count) {
             /* the metric record after this leave gives the node its share */
-            tree->metric_leave_pending = tree->stack[tree->depth];
-            tree->metric_enter_pending = PROFILE_NO_NODE;
-            memcpy(tree->metric_leave_entered, tree->metric_entered + (size_t)tree->depth * tree->metric_count,
+            tree->replay->metric_leave_pending = tree->replay->stack[tree->replay->depth];
+            tree->replay->metric_enter_pending = PROFILE_NO_NODE;
+            memcpy(tree->replay->metric_leave_entered, tree->replay->metric_entered + (size_t)tree->replay->depth * tree->metric_count,
                    tree->metric_count * sizeof(uint64_t));
         }
     }
@@ -215,16 +236,16 @@ static bool profile_metric(void *state, uint64_t time, const uint64_t *values, u
 {
     profile_tree *tree = touch(state, time);
     unsigned n = count < tree->metric_count ? count : tree->metric_count;
-    if (tree->metric_enter_pending != PROFILE_NO_NODE) {
-        memcpy(tree->metric_entered + (size_t)tree->metric_enter_pending * tree->metric_count, values,
+    if (tree->replay->metric_enter_pending != PROFILE_NO_NODE) {
+        memcpy(tree->replay->metric_entered + (size_t)tree->replay->metric_enter_pending * tree->metric_count, values,
                n * sizeof(uint64_t));
-        tree->metric_enter_pending = PROFILE_NO_NODE;
-    } else if (tree->metric_leave_pending != PROFILE_NO_NODE) {
-        uint64_t *sums = tree->metric_sums + (size_t)tree->metric_leave_pending * tree->metric_count;
+        tree->replay->metric_enter_pending = PROFILE_NO_NODE;
+    } else if (tree->replay->metric_leave_pending != PROFILE_NO_NODE) {
+        uint64_t *sums = tree->metric_sums + (size_t)tree->replay->metric_leave_pending * tree->metric_count;
         for (unsigned i = 0; i < n; i++)
-            if (values[i] >= tree->metric_leave_entered[i])
-                sums[i] += values[i] - tree->metric_leave_entered[i];
-        tree->metric_leave_pending = PROFILE_NO_NODE;
+            if (values[i] >= tree->replay->metric_leave_entered[i])
+                sums[i] += values[i] - tree->replay->metric_leave_entered[i];
+        tree->replay->metric_leave_pending = PROFILE_NO_NODE;
     }
     return true;
 }
@@ -236,22 +257,22 @@ static bool profile_on_off(void *state, uint64_t time, bool on, uint32_t off_reg
 {
     profile_tree *tree = touch(state, time);
     if (!on) {
-        if (tree->clipped > 0 || tree->depth >= tree->profile->depth_limit) {
-            tree->off_clipped = true;
+        if (tree->replay->clipped > 0 || tree->replay->depth >= tree->profile->depth_limit) {
+            tree->replay->off_clipped = true;
             return true;
         }
-        uint32_t parent = tree->depth ? tree->stack[tree->depth - 1] : 0;
+        uint32_t parent = tree->replay->depth ? tree->replay->stack[tree->replay->depth - 1] : 0;
         return push(tree, tree_child(tree, parent, off_region), time);
     }
-    if (tree->off_clipped) {
-        tree->off_clipped = false;
+    if (tree->replay->off_clipped) {
+        tree->replay->off_clipped = false;
         return true;
     }
     /* closes the MEASUREMENT OFF node if it is still open */
-    uint32_t saved = tree->clipped;
-    tree->clipped = 0;
+    uint32_t saved = tree->replay->clipped;
+    tree->replay->clipped = 0;
     profile_leave(tree, time, off_region);
-    tree->clipped = saved;
+    tree->replay->clipped = saved;
     return true;
 }
 
@@ -289,25 +310,19 @@ static void *profile_location_open(void *self, const substrate_location *where)
     return tree;
 }
 
-/* What only replay needs goes; the nodes stay, trimmed to their number. */
+/* The thread ended: what only replay needs goes, the nodes stay, trimmed
+ * to their number.  They are results now, waiting to be written: they no
+ * longer count against SCOREP_TOTAL_MEMORY, whose budget is for what grows
+ * while the program runs. */
 static bool profile_location_close(void *self, void *state, uint64_t end_time)
 {
-    (void)self;
     (void)end_time;
+    profile *p = self;
     profile_tree *tree = state;
-    int64_t freed = (int64_t)ptrmap_bytes(&tree->children) +
-                    (int64_t)tree->stack_capacity *
-                        (int64_t)(sizeof(uint32_t) + sizeof(uint64_t) + tree->metric_count * sizeof(uint64_t));
-    ptrmap_free(&tree->children);
-    free(tree->stack);
-    free(tree->entered);
-    free(tree->metric_entered);
-    tree->stack = NULL;
-    tree->entered = tree->metric_entered = NULL;
-    tree->depth = tree->stack_capacity = 0;
+    replay_free(tree->replay);
+    tree->replay = NULL;
     profile_node *nodes = realloc(tree->nodes, tree->count * sizeof *nodes);
-    if (nodes && tree->count < tree->capacity) {
-        freed += (int64_t)(tree->capacity - tree->count) * (int64_t)sizeof *nodes;
+    if (nodes) {
         tree->nodes = nodes;
         tree->capacity = tree->count;
         if (tree->metric_count) {
@@ -316,7 +331,8 @@ static bool profile_location_close(void *self, void *state, uint64_t end_time)
                 tree->metric_sums = sums;
         }
     }
-    account_bytes(tree, -freed);
+    atomic_fetch_sub(&p->bytes, tree->bytes);
+    tree->bytes = 0;
     return true;
 }
 
@@ -324,17 +340,6 @@ static uint64_t profile_memory(void *self) { return atomic_load(&((profile *)sel
 
 static const char *profile_error(void *self) { return ((profile *)self)->error; }
 
-static void tree_free(profile_tree *tree)
-{
-    free(tree->nodes);
-    free(tree->metric_sums);
-    free(tree->metric_entered);
-    free(tree->metric_leave_entered);
-    ptrmap_free(&tree->children);
-    free(tree->stack);
-    free(tree->entered);
-    free(tree);
-}
 
 /* The root of each tree spans the location's life (the master's: the
  * whole measurement); it has no metric values of its own and gets the sum

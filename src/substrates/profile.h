@@ -20,28 +20,34 @@ typedef struct {
     uint64_t minimum, maximum;  /* inclusive ticks of one visit */
 } profile_node;
 
-typedef struct profile_tree {
-    struct profile *profile;
-    uint64_t location_id;
-    uint32_t location_index;
-    profile_node *nodes;        /* nodes[0] is the root: the program region */
-    uint32_t count, capacity;
+/* What only the replay of a live location needs; freed when the location
+ * closes (its thread ended), so that an ended thread keeps just its nodes. */
+typedef struct {
     uint32_t *stack;            /* node of each open call */
     uint64_t *entered;          /* enter time of each open call */
     uint32_t depth, stack_capacity;
     uint32_t clipped;           /* open calls below the depth limit */
     bool off_clipped;           /* recording went off below the depth limit */
     ptrmap children;            /* (parent, region) -> child node */
-    /* metrics (metrics.h): inclusive sums per node, values at each open
-     * call's enter, and the node whose leave awaits its metric record */
-    unsigned metric_count;
-    uint64_t *metric_sums;      /* node * metric_count */
+    /* metrics: values at each open call's enter, and the node whose leave
+     * awaits its metric record */
     uint64_t *metric_entered;   /* depth * metric_count */
     uint32_t metric_enter_pending, metric_leave_pending;
     uint64_t *metric_leave_entered;
+} profile_replay;
+
+typedef struct profile_tree {
+    struct profile *profile;
+    uint64_t location_id;
+    uint32_t location_index;
+    profile_node *nodes;        /* nodes[0] is the root: the program region */
+    uint32_t count, capacity;
+    unsigned metric_count;
+    uint64_t *metric_sums;      /* inclusive sums per node: node * metric_count */
     uint64_t first_time, last_time;
     bool started;
     uint64_t bytes;             /* what this tree holds */
+    profile_replay *replay;     /* NULL once the location closed */
     struct profile_tree *next;  /* every tree of the profile */
 } profile_tree;
 

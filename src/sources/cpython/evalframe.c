@@ -107,8 +107,10 @@ static PyObject *eval(PyThreadState *tstate, eval_frame *frame, int throwflag)
 
 static int eval_install(void)
 {
-    if (!thread_current())
+    if (!thread_current()) {
+        PyErr_SetString(PyExc_RuntimeError, "scorep: this thread cannot be measured (out of memory)");
         return -1;
+    }
     if (installed)
         return 0;
     PyInterpreterState *interp = PyThreadState_GetInterpreter(PyThreadState_Get());

@@ -67,8 +67,10 @@ static PyObject *native_init(PyObject *self, PyObject *args)
         set_error(PyExc_ValueError, err[0] ? err : "the measurement could not start");
         return NULL;
     }
-    if (!thread_current())  /* the calling thread is the master location */
+    if (!thread_current()) {  /* the calling thread is the master location */
+        PyErr_SetString(PyExc_RuntimeError, "scorep: the measurement could not set up this thread (out of memory)");
         return NULL;
+    }
     Py_RETURN_TRUE;
 }
 
@@ -154,7 +156,7 @@ static PyObject *native_thread_start(PyObject *module, PyObject *const *args, Py
     }
     thread_state *state = thread_current();
     if (!state)
-        return NULL;
+        Py_RETURN_NONE;
     thread_starts(state);
     PyObject *frame = nargs == 3 && PyFrame_Check(args[0]) ? args[0] : NULL;
     const char *event = nargs == 3 && PyUnicode_Check(args[1]) ? PyUnicode_AsUTF8(args[1]) : NULL;
@@ -220,7 +222,7 @@ static PyObject *native_region_begin(PyObject *self, PyObject *args)
     uint32_t region = scorep_region_define(name, group, file, line, REGION_ROLE_USER, REGION_PARADIGM_USER);
     if (region == DEFS_NO_ID)
         Py_RETURN_NONE;
-    user_push(thread_current(), region);
+    user_push(thread_current(), region);  /* loc exists, so the state does */
     scorep_enter(loc, region);
     Py_RETURN_NONE;
 }

@@ -226,7 +226,11 @@ static int monitoring_setup(void)
 
 static int monitoring_install(void)
 {
-    if (!thread_current() || monitoring_setup() < 0)
+    if (!thread_current()) {
+        PyErr_SetString(PyExc_RuntimeError, "scorep: this thread cannot be measured (out of memory)");
+        return -1;
+    }
+    if (monitoring_setup() < 0)
         return -1;
     /* code disabled while the instrumenter was off may be wanted again */
     if (!events_on) {

@@ -46,8 +46,14 @@ static int trace_callback(PyObject *obj, PyFrameObject *frame, int what, PyObjec
 static int resolve_pending(PyObject **obj, bool trace)
 {
     thread_state *state = thread_current();
-    if (!state)
+    if (!state) {
+        /* the measurement has ended: this thread's hook goes too */
+        if (trace)
+            PyEval_SetTrace(NULL, NULL);
+        else
+            PyEval_SetProfile(NULL, NULL);
         return -1;
+    }
     if (trace)
         PyEval_SetTrace(trace_callback, (PyObject *)state);
     else
@@ -61,7 +67,7 @@ static int resolve_pending(PyObject **obj, bool trace)
 static __attribute__((noinline)) int callback_full(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg,
                                                    bool trace)
 {
-    if (__builtin_expect(obj == (PyObject *)thread_pending_marker(), 0) && resolve_pending(&obj, trace) < 0)
+    if (__builtin_expect(thread_is_pending_marker(obj), 0) && resolve_pending(&obj, trace) < 0)
         return 0;
     thread_state *thread = (thread_state *)obj;
     if (__builtin_expect(thread->suspended != 0, 0))
@@ -156,8 +162,10 @@ static int trace_callback(PyObject *obj, PyFrameObject *frame, int what, PyObjec
 static int install(bool trace)
 {
     thread_state *state = thread_current();
-    if (!state)
+    if (!state) {
+        PyErr_SetString(PyExc_RuntimeError, "scorep: this thread cannot be measured (out of memory)");
         return -1;
+    }
     if (trace)
         PyEval_SetTrace(trace_callback, (PyObject *)state);
     else

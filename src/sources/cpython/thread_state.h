@@ -27,8 +27,9 @@ typedef struct {
 
 extern PyTypeObject thread_state_type;
 
-/* The calling thread's state, made on its first event (NULL with a Python
- * exception when that fails).  initial-exec: a plain %fs-relative load on
+/* The calling thread's state, made on its first event; NULL when the
+ * measurement is not running or memory is short (no Python exception: it
+ * is called from inside event callbacks).  initial-exec: a plain %fs-relative load on
  * every event instead of a call to __tls_get_addr (the module is loaded by
  * dlopen, but one pointer fits in the static TLS space glibc keeps). */
 extern __thread thread_state *thread_current_state __attribute__((tls_model("initial-exec")));
@@ -45,6 +46,7 @@ static inline thread_state *thread_current(void)
 /* A state that records nothing: what the profile hook hands to threads
  * that were running before the measurement, until their first event. */
 thread_state *thread_pending_marker(void);
+bool thread_is_pending_marker(PyObject *obj);
 
 /* Remember the Python threads running now: they are recorded from their
  * first event (register()), not from a thread start. */

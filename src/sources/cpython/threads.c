@@ -100,26 +100,32 @@ thread_state *thread_state_new(void)
     if (thread_current_state)
         return thread_current_state;
     scorep_location *loc = scorep_location_current();
-    if (!loc) {
-        PyErr_SetString(PyExc_RuntimeError, "scorep: no location for this thread (the measurement is not running)");
-        return NULL;
-    }
+    if (!loc)
+        return NULL;  /* not measuring (or no memory): nothing to record */
+    /* called from inside event callbacks: the program's own exception
+     * (e.g. of a C_EXCEPTION event) must survive whatever happens here */
+    PyObject *exc_type, *exc_value, *exc_tb;
+    PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
     thread_state *state = PyObject_New(thread_state, &thread_state_type);
-    if (!state)
-        return NULL;
-    /* threads started during the measurement begin recording in
-     * thread_starts(); the first thread and those already running when the
-     * measurement started begin at once */
-    state_init(state, loc, loc->index == 0 || thread_was_running(PyThread_get_thread_ident()));
-    if (state->started)
-        name_from_threading(loc);
-    bool kept = registry_keep(state);
-    Py_DECREF(state);  /* the registry keeps it alive for good */
-    if (!kept)
-        return NULL;
+    if (state) {
+        /* threads started during the measurement begin recording in
+         * thread_starts(); the first thread and those already running when
+         * the measurement started begin at once */
+        state_init(state, loc, loc->index == 0 || thread_was_running(PyThread_get_thread_ident()));
+        if (state->started)
+            name_from_threading(loc);
+        bool kept = registry_keep(state);
+        Py_DECREF(state);  /* the registry keeps it alive for good */
+        if (!kept)
+            state = NULL;
+    }
+    PyErr_Clear();
+    PyErr_Restore(exc_type, exc_value, exc_tb);
     thread_current_state = state;
     return state;
 }
+
+bool thread_is_pending_marker(PyObject *obj) { return pending_marker && obj == (PyObject *)pending_marker; }
 
 thread_state *thread_pending_marker(void)
 {
