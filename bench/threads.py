@@ -22,6 +22,10 @@ Peak RSS is the child's ru_maxrss from wait4, exact per process (a delta of
 RUSAGE_CHILDREN cannot be: it is the maximum over all children reaped so far),
 taken by a small helper (threads_spawn.py) because the forking process's own
 size would otherwise be part of it.
+Calls are counted in the trace by bench/count_enters.c, built once per run
+into a temporary directory with cc and otf2-config; it reads one location at
+a time (otf2-print opens all 10^5 event files of "many" at once, past the
+open-file limit).  If it cannot be built, otf2-print counts the small traces.
 Plain and scorep runs are interleaved so that drift of the machine hits both;
 the figures are the median wall time and the maximum peak RSS of the
 repetitions.  A run that fails (exit code, signal, timeout, missing trace) is
@@ -34,6 +38,8 @@ import glob
 import os
 import platform
 import re
+import resource
+import shlex
 import shutil
 import signal
 import statistics
@@ -158,20 +164,137 @@ def last_line(path: str) -> str:
     return lines[-1][:160] if lines else ""
 
 
-def count_enters(trace: str, region: str, timeout: float) -> Tuple[Optional[int], str]:
-    """Enters of `region` in an OTF2 trace: (count, error).  otf2-print streamed
-    line by line keeps memory flat for 10^7 events; the otf2 Python reader is
-    the fallback where otf2-print is missing.  The profile's visit counts would
-    not do: they are aggregated and could hide lost events in a flush."""
+# Counting enters in the trace.  The "many" trace has 10^5 locations (one per
+# thread): otf2-print and the otf2 Python reader open every location's event
+# file at once, each with a 256 KiB buffer, which fails on the open-file limit
+# (and would need 25 GB).  bench/count_enters.c reads one location at a time
+# with the OTF2 reader library; it is compiled once per run of the benchmark.
+# Where it cannot be built, otf2-print (or the otf2 Python reader) counts the
+# traces small enough for them.
+COUNTER_SOURCE = os.path.join(HERE, "count_enters.c")
+FALLBACK_MAX_LOCATIONS = 16_384  # otf2-print: 4 GiB of buffers at 256 KiB per location
+FALLBACK_FILE_SLACK = 64  # descriptors otf2-print needs besides one per location
+
+
+@dataclass
+class Counter:
+    """How enters are counted in this run: program is the built count_enters,
+    or None with build_error saying why (then the fallback counts)."""
+    program: Optional[str] = None
+    build_error: str = ""
+    attempted: bool = True  # False: no selected scenario counts calls
+
+    @property
+    def description(self) -> str:
+        if not self.attempted:
+            return "nothing (no scenario here counts them)"
+        if self.program:
+            return "`bench/count_enters.c` (the OTF2 reader library, one location at a time)"
+        return (f"otf2-print (or the otf2 Python reader), for traces of at most {fallback_max_locations():,} "
+                f"locations (`bench/count_enters.c` could not be built: {self.build_error})")
+
+
+def build_counter(directory: str) -> Counter:
+    """cc -O2 with the flags of otf2-config, into `directory`."""
+    compiler, config = shutil.which("cc"), shutil.which("otf2-config")
+    if not compiler or not config:
+        return Counter(build_error="no " + " and no ".join(
+            name for name, path in (("cc", compiler), ("otf2-config", config)) if not path))
+    program = os.path.join(directory, "count_enters")
+    try:
+        flags = {}
+        for option in ("--cflags", "--ldflags", "--libs"):
+            done = subprocess.run([config, option], capture_output=True, text=True, timeout=60)
+            if done.returncode != 0:
+                return Counter(build_error=f"otf2-config {option} {describe_exit(done.returncode)}: "
+                                           f"{done.stderr.strip()[:200]}")
+            flags[option] = shlex.split(done.stdout)
+        command = ([compiler, "-O2"] + flags["--cflags"] + ["-o", program, COUNTER_SOURCE]
+                   + flags["--ldflags"] + flags["--libs"])
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    except (OSError, subprocess.SubprocessError) as error:
+        return Counter(build_error=str(error))
+    if done.returncode != 0 or not os.access(program, os.X_OK):
+        messages = [line.strip() for line in done.stderr.splitlines() if line.strip()]
+        errors = [line for line in messages if "error" in line.lower()] or messages
+        return Counter(build_error=f"`{shlex.join(command)}` {describe_exit(done.returncode)}: "
+                                   + " / ".join(errors[:3])[:400])
+    return Counter(program=program)
+
+
+def count_enters(trace: str, region: str, timeout: float, counter: Counter) -> Tuple[Optional[int], str]:
+    """Enters of `region` in an OTF2 trace: (count, error).  The profile's
+    visit counts would not do: they are aggregated and could hide lost events
+    in a flush."""
+    if counter.program:
+        return count_with_program(counter.program, trace, region, timeout)
     if shutil.which("otf2-print"):
+        locations, problem = otf2_print_locations(trace, timeout)
+        if problem:
+            return None, problem
+        if locations > fallback_max_locations():
+            return None, (f"{locations:,} locations are too many for otf2-print (a file and a 256 KiB buffer "
+                          f"each, at most {fallback_max_locations():,}), and bench/count_enters.c could not be "
+                          f"built: {counter.build_error}")
         return count_with_otf2_print(trace, region, timeout)
-    return count_with_reader(trace, region)
+    return count_with_reader(trace, region, counter)
+
+
+def count_with_program(program: str, trace: str, region: str, timeout: float) -> Tuple[Optional[int], str]:
+    try:
+        done = subprocess.run([program, trace, region], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, f"count_enters timed out after {timeout:g} s"
+    except OSError as error:
+        return None, f"count_enters: {error}"
+    if done.returncode != 0:
+        lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
+        return None, f"{describe_exit(done.returncode)}: {lines[-1][:200] if lines else 'no message'}"
+    try:
+        return int(done.stdout.strip()), ""
+    except ValueError:
+        return None, f"count_enters printed {done.stdout.strip()[:80]!r}, not a count"
+
+
+def open_files_limit() -> int:
+    """The hard RLIMIT_NOFILE, which a child can raise its soft limit to."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return hard if hard != resource.RLIM_INFINITY else 1 << 20
+
+
+def raise_open_files_limit() -> None:  # preexec_fn of otf2-print
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):
+            pass
+
+
+def fallback_max_locations() -> int:
+    return min(FALLBACK_MAX_LOCATIONS, open_files_limit() - FALLBACK_FILE_SLACK)
+
+
+def otf2_print_locations(trace: str, timeout: float) -> Tuple[int, str]:
+    """Number of locations from the anchor file (otf2-print -I reads nothing else)."""
+    try:
+        done = subprocess.run(["otf2-print", "-I", trace], capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.SubprocessError) as error:
+        return 0, f"otf2-print -I: {error}"
+    match = re.search(r"^Number of locations\s+(\d+)", done.stdout, re.M)
+    if done.returncode != 0 or not match:
+        lines = done.stderr.strip().splitlines()
+        return 0, f"otf2-print -I {describe_exit(done.returncode)}: {lines[-1][:120] if lines else 'no location count'}"
+    return int(match.group(1)), ""
 
 
 def count_with_otf2_print(trace: str, region: str, timeout: float) -> Tuple[Optional[int], str]:
+    """otf2-print streamed line by line keeps the driver's memory flat for 10^7
+    events (otf2-print's own grows with the locations)."""
     needle = f'Region: "{region}" '.encode()
     with tempfile.TemporaryFile() as errors:
-        process = subprocess.Popen(["otf2-print", trace], stdout=subprocess.PIPE, stderr=errors)
+        process = subprocess.Popen(["otf2-print", trace], stdout=subprocess.PIPE, stderr=errors,
+                                   preexec_fn=raise_open_files_limit)
         timer = threading.Timer(timeout, process.kill)
         timer.start()
         count = 0
@@ -190,14 +313,21 @@ def count_with_otf2_print(trace: str, region: str, timeout: float) -> Tuple[Opti
     return count, ""
 
 
-def count_with_reader(trace: str, region: str) -> Tuple[Optional[int], str]:
+def count_with_reader(trace: str, region: str, counter: Counter) -> Tuple[Optional[int], str]:
+    """The otf2 Python reader, where otf2-print is missing too; it opens every
+    location at once like otf2-print, hence the same limit."""
     try:
         import otf2
     except ImportError:
-        return None, "neither otf2-print nor the otf2 Python package is available"
+        return None, f"bench/count_enters.c could not be built ({counter.build_error}) and neither otf2-print nor the otf2 Python package is available"
     count = 0
     try:
         with otf2.reader.open(trace) as reader:
+            locations = sum(1 for _ in reader.definitions.locations)
+            if locations > fallback_max_locations():
+                return None, (f"{locations:,} locations are too many for the otf2 Python reader (at most "
+                              f"{fallback_max_locations():,}), and bench/count_enters.c could not be built: "
+                              f"{counter.build_error}")
             for _, event in reader.events:
                 if isinstance(event, otf2.events.Enter) and event.region.name == region:
                     count += 1
@@ -223,9 +353,19 @@ def spawn(command: List[str], workdir: str, env: Dict[str, str], timeout: float)
     return int(code), int(rss), float(seconds), timed_out == "1", int(helper_kib)
 
 
-def run_once(python: str, scenario: Scenario, scorep: bool, timeout: float) -> Run:
-    """One fresh process in a fresh working directory, removed afterwards."""
-    workdir = tempfile.mkdtemp(prefix="scorep-threads-bench-")
+# Where the working directories go.  A trace of 10^4 threads is 2*10^4
+# files (an event and a definitions file per thread, as OTF2 writes them);
+# on this machine's ext4 creating them right after the previous run deleted
+# as many takes seconds (the kernel avoids reusing recently deleted inodes),
+# which would measure the file system.  tmpfs has no such effect.
+WORK_ROOT = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+
+
+def run_once(python: str, scenario: Scenario, scorep: bool, timeout: float, root: Optional[str],
+             counter: Counter) -> Run:
+    """One fresh process in a fresh working directory under `root`, removed
+    afterwards."""
+    workdir = tempfile.mkdtemp(prefix="scorep-threads-bench-", dir=root)
     try:
         command = [python] + (["-m", "scorep"] if scorep else []) + [
             WORKLOAD, scenario.mode, str(scenario.threads), str(scenario.calls)]
@@ -250,7 +390,7 @@ def run_once(python: str, scenario: Scenario, scorep: bool, timeout: float) -> R
             elif not os.path.exists(trace):
                 run.error = "no traces.otf2 in the experiment directory"
             elif scenario.count_calls:
-                run.recorded, problem = count_enters(trace, REGION, timeout)
+                run.recorded, problem = count_enters(trace, REGION, timeout, counter)
                 if problem:
                     run.error = f"counting calls: {problem}"
         return run
@@ -258,13 +398,14 @@ def run_once(python: str, scenario: Scenario, scorep: bool, timeout: float) -> R
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def measure(python: str, scenario: Scenario, repeat: int, timeout: float) -> Dict[str, List[Run]]:
+def measure(python: str, scenario: Scenario, repeat: int, timeout: float,
+            root: Optional[str], counter: Counter) -> Dict[str, List[Run]]:
     """Plain and scorep runs, interleaved, `repeat` times."""
     runs: Dict[str, List[Run]] = {"plain": [], "scorep": []}
     for index in range(repeat):
         for tool in runs:
             log(f"{scenario.name}: {tool} run {index + 1}/{repeat} ({scenario.label})")
-            run = run_once(python, scenario, tool == "scorep", timeout)
+            run = run_once(python, scenario, tool == "scorep", timeout, root, counter)
             if run.error:
                 log(f"{scenario.name}: {tool} failed: {run.error}")
             else:
@@ -340,7 +481,8 @@ def render_row(row: Row) -> str:
             f"≤ {s.rss_target_mib:.1f} | {verdict(rss_ok)} | {calls} | {notes} |")
 
 
-def render(rows: List[Row], python: str, version: str, repeat: int, quick: bool) -> str:
+def render(rows: List[Row], python: str, version: str, repeat: int, quick: bool, root: Optional[str],
+           counting: str) -> str:
     lines = [
         "# scorep with many threads",
         "",
@@ -355,9 +497,10 @@ def render(rows: List[Row], python: str, version: str, repeat: int, quick: bool)
         "ratio = scorep / plain. Peak RSS: the child's `ru_maxrss` (wait4, in `bench/threads_spawn.py`), maximum of the "
         "repetitions; delta = scorep - plain, against the row's `SCOREP_TOTAL_MEMORY` (default 16000k = "
         "16,384,000 bytes) + 32 MiB. The wall target applies where one is given. Calls recorded: ENTER events of `__main__:tick` in the OTF2 "
-        "trace (otf2-print), the fewest of the repetitions, against threads x calls. "
+        f"trace, counted with {counting}, the fewest of the repetitions, against threads x calls. "
         "short-lived threads run one after another (start, join); threads at once are all started "
-        "before the first is joined.",
+        "before the first is joined. Working directories (and so the experiments) are in "
+        f"{root or tempfile.gettempdir()}.",
         "",
         "| scenario | plain wall (s) | scorep wall (s) | ratio | wall target | met | plain RSS (MiB) | "
         "scorep RSS (MiB) | RSS delta (MiB) | RSS target (MiB) | met | calls recorded | notes |",
@@ -381,17 +524,29 @@ def main() -> int:
     parser.add_argument("--python", default=sys.executable, help="interpreter to measure (default: this one)")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per run before it is killed")
     parser.add_argument("--out", default=os.path.join(HERE, "threads.md"), help="Markdown file to write")
+    parser.add_argument("--workdir", default=WORK_ROOT,
+                        help="where the runs' working directories go (default: /dev/shm, a tmpfs)")
     args = parser.parse_args()
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
     version = interpreter_version(args.python)
     log(f"Python {version} ({args.python})")
+    selected = [s for s in scenarios(args.quick) if not args.only or s.name == args.only]
     rows = []
-    for scenario in scenarios(args.quick):
-        if args.only and scenario.name != args.only:
-            continue
-        rows.append(summarize(scenario, measure(args.python, scenario, args.repeat, args.timeout)))
-    text = render(rows, args.python, version, args.repeat, args.quick)
+    with tempfile.TemporaryDirectory(prefix="scorep-threads-bench-counter-") as tools:
+        counter = Counter(attempted=False)
+        if any(s.count_calls for s in selected):
+            counter = build_counter(tools)
+            if counter.program:
+                log(f"built {counter.program} from {COUNTER_SOURCE}")
+            else:
+                log(f"ERROR: could not build {COUNTER_SOURCE}: {counter.build_error}")
+                log(f"counting calls with otf2-print instead, only in traces of at most "
+                    f"{fallback_max_locations():,} locations")
+        for scenario in selected:
+            rows.append(summarize(scenario, measure(args.python, scenario, args.repeat, args.timeout,
+                                                    args.workdir, counter)))
+    text = render(rows, args.python, version, args.repeat, args.quick, args.workdir, counter.description)
     with open(args.out, "w") as handle:
         handle.write(text)
     print(text)

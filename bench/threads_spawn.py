@@ -10,10 +10,15 @@ Why a helper: Linux folds the memory of the process that forks into the
 child's ru_maxrss (exec keeps the old address space's high-water mark), so a
 child forked by the benchmark driver, which grows while it counts trace
 events, would report at least the driver's size.  This helper is a bare
-interpreter (-I -S, only builtin modules), smaller than any Python program it
-runs; a ru_maxrss above its own peak is the command's own.
+interpreter (-I -S, only builtin modules and resource), smaller than any
+Python program it runs; a ru_maxrss above its own peak is the command's own.
+
+The soft limit of open files (RLIMIT_NOFILE) is raised to the hard limit
+before the fork, so that the command inherits it: a measured process that
+keeps a file per thread open must not fail on a low default soft limit.
 """
 import os
+import resource
 import signal
 import sys
 import time
@@ -27,11 +32,22 @@ def own_peak_kib() -> int:
     return 0
 
 
+def raise_open_files_limit() -> None:
+    """Soft RLIMIT_NOFILE up to the hard limit (a no-op where they are equal)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):  # e.g. a hard limit above the kernel's nr_open
+            pass
+
+
 def main() -> int:
     result, timeout, separator, command = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4:]
     if separator != "--" or not command:
         print(__doc__, file=sys.stderr)
         return 2
+    raise_open_files_limit()  # before measuring the helper's own peak, and inherited by the command
     helper_kib = own_peak_kib()
     timed_out = []
     start = time.perf_counter()

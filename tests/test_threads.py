@@ -645,3 +645,47 @@ def test_locations_carry_the_thread_names(runner, options):
     profile = read_profile(run.experiment / "profile.cubex")
     assert sorted(loc.name for loc in profile.locations) == expected
     assert profile.visits("threading.Thread:run", "__main__:work", location="Wörker ✓") == 1
+
+
+def test_threads_beyond_the_open_trace_writers_are_exact(runner):
+    """Only a few live threads have an OTF2 writer at once (OTF2 buffers up
+    to 4 MiB per open file); the others' events wait in a spill file and
+    are written when their thread ends.  Nothing of them may change."""
+    run = runner.script("""
+        import threading
+        import scorep.user
+
+        barrier = threading.Barrier(8)
+
+        def work(n):
+            return n * 2
+
+        def worker(k):
+            barrier.wait()          # all eight alive at once
+            scorep.user.parameter_int("k", k)
+            with scorep.user.region("phase"):
+                for i in range(20000 + k):
+                    work(i)
+            scorep.user.parameter_string("done", str(k))
+            barrier.wait()
+
+        threads = [threading.Thread(target=worker, args=(k,), name=f"w{k}") for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        print("done")
+    """, env={"SCOREP_TOTAL_MEMORY": "1M"})   # two open writers, the master's and one
+    assert run.returncode == 0, run.stderr
+    assert (run.stdout, run.stderr) == ("done\n", "")
+    from helpers.otf2_trace import cross_check
+
+    trace, _ = cross_check(run.experiment / "traces.otf2")
+    check_trace(trace)
+    assert sorted(loc.name for loc in workers(trace)) == [f"w{k}" for k in range(8)]
+    for k in range(8):
+        loc = trace.location(f"w{k}")
+        tree = trace.call_tree(loc)
+        assert tree[("threading.Thread:run", "__main__:worker", "user:phase", "__main__:work")] == 20000 + k
+        parameters = [(e.parameter, e.value) for e in loc.events if e.kind == "parameter"]
+        assert parameters == [("k", k), ("done", str(k))]

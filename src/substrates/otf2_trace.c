@@ -6,6 +6,13 @@
  * in one line naming the file and the cause, writes nothing more, and at
  * the end removes the incomplete archive, whose files no reader could use.
  *
+ * Memory: OTF2 buffers up to 4 MiB per open event file (beside the chunk
+ * of each writer), so only a few locations get a writer while they are
+ * live (max_writers, from SCOREP_TOTAL_MEMORY): the events of further live
+ * threads wait in a compact spill file (spill.h) and are written when their
+ * thread ends, one location at a time.  Sequential short threads never
+ * wait: each ended one frees its writer for the next.
+ *
  * Threads: OTF2's locking callbacks guard the archive (writers of
  * different locations are made, flushed and closed by whichever thread
  * replays them); one location's writer is only used by the thread that
@@ -24,10 +31,14 @@
 #include <unistd.h>
 
 #include "../core/substrate.h"
+#include "spill.h"
 
 typedef struct trace_location {
     struct trace *trace;
-    OTF2_EvtWriter *writer;     /* NULL once closed */
+    OTF2_EvtWriter *writer;     /* NULL while waiting in the spill, and once closed */
+    bool waiting;               /* its events go to the spill until it closes */
+    bool closed;
+    spill_stream spill;
     uint64_t id;
     uint32_t index;
     uint64_t last_time;         /* newest timestamp handed to the writer */
@@ -39,8 +50,10 @@ typedef struct trace_location {
 typedef struct trace {
     const substrate_facts *facts;
     OTF2_Archive *archive;
-    pthread_mutex_t lock;       /* the location list, and this struct's error */
+    pthread_mutex_t lock;       /* the location list, the writer count, the spill file, the error */
     trace_location *first, *last;
+    unsigned open_writers, max_writers;  /* of live locations */
+    spill_file *spill;
     atomic_bool failed;
     char error[1024];
     OTF2_ErrorCallback previous_error_callback;
@@ -243,6 +256,25 @@ static OTF2_MemoryCallbacks memory_callbacks = {chunk_allocate, chunk_free_all};
 
 /* ---- locations ---- */
 
+/* Give the location its writer (the master's begins with the program). */
+static bool open_writer(trace_location *tl)
+{
+    trace *t = tl->trace;
+    otf2_message[0] = '\0';
+    tl->writer = OTF2_Archive_GetEvtWriter(t->archive, tl->id);
+    if (!tl->writer)
+        return fail(t, OTF2_ERROR_MEM_ALLOC_FAILED, "the event writer of a new location");
+    if (tl->index == 0) {
+        const substrate_facts *f = t->facts;
+        replay_time = tl->last_time = f->start_time;
+        CHECK_WRITER(tl,
+                     OTF2_EvtWriter_ProgramBegin(tl->writer, NULL, f->start_time, f->program_name, f->program_argc,
+                                                 f->program_args),
+                     "the program begin");
+    }
+    return true;
+}
+
 static void *trace_location_open(void *self, const substrate_location *where)
 {
     trace *t = self;
@@ -254,33 +286,19 @@ static void *trace_location_open(void *self, const substrate_location *where)
     tl->trace = t;
     tl->id = where->id;
     tl->index = where->index;
-    otf2_message[0] = '\0';
-    tl->writer = OTF2_Archive_GetEvtWriter(t->archive, where->id);
-    if (!tl->writer) {
-        free(tl);
-        fail(t, OTF2_ERROR_MEM_ALLOC_FAILED, "the event writer of a new location");
-        return NULL;
-    }
     pthread_mutex_lock(&t->lock);
     if (t->last)
         t->last->next = tl;
     else
         t->first = tl;
     t->last = tl;
+    /* the master always gets a writer: it carries the program begin */
+    tl->waiting = where->index != 0 && t->open_writers >= t->max_writers;
+    if (!tl->waiting)
+        t->open_writers++;
     pthread_mutex_unlock(&t->lock);
-    if (where->index == 0) {
-        /* the master location carries the program begin and end */
-        const substrate_facts *f = t->facts;
-        replay_time = tl->last_time = f->start_time;
-        otf2_message[0] = '\0';
-        OTF2_ErrorCode rc = OTF2_EvtWriter_ProgramBegin(tl->writer, NULL, f->start_time, f->program_name,
-                                                        f->program_argc, f->program_args);
-        if (rc != OTF2_SUCCESS) {
-            tl->broken = true;
-            fail(t, rc, "the program begin");
-            return NULL;
-        }
-    }
+    if (!tl->waiting && !open_writer(tl))
+        return NULL;
     return tl;
 }
 
@@ -293,6 +311,10 @@ static bool close_writer(trace_location *tl)
         return true;
     OTF2_EvtWriter *writer = tl->writer;
     tl->writer = NULL;
+    tl->closed = true;
+    pthread_mutex_lock(&t->lock);
+    t->open_writers--;
+    pthread_mutex_unlock(&t->lock);
     CHECK(t, OTF2_EvtWriter_GetNumberOfEvents(writer, &tl->events), "counting events");
     CHECK(t, OTF2_Archive_CloseEvtWriter(t->archive, writer), "closing an event file");
     otf2_message[0] = '\0';
@@ -303,11 +325,29 @@ static bool close_writer(trace_location *tl)
     return true;
 }
 
+static bool write_spilled(trace_location *tl);
+
+/* The thread ended: a location that waited gets its writer now, for its
+ * spilled events, and gives it back at once. */
+static bool finish_location(trace_location *tl)
+{
+    if (tl->waiting) {
+        trace *t = tl->trace;
+        pthread_mutex_lock(&t->lock);
+        t->open_writers++;
+        pthread_mutex_unlock(&t->lock);
+        tl->waiting = false;
+        if (!open_writer(tl) || !write_spilled(tl))
+            return false;
+    }
+    return close_writer(tl);
+}
+
 static bool trace_location_close(void *self, void *state, uint64_t end_time)
 {
     (void)self;
     (void)end_time;
-    return close_writer(state);
+    return finish_location(state);
 }
 
 /* ---- events ---- */
@@ -322,9 +362,55 @@ static inline OTF2_EvtWriter *event_writer(trace_location *tl, uint64_t *time)
     return tl->writer;
 }
 
+/* ---- events of a location that waits: into the spill ---- */
+
+static bool spill_failed(trace *t, const char *why)
+{
+    pthread_mutex_lock(&t->lock);
+    if (!atomic_load(&t->failed)) {
+        snprintf(t->error, sizeof t->error, "%s; the incomplete trace is removed", why);
+        atomic_store(&t->failed, true);
+    }
+    pthread_mutex_unlock(&t->lock);
+    return false;
+}
+
+static spill_file *spill_of(trace *t, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&t->lock);
+    if (!t->spill)
+        t->spill = spill_open(t->facts->experiment_dir, err, errlen);
+    spill_file *spill = t->spill;
+    pthread_mutex_unlock(&t->lock);
+    return spill;
+}
+
+static bool spill_event(trace_location *tl, unsigned kind, uint32_t region, uint64_t time)
+{
+    char err[512];
+    spill_file *spill = spill_of(tl->trace, err, sizeof err);
+    if (!spill || !spill_put(spill, &tl->spill, kind, region, time, err, sizeof err))
+        return spill_failed(tl->trace, err);
+    return true;
+}
+
+static bool spill_record(trace_location *tl, enum event_ext_type type, uint64_t time, const uint64_t *payload,
+                         unsigned words)
+{
+    char err[512];
+    spill_file *spill = spill_of(tl->trace, err, sizeof err);
+    if (!spill || !spill_put_ext(spill, &tl->spill, type, time, payload, words, err, sizeof err))
+        return spill_failed(tl->trace, err);
+    return true;
+}
+
+/* ---- events ---- */
+
 static bool trace_enter(void *state, uint64_t time, uint32_t region)
 {
     trace_location *tl = state;
+    if (tl->waiting)
+        return spill_event(tl, EVENT_ENTER, region, time);
     CHECK_WRITER(tl, OTF2_EvtWriter_Enter(event_writer(tl, &time), NULL, time, region), "an enter event");
     return true;
 }
@@ -332,6 +418,8 @@ static bool trace_enter(void *state, uint64_t time, uint32_t region)
 static bool trace_leave(void *state, uint64_t time, uint32_t region)
 {
     trace_location *tl = state;
+    if (tl->waiting)
+        return spill_event(tl, EVENT_LEAVE, region, time);
     CHECK_WRITER(tl, OTF2_EvtWriter_Leave(event_writer(tl, &time), NULL, time, region), "a leave event");
     return true;
 }
@@ -339,6 +427,8 @@ static bool trace_leave(void *state, uint64_t time, uint32_t region)
 static bool trace_parameter_int(void *state, uint64_t time, uint32_t parameter, int64_t value)
 {
     trace_location *tl = state;
+    if (tl->waiting)
+        return spill_record(tl, EXT_PARAMETER_INT, time, (uint64_t[]){parameter, (uint64_t)value}, 2);
     CHECK_WRITER(tl, OTF2_EvtWriter_ParameterInt(event_writer(tl, &time), NULL, time, parameter, value),
                  "a parameter event");
     return true;
@@ -347,6 +437,8 @@ static bool trace_parameter_int(void *state, uint64_t time, uint32_t parameter, 
 static bool trace_parameter_uint(void *state, uint64_t time, uint32_t parameter, uint64_t value)
 {
     trace_location *tl = state;
+    if (tl->waiting)
+        return spill_record(tl, EXT_PARAMETER_UINT, time, (uint64_t[]){parameter, value}, 2);
     CHECK_WRITER(tl, OTF2_EvtWriter_ParameterUnsignedInt(event_writer(tl, &time), NULL, time, parameter, value),
                  "a parameter event");
     return true;
@@ -355,6 +447,8 @@ static bool trace_parameter_uint(void *state, uint64_t time, uint32_t parameter,
 static bool trace_parameter_string(void *state, uint64_t time, uint32_t parameter, uint32_t string)
 {
     trace_location *tl = state;
+    if (tl->waiting)
+        return spill_record(tl, EXT_PARAMETER_STRING, time, (uint64_t[]){parameter, string}, 2);
     CHECK_WRITER(tl, OTF2_EvtWriter_ParameterString(event_writer(tl, &time), NULL, time, parameter, string),
                  "a parameter event");
     return true;
@@ -362,8 +456,9 @@ static bool trace_parameter_string(void *state, uint64_t time, uint32_t paramete
 
 static bool trace_on_off(void *state, uint64_t time, bool on, uint32_t region)
 {
-    (void)region;
     trace_location *tl = state;
+    if (tl->waiting)
+        return spill_record(tl, on ? EXT_MEASUREMENT_ON : EXT_MEASUREMENT_OFF, time, &(uint64_t){region}, 1);
     CHECK_WRITER(tl,
                  OTF2_EvtWriter_MeasurementOnOff(event_writer(tl, &time), NULL, time,
                                                  on ? OTF2_MEASUREMENT_ON : OTF2_MEASUREMENT_OFF),
@@ -373,8 +468,9 @@ static bool trace_on_off(void *state, uint64_t time, bool on, uint32_t region)
 
 static bool trace_buffer_flush(void *state, uint64_t time, uint64_t end_time, uint32_t region)
 {
-    (void)region;
     trace_location *tl = state;
+    if (tl->waiting)
+        return spill_record(tl, EXT_BUFFER_FLUSH, time, (uint64_t[]){end_time, region}, 2);
     CHECK_WRITER(tl, OTF2_EvtWriter_BufferFlush(event_writer(tl, &time), NULL, time, end_time),
                  "a buffer flush event");
     event_writer(tl, &end_time);
@@ -392,10 +488,12 @@ static OTF2_MetricRef metric_class_of(const trace_location *tl)
 static bool trace_metric(void *state, uint64_t time, const uint64_t *values, unsigned count)
 {
     trace_location *tl = state;
-    OTF2_Type types[METRICS_MAX];
-    OTF2_MetricValue converted[METRICS_MAX];
     if (count > METRICS_MAX)
         count = METRICS_MAX;
+    if (tl->waiting)
+        return spill_record(tl, EXT_METRIC, time, values, count);
+    OTF2_Type types[METRICS_MAX];
+    OTF2_MetricValue converted[METRICS_MAX];
     for (unsigned i = 0; i < count; i++) {
         types[i] = OTF2_TYPE_UINT64;
         converted[i].unsigned_int = values[i];
@@ -405,6 +503,35 @@ static bool trace_metric(void *state, uint64_t time, const uint64_t *values, uns
                                        types, converted),
                  "a metric event");
     return true;
+}
+
+/* One spilled record, now through the location's writer. */
+static bool write_spilled_event(void *context, uint64_t time, const decoded_event *e)
+{
+    trace_location *tl = context;
+    const uint64_t *p = e->payload;
+    if (e->kind == EVENT_ENTER)
+        return trace_enter(tl, time, e->region);
+    if (e->kind == EVENT_LEAVE)
+        return trace_leave(tl, time, e->region);
+    switch (e->ext) {
+    case EXT_PARAMETER_INT: return trace_parameter_int(tl, time, (uint32_t)p[0], (int64_t)p[1]);
+    case EXT_PARAMETER_UINT: return trace_parameter_uint(tl, time, (uint32_t)p[0], p[1]);
+    case EXT_PARAMETER_STRING: return trace_parameter_string(tl, time, (uint32_t)p[0], (uint32_t)p[1]);
+    case EXT_MEASUREMENT_ON:
+    case EXT_MEASUREMENT_OFF: return trace_on_off(tl, time, e->ext == EXT_MEASUREMENT_ON, (uint32_t)p[0]);
+    case EXT_BUFFER_FLUSH: return trace_buffer_flush(tl, time, p[0], (uint32_t)p[1]);
+    case EXT_METRIC: return trace_metric(tl, time, p, e->payload_words);
+    default: return true;
+    }
+}
+
+static bool write_spilled(trace_location *tl)
+{
+    char err[512] = "";
+    if (spill_replay(tl->trace->spill, &tl->spill, write_spilled_event, tl, err, sizeof err))
+        return true;
+    return err[0] ? spill_failed(tl->trace, err) : false;
 }
 
 /* ---- open ---- */
@@ -433,6 +560,11 @@ static void *trace_open(const substrate_facts *facts, char *err, size_t errlen)
         return NULL;
     }
     t->facts = facts;
+    /* each open writer may hold 4 MiB (OTF2's file buffer) and a chunk:
+     * about as many as SCOREP_TOTAL_MEMORY holds, at least two */
+    uint64_t per_writer = 4u << 20;
+    uint64_t fit = (facts->cfg->total_memory + per_writer - 1) / per_writer;
+    t->max_writers = fit < 2 ? 2 : fit > 64 ? 64 : (unsigned)fit;
     pthread_mutex_init(&t->lock, NULL);
     t->previous_error_callback = OTF2_Error_RegisterCallback(capture_error, NULL);
     otf2_message[0] = '\0';
@@ -632,8 +764,9 @@ static bool write_trace(trace *t, const substrate_summary *s)
                                                s->has_exit_status ? s->exit_status : OTF2_UNDEFINED_INT64),
                      "the program end");
     }
+    /* one at a time: those that waited write their spilled events now */
     for (trace_location *tl = t->first; tl; tl = tl->next)
-        if (!close_writer(tl))
+        if (!tl->closed && !finish_location(tl))
             return false;
     CHECK(t, OTF2_Archive_CloseEvtFiles(t->archive), "closing the event files");
     CHECK(t, OTF2_Archive_CloseDefFiles(t->archive), "closing the definition files");
@@ -700,9 +833,11 @@ static bool trace_close(void *self, const substrate_summary *summary, char *err,
     OTF2_Error_RegisterCallback(t->previous_error_callback, NULL);
     for (trace_location *tl = t->first; tl;) {
         trace_location *next = tl->next;
+        spill_stream_free(&tl->spill);
         free(tl);
         tl = next;
     }
+    spill_close(t->spill);
     pthread_mutex_destroy(&t->lock);
     free(t);
     return ok;
