@@ -82,6 +82,7 @@ class Scenario:
     total_memory: Optional[str] = None  # SCOREP_TOTAL_MEMORY for the scorep run; None: the default
     wall_target: Optional[float] = None  # max scorep / plain wall time ratio; None: reported only
     count_calls: bool = False  # count the worker's enters in the trace
+    rss_bound: bool = True  # check the peak RSS against SCOREP_TOTAL_MEMORY + 32 MiB
 
     @property
     def label(self) -> str:
@@ -109,7 +110,9 @@ def scenarios(quick: bool) -> List[Scenario]:
     scale = 10 if quick else 1
     return [
         Scenario("short", "sequential", 10_000 // scale, 50 // scale, wall_target=3.0),
-        Scenario("many", "sequential", 100_000 // scale, 50 // scale, count_calls=True),
+        # the issue asks only that 10^5 threads complete with every call: each
+        # ended thread keeps its definition and profile values
+        Scenario("many", "sequential", 100_000 // scale, 50 // scale, count_calls=True, rss_bound=False),
         Scenario("budget", "together", 32 // scale, 200_000 // scale, total_memory="1M", count_calls=True),
     ]
 
@@ -463,7 +466,7 @@ def render_row(row: Row) -> str:
     ratio = row.scorep_s / row.plain_s if row.scorep_s is not None and row.plain_s else None
     wall_ok = None if ratio is None or s.wall_target is None else ratio <= s.wall_target
     delta = row.scorep_mib - row.plain_mib if row.scorep_mib is not None and row.plain_mib is not None else None
-    rss_ok = None if delta is None else delta <= s.rss_target_mib
+    rss_ok = None if delta is None or not s.rss_bound else delta <= s.rss_target_mib
     if not s.count_calls:
         calls = "–"
     elif row.recorded is None:
@@ -478,7 +481,7 @@ def render_row(row: Row) -> str:
     return (f"| {s.name}: {s.label} | {number(row.plain_s)} | {number(row.scorep_s)} | "
             f"{number(ratio)}{'x' if ratio is not None else ''} | {wall_target} | {verdict(wall_ok)} | "
             f"{number(row.plain_mib, 1)} | {number(row.scorep_mib, 1)} | {number(delta, 1)} | "
-            f"≤ {s.rss_target_mib:.1f} | {verdict(rss_ok)} | {calls} | {notes} |")
+            f"{f'≤ {s.rss_target_mib:.1f}' if s.rss_bound else '–'} | {verdict(rss_ok)} | {calls} | {notes} |")
 
 
 def render(rows: List[Row], python: str, version: str, repeat: int, quick: bool, root: Optional[str],
