@@ -1,7 +1,8 @@
 """Builds the C unit tests of the measurement core (tests/core/test_core.c:
 the core alone, against a test substrate, without libotf2) with
 AddressSanitizer and UndefinedBehaviorSanitizer, and with ThreadSanitizer,
-and runs them; the filter parser's fuzz test likewise."""
+and runs them; the allocation fault injection and the filter parser's fuzz
+test likewise."""
 from __future__ import annotations
 
 import glob
@@ -64,6 +65,25 @@ def test_core_builds_without_python_or_otf2(tmp_path):
                                capture_output=True, text=True)
         assert build.returncode == 0, build.stderr
         objects.append(str(target))
+
+
+def test_every_allocation_of_the_core_can_fail(tmp_path):
+    """Fault injection (tests/core/alloc_failures.c): in run N the core's
+    N-th allocation and all later ones fail; no run may crash, a failed
+    start must say why."""
+    binary = tmp_path / "alloc_failures"
+    wrap = "-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup"
+    command = [compiler(), "-std=gnu11", "-D_GNU_SOURCE", "-O1", "-g", *WARNINGS, *SANITIZERS["address,undefined"],
+               os.path.join(ROOT, "tests", "core", "alloc_failures.c"), *core_sources(), "-o", str(binary),
+               "-lpthread", wrap]
+    build = subprocess.run(command, capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr
+    # the runs that fail leave what they had allocated: no leak check
+    run = subprocess.run([str(binary)], capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))
+    assert run.returncode == 0, run.stdout + run.stderr
+    runs, crashed = run.stdout.split()[0], run.stdout.split()[2]
+    assert crashed == "0" and int(runs) >= 50, run.stdout
 
 
 def test_filter_parser_fuzz(tmp_path):

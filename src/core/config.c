@@ -137,8 +137,10 @@ static char *trimmed_copy(const char *text)
     while (n > 0 && isspace((unsigned char)s[n - 1]))
         n--;
     char *copy = malloc(n + 1);
-    memcpy(copy, s, n);
-    copy[n] = '\0';
+    if (copy) {
+        memcpy(copy, s, n);
+        copy[n] = '\0';
+    }
     return copy;
 }
 
@@ -164,9 +166,9 @@ bool config_load(measurement_config *cfg, char *err, size_t errlen)
             break;
         case CONFIG_OPTION: {
             char *value = trimmed_copy(text);
-            for (char *p = value; *p; p++)
+            for (char *p = value; p && *p; p++)
                 *p = (char)tolower((unsigned char)*p);
-            parsed = option_allowed(var->env_name, value);
+            parsed = !value || option_allowed(var->env_name, value);
             *(char **)slot = value;
             break;
         }
@@ -175,7 +177,11 @@ bool config_load(measurement_config *cfg, char *err, size_t errlen)
             *(char **)slot = trimmed_copy(text);
             break;
         }
-        if (!parsed && ok) {
+        bool is_text = var->type == CONFIG_PATH || var->type == CONFIG_STRING || var->type == CONFIG_OPTION;
+        if (is_text && !*(char **)slot && ok) {
+            snprintf(err, errlen, "out of memory reading %s", var->env_name);
+            ok = false;
+        } else if (!parsed && ok) {
             snprintf(err, errlen, "invalid value for %s: '%s' is not a valid %s", var->env_name, text,
                      config_type_name(var->type));
             ok = false;

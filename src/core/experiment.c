@@ -22,6 +22,8 @@ static char *absolute(const char *path)
         return strdup(path);
     size_t n = strlen(cwd) + strlen(path) + 2;
     char *out = malloc(n);
+    if (!out)
+        return NULL;
     snprintf(out, n, "%s/%s", cwd, path);
     /* drop trailing slashes so renaming to <name>-<stamp> works */
     size_t len = strlen(out);
@@ -39,6 +41,8 @@ static char *stamped_name(const char *prefix, time_t when)
     strftime(stamp, sizeof stamp, "%Y%m%d_%H%M", &tm);
     size_t n = strlen(prefix) + strlen(stamp) + 32;
     char *out = malloc(n);
+    if (!out)
+        return NULL;
     snprintf(out, n, "%s%s_%llu", prefix, stamp, (unsigned long long)clock_now());
     return out;
 }
@@ -53,6 +57,10 @@ static int parent_length(const char *path)
 static bool make_dirs(const char *path)
 {
     char *copy = strdup(path);
+    if (!copy) {
+        errno = ENOMEM;
+        return false;
+    }
     for (char *p = copy + 1; *p; p++) {
         if (*p != '/')
             continue;
@@ -72,6 +80,10 @@ char *experiment_create(const measurement_config *cfg, char *err, size_t errlen)
 {
     bool named = cfg->experiment_directory && cfg->experiment_directory[0];
     char *dir = absolute(named ? cfg->experiment_directory : TMP_NAME);
+    if (!dir) {
+        snprintf(err, errlen, "out of memory for the experiment directory's name");
+        return NULL;
+    }
     struct stat st;
     if (stat(dir, &st) == 0) {
         if (!S_ISDIR(st.st_mode)) {
@@ -95,6 +107,11 @@ char *experiment_create(const measurement_config *cfg, char *err, size_t errlen)
             char prefix[PATH_MAX];
             snprintf(prefix, sizeof prefix, "%s-", dir);
             moved = stamped_name(prefix, st.st_mtime);
+        }
+        if (!moved) {
+            snprintf(err, errlen, "out of memory for the experiment directory's name");
+            free(dir);
+            return NULL;
         }
         if (rename(dir, moved) != 0) {
             snprintf(err, errlen, "cannot move existing experiment directory '%s' to '%s': %s", dir, moved,
@@ -177,7 +194,7 @@ char *experiment_finish(const char *dir, const measurement_config *cfg)
     char prefix[PATH_MAX];
     snprintf(prefix, sizeof prefix, "%.*s/scorep-", parent_length(dir), dir);
     char *final = stamped_name(prefix, time(NULL));
-    if (rename(dir, final) != 0) {
+    if (!final || rename(dir, final) != 0) {
         free(final);
         return strdup(dir);
     }

@@ -43,24 +43,37 @@ void filter_free(filter *f)
     free(f);
 }
 
+/* NULL when out of memory. */
 static rule *rule_add(rule_list *list, bool exclude, bool mangled)
 {
     if (list->count == list->capacity) {
-        list->capacity = list->capacity ? 2 * list->capacity : 8;
-        list->rules = realloc(list->rules, list->capacity * sizeof *list->rules);
+        size_t capacity = list->capacity ? 2 * list->capacity : 8;
+        rule *grown = realloc(list->rules, capacity * sizeof *grown);
+        if (!grown)
+            return NULL;
+        list->rules = grown;
+        list->capacity = capacity;
     }
     rule *r = &list->rules[list->count++];
     *r = (rule){.exclude = exclude, .mangled = mangled};
     return r;
 }
 
-static void rule_add_pattern(rule *r, const char *pattern)
+/* False when out of memory. */
+static bool rule_add_pattern(rule *r, const char *pattern)
 {
     if (r->count == r->capacity) {
-        r->capacity = r->capacity ? 2 * r->capacity : 4;
-        r->patterns = realloc(r->patterns, r->capacity * sizeof *r->patterns);
+        size_t capacity = r->capacity ? 2 * r->capacity : 4;
+        char **grown = realloc(r->patterns, capacity * sizeof *grown);
+        if (!grown)
+            return false;
+        r->patterns = grown;
+        r->capacity = capacity;
     }
-    r->patterns[r->count++] = strdup(pattern);
+    char *copy = strdup(pattern);
+    if (copy)
+        r->patterns[r->count++] = copy;
+    return copy != NULL;
 }
 
 /* The next whitespace-separated token of the text, with comments removed
@@ -117,6 +130,10 @@ static filter *fail(filter *f, char *err, size_t errlen, const char *origin, int
 filter *filter_parse(const char *text, const char *origin, char *err, size_t errlen)
 {
     filter *f = calloc(1, sizeof *f);
+    if (!f) {
+        snprintf(err, errlen, "%s: out of memory", origin);
+        return NULL;
+    }
     lexer lx = {.p = text, .line = 1};
     block_kind block = BLOCK_NONE;
     int block_line = 0;
@@ -153,6 +170,8 @@ filter *filter_parse(const char *text, const char *origin, char *err, size_t err
             if (current && current->count == 0)
                 return fail(f, err, errlen, origin, line, "rule without patterns before", t);
             current = rule_add(block == BLOCK_REGIONS ? &f->regions : &f->files, t[0] == 'E', false);
+            if (!current)
+                return fail(f, err, errlen, origin, line, "out of memory at", t);
             expect_mangled = true;
             continue;
         }
@@ -166,7 +185,8 @@ filter *filter_parse(const char *text, const char *origin, char *err, size_t err
         expect_mangled = false;
         if (!current)
             return fail(f, err, errlen, origin, line, "pattern without INCLUDE or EXCLUDE:", t);
-        rule_add_pattern(current, t);
+        if (!rule_add_pattern(current, t))
+            return fail(f, err, errlen, origin, line, "out of memory at", t);
     }
     if (block != BLOCK_NONE) {
         char missing[64];
@@ -189,15 +209,20 @@ filter *filter_load(const char *path, char *err, size_t errlen)
     size_t capacity = 8192, length = 0;
     char *text = malloc(capacity);
     size_t n;
-    while ((n = fread(text + length, 1, capacity - length - 1, in)) > 0) {
+    bool no_memory = text == NULL;
+    while (!no_memory && (n = fread(text + length, 1, capacity - length - 1, in)) > 0) {
         length += n;
         if (capacity - length - 1 == 0) {
-            capacity *= 2;
-            text = realloc(text, capacity);
+            char *grown = realloc(text, 2 * capacity);
+            no_memory = grown == NULL;
+            if (grown) {
+                text = grown;
+                capacity *= 2;
+            }
         }
     }
-    bool failed = ferror(in);
-    int why = errno;
+    bool failed = no_memory || ferror(in);
+    int why = no_memory ? ENOMEM : errno;
     fclose(in);
     if (failed) {
         snprintf(err, errlen, "cannot read filter file '%s': %s", path, strerror(why));
