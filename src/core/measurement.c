@@ -272,7 +272,6 @@ bool scorep_measurement_finish(void)
         pthread_mutex_unlock(&lifecycle_lock);
         return true;
     }
-    phase = SCOREP_FINISHED;
     state_set(MEASUREMENT_STOPPED);
     uint64_t end_time = buffers_finish(clock_now());
     substrate_summary summary = {
@@ -300,6 +299,7 @@ bool scorep_measurement_finish(void)
         result_dir = experiment_finish(experiment_dir, &cfg);
         log_verbose("results written to %s", result_dir ? result_dir : experiment_dir);
     }
+    phase = SCOREP_FINISHED;  /* after result_dir: whoever sees the phase sees the final name */
     pthread_mutex_unlock(&lifecycle_lock);
     return ok;
 }
