@@ -6,7 +6,10 @@ OTF2 library found with otf2-config:
   CPython extension and the MPI and I/O wrapper libraries all link, so that
   they record into the same measurement;
 * scorep._native: the CPython event source (src/sources/cpython), which
-  finds the library next to itself ($ORIGIN)."""
+  finds the library next to itself ($ORIGIN);
+
+and scorep.pth, installed next to the package, the start-up hook of the
+processes that python -m scorep launches (scorep/_boot.py)."""
 import glob
 import os
 import shutil
@@ -15,10 +18,12 @@ import sys
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.build_py import build_py
 
 OTF2_HINT = ("scorep: error: the OTF2 library was not found (otf2-config is missing); "
              "install it with: apt-get install libotf2-trace-dev otf2-tools")
 CORE_LIBRARY = "scorep.libscorep_measurement"
+STARTUP_HOOK = "scorep.pth"
 COMMON_FLAGS = ["-std=gnu11", "-O2", "-Wall", "-Wno-missing-field-initializers", "-D_GNU_SOURCE",
                 # hidden symbols: only the scorep_* interface leaves a library, and
                 # the hot path reads its own globals directly, not through the GOT
@@ -76,6 +81,16 @@ def cpython_extension():
     )
 
 
+class build_with_startup_hook(build_py):
+    """Puts scorep.pth next to the package: site imports scorep._boot at
+    every interpreter start that python -m scorep launched (the line tests
+    one environment variable otherwise, nothing more)."""
+
+    def run(self):
+        super().run()
+        self.copy_file(STARTUP_HOOK, os.path.join(self.build_lib, STARTUP_HOOK), preserve_mode=0)
+
+
 class build_native(build_ext):
     """Builds the core library first, under its own name (no Python ABI
     tag: it does not depend on Python), then the extension against it."""
@@ -98,4 +113,4 @@ class build_native(build_ext):
 # compiler; only building the extensions needs OTF2.
 needs_build = not any(arg in sys.argv for arg in ("egg_info", "dist_info", "sdist", "--version", "--name"))
 setup(ext_modules=[core_library(), cpython_extension()] if needs_build else [],
-      cmdclass={"build_ext": build_native})
+      cmdclass={"build_ext": build_native, "build_py": build_with_startup_hook})

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from scorep import _measurement, user  # noqa: E402  (user: re-exported for the seed-era interface)
+# scorep.user and scorep.instrumenter are usable after import scorep (or
+# import scorep.user), as with the original bindings
+from scorep import _measurement, instrumenter, user  # noqa: E402,F401
 
 
 def register() -> None:

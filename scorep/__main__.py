@@ -7,19 +7,27 @@ import sys
 from typing import NoReturn, Optional
 
 USAGE = """\
-Usage: python -m scorep [options] [--] <script.py> [script arguments]
+Usage: python -m scorep [options] [--] <script.py | directory | app.pyz> [args]
+       python -m scorep [options] -m <module> [args]
+       python -m scorep [options] -c <command> [args]
+       python -m scorep [options] - [args]          (the program from stdin)
 
-Runs <script.py> under Score-P measurement.  Results go to a Score-P
-experiment directory (SCOREP_EXPERIMENT_DIRECTORY, or scorep-<date>_<ticks>):
-a CUBE4 profile (SCOREP_ENABLE_PROFILING) and an OTF2 trace (SCOREP_ENABLE_TRACING).
+Runs the program under Score-P measurement, exactly as python would run it
+(the interpreter's own flags, e.g. python -X dev -m scorep ..., carry over).
+Results go to a Score-P experiment directory (SCOREP_EXPERIMENT_DIRECTORY,
+or scorep-<date>_<ticks>): a CUBE4 profile (SCOREP_ENABLE_PROFILING) and an
+OTF2 trace (SCOREP_ENABLE_TRACING).
 
 Options:
   -h, --help                 show this help and exit
   --version                  show the version and exit
   -v, --verbose              report what the measurement does on stderr
   --noinstrumenter, --nopython
-                             start with the Python instrumenter off; switch it on
-                             with scorep.instrumenter.enable()
+                             start with the Python instrumenter off; the program
+                             switches it on with scorep.instrumenter.register()
+                             (and off with scorep.instrumenter.unregister()), or
+                             for a block or function with scorep.instrumenter.enable()
+                             as a context manager or decorator
   --instrumenter-type=TYPE   monitoring, profile, trace, eval, cProfile, cTrace or dummy:
                              monitoring (default on Python 3.12+) uses sys.monitoring,
                              profile/cProfile (default before 3.12) the profile hook
@@ -27,11 +35,11 @@ Options:
                              (Python calls), eval the frame evaluation hook of
                              Python 3.9-3.11 (Python calls, lowest overhead there),
                              dummy records nothing
-  --instrumenter-file=FILE   execute FILE before the script (not measured)
+  --instrumenter-file=FILE   execute FILE before the program (not measured)
   --no-c-calls               do not record calls of C functions (builtins, extensions)
   --keep-files               keep temporary files (accepted for compatibility)
   --config-vars              list the SCOREP_* configuration variables and exit
-  --                         end of options
+  --                         end of options: the next argument is the script
 
 Score-P instrumentation flags are accepted for compatibility:
   --mpp=<mpi|none>, --mpi, --thread=<...>, --compiler, --nocompiler, --io=<...>, --user
@@ -48,7 +56,7 @@ class UsageError(Exception):
 
 class Options:
     """The parsed command line (a plain class: importing dataclasses would
-    add to every measured program's start-up)."""
+    add to the start-up)."""
 
     def __init__(self) -> None:
         self.verbose = False
@@ -57,7 +65,9 @@ class Options:
         self.instrumenter_file: Optional[str] = None
         self.c_calls = True
         self.noted: list[str] = []
-        self.script: Optional[str] = None
+        # what python runs: ("file", path), ("module", name), ("command", code) or ("stdin", "-")
+        self.kind = ""
+        self.target = ""
         self.args: list[str] = []
 
 
@@ -67,18 +77,33 @@ def _eval_available() -> bool:
     return bool(_native.features().get("eval"))
 
 
+def _target(opts: Options, kind: str, target: str, rest: list[str]) -> Options:
+    opts.kind, opts.target, opts.args = kind, target, rest
+    return opts
+
+
 def parse_args(argv: list[str]) -> Options:
-    """Parse options up to the script name; everything after it belongs to the script."""
+    """Parse options up to the program; everything after it belongs to the program."""
     opts = Options()
     i = 0
     while i < len(argv):
         arg = argv[i]
         i += 1
         if arg == "--":
-            break
-        if not arg.startswith("-") or arg == "-":
-            i -= 1
-            break
+            if i >= len(argv):
+                raise UsageError("no script after '--'")
+            return _target(opts, "file", argv[i], argv[i + 1:])
+        if arg == "-":
+            return _target(opts, "stdin", "-", argv[i:])
+        if not arg.startswith("-"):
+            return _target(opts, "file", arg, argv[i:])
+        if arg in ("-m", "-c") or (arg[:2] in ("-m", "-c") and not arg.startswith("--")):
+            kind = "module" if arg[1] == "m" else "command"
+            if len(arg) > 2:
+                return _target(opts, kind, arg[2:], argv[i:])
+            if i >= len(argv):
+                raise UsageError(f"option {arg} needs an argument ({'a module name' if kind == 'module' else 'code'})")
+            return _target(opts, kind, argv[i], argv[i + 1:])
         name, has_value, value = arg.partition("=")
         if arg in ("-h", "--help"):
             sys.stdout.write(USAGE)
@@ -120,11 +145,7 @@ def parse_args(argv: list[str]) -> Options:
             opts.noted.append(f"{arg}: accepted for compatibility, no effect yet")
         else:
             raise UsageError(f"unknown option '{arg}'")
-    if i >= len(argv):
-        raise UsageError("no script to run was given")
-    opts.script = argv[i]
-    opts.args = argv[i + 1:]
-    return opts
+    raise UsageError("no program to run was given (a script, -m module, -c command or - for stdin)")
 
 
 def print_config_vars() -> None:
@@ -134,71 +155,112 @@ def print_config_vars() -> None:
         print(f"{name}\n  [{kind}, default: {default!r}] {help_text}\n  {long_help}\n")
 
 
-def usage_error(message: str) -> NoReturn:
-    sys.stderr.write(USAGE)
+def fail(message: str, status: int = 2) -> NoReturn:
     sys.stderr.write(f"scorep: error: {message}\n")
-    raise SystemExit(2)
+    raise SystemExit(status)
 
 
-def check_script(path: str) -> str:
-    """The script's absolute path; exit 2 as Python does if it cannot be read."""
+def usage_error(message: str) -> NoReturn:
+    fail(f"{message} (see python -m scorep --help)")
+
+
+# Interpreter options that take a value in the next argument.
+_VALUE_OPTIONS = ("-X", "-W", "--check-hash-based-pycs")
+
+
+def interpreter_flags() -> list[str]:
+    """The options the interpreter was started with, before ``-m scorep``."""
+    orig = list(getattr(sys, "orig_argv", None) or [])
+    names = ("scorep", "scorep.__main__")
+    i = 1
+    while i < len(orig):
+        arg = orig[i]
+        if arg in _VALUE_OPTIONS:
+            i += 2
+            continue
+        if arg.startswith("--") or not arg.startswith("-") or arg == "-":
+            break
+        if arg[:2] in ("-X", "-W"):
+            i += 1
+            continue
+        # a cluster of one-letter flags, possibly ending in m (+ module)
+        position = arg.find("m")
+        if position > 0:
+            module = arg[position + 1:] or (orig[i + 1] if i + 1 < len(orig) else "")
+            if module in names:
+                flags = orig[1:i]
+                if position > 1:
+                    flags.append(arg[:position])
+                return flags
+            break
+        if "c" in arg:
+            break
+        i += 1
+    import subprocess
+
+    return subprocess._args_from_interpreter_flags()  # type: ignore[attr-defined]
+
+
+def check_startup_hook() -> None:
+    """The launched interpreter starts the measurement from scorep.pth in
+    the site-packages directory that holds this package."""
+    import site
+
+    if sys.flags.no_site:
+        fail("python -S skips the site module, which starts the measurement in the launched program", 1)
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    hook = os.path.join(package_parent, "scorep.pth")
+    site_dirs = list(site.getsitepackages()) if hasattr(site, "getsitepackages") else []
+    if site.ENABLE_USER_SITE:
+        site_dirs.append(site.getusersitepackages())
+    real = {os.path.realpath(d) for d in site_dirs}
+    if not os.path.isfile(hook) or os.path.realpath(package_parent) not in real:
+        fail(f"scorep is not installed in a site-packages directory ({package_parent} has no start-up hook "
+             f"scorep.pth there); install it with pip install .", 1)
+
+
+def launch(opts: Options) -> NoReturn:
+    """Replace this process by the interpreter running the program."""
+    from scorep._boot import LAUNCH_VARIABLE, LaunchOptions
+
+    executable = sys.executable
+    if not executable:
+        fail("the Python interpreter's path (sys.executable) is unknown: cannot launch the program", 1)
+    if opts.kind == "module":
+        program = ["-m", opts.target]
+    elif opts.kind == "command":
+        program = ["-c", opts.target]
+    elif opts.kind == "stdin":
+        program = ["-"]
+    else:
+        program = ["--", opts.target] if opts.target.startswith("-") else [opts.target]
+    argv = [executable] + interpreter_flags() + program + opts.args
+    env = dict(os.environ)
+    measured = True
+    if opts.kind == "file":
+        try:
+            if not os.path.isdir(opts.target):
+                with open(opts.target, "rb"):
+                    pass
+        except OSError:
+            measured = False  # python itself says why it cannot run it, as without scorep
+    if measured:
+        check_startup_hook()
+        launch_options = LaunchOptions()
+        launch_options.verbose = opts.verbose
+        launch_options.instrumenter = opts.instrumenter
+        launch_options.instrumenter_type = opts.instrumenter_type
+        launch_options.instrumenter_file = os.path.abspath(opts.instrumenter_file) if opts.instrumenter_file else ""
+        launch_options.c_calls = opts.c_calls
+        launch_options.noted = opts.noted
+        env[LAUNCH_VARIABLE] = launch_options.encode()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
     try:
-        with open(path, "rb"):
-            pass
+        os.execve(executable, argv, env)
     except OSError as error:
-        sys.stderr.write(f"scorep: error: can't open file {os.path.abspath(path)!r}: "
-                         f"[Errno {error.errno}] {error.strerror}\n")
-        raise SystemExit(2)
-    return os.path.abspath(path)
-
-
-def make_main_module(absolute: str):
-    import importlib.machinery
-    import types
-
-    module = types.ModuleType("__main__")
-    module.__dict__.update({
-        "__package__": None,
-        "__loader__": importlib.machinery.SourceFileLoader("__main__", absolute),
-        "__spec__": None,
-        "__annotations__": {},
-        "__builtins__": __builtins__,
-        "__file__": absolute,
-        "__cached__": None,
-    })
-    return module
-
-
-def run_instrumenter_file(path: str) -> None:
-    absolute = check_script(path)
-    with open(absolute, "rb") as handle:
-        code = compile(handle.read(), absolute, "exec", dont_inherit=True)
-    exec(code, {"__name__": "__scorep_instrumenter_file__", "__file__": absolute, "__builtins__": __builtins__})
-
-
-def print_exception(exc: BaseException) -> None:
-    """Print an uncaught exception as Python's top level does, without the
-    measurement's own frames."""
-    tb = exc.__traceback__
-    package_dir = os.path.dirname(os.path.abspath(__file__)) + os.sep
-    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(package_dir):
-        tb = tb.tb_next
-    exc.__traceback__ = tb
-    try:
-        sys.excepthook(type(exc), exc, tb)
-    except Exception:
-        import traceback  # only here: it would add to every program's start-up
-
-        traceback.print_exception(type(exc), exc, tb)
-
-
-def exit_code_of(exc: SystemExit) -> int:
-    code = exc.code
-    if code is None:
-        return 0
-    if isinstance(code, int):
-        return code & 0xFF if code >= 0 else code
-    return 1
+        fail(f"cannot run {executable}: {error.strerror}", 1)
+    raise SystemExit(1)  # not reached
 
 
 def main(argv: Optional[list[str]] = None) -> None:
@@ -206,42 +268,14 @@ def main(argv: Optional[list[str]] = None) -> None:
         opts = parse_args(sys.argv[1:] if argv is None else argv)
     except UsageError as error:
         usage_error(str(error))
-
-    from scorep import _measurement, _native
-
-    absolute = check_script(opts.script)
-    try:
-        _measurement.start(opts.instrumenter_type or _measurement.DEFAULT_INSTRUMENTER, c_calls=opts.c_calls,
-                           verbose=opts.verbose, argv=[opts.script] + opts.args)
-    except _measurement.ConfigurationError as error:
-        sys.stderr.write(f"scorep: error: {error}\n")
-        raise SystemExit(1)
-    for note in opts.noted:
-        _native.verbose(note)
-
-    main_module = make_main_module(absolute)
-    sys.modules["__main__"] = main_module
-    sys.argv[:] = [opts.script] + opts.args
-    sys.path[0] = os.path.dirname(os.path.realpath(opts.script))
     if opts.instrumenter_file:
-        run_instrumenter_file(opts.instrumenter_file)
-
-    if opts.instrumenter:
-        _measurement.enable_instrumenter()
-    try:
-        _native.run(absolute, main_module.__dict__)
-    except SystemExit as exc:
-        _native.set_exit_status(exit_code_of(exc))
-        raise
-    except BaseException as exc:  # noqa: B902 - uncaught in the script: report like Python
-        print_exception(exc)
-        if isinstance(exc, KeyboardInterrupt):
-            _native.set_exit_status(128 + 2)
-            _measurement.exit_with_sigint()
-        else:
-            _native.set_exit_status(1)
-        raise SystemExit(1)
-    _native.set_exit_status(0)
+        try:
+            with open(opts.instrumenter_file, "rb"):
+                pass
+        except OSError as error:
+            fail(f"can't open --instrumenter-file {os.path.abspath(opts.instrumenter_file)!r}: "
+                 f"[Errno {error.errno}] {error.strerror}")
+    launch(opts)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 # sys.monitoring (PEP 669) where the interpreter has it, else the profile hook
 DEFAULT_INSTRUMENTER = "monitoring" if sys.version_info >= (3, 12) else "profile"
 
-_state = {"instrumenter": DEFAULT_INSTRUMENTER, "exit_with_sigint": False}
+_state = {"instrumenter": DEFAULT_INSTRUMENTER}
 
 
 class ConfigurationError(Exception):
@@ -37,6 +37,9 @@ def start(instrumenter_type: str = DEFAULT_INSTRUMENTER, c_calls: bool | None = 
     _native.configure(instrumenter_type, True if c_calls is None else c_calls)
     _state["instrumenter"] = instrumenter_type
     atexit.register(_at_exit)
+    # the measurement's thread is not there while the program forks (Python
+    # 3.12+ warns about forking a multi-threaded process)
+    os.register_at_fork(before=_native.fork_prepare, after_in_parent=_native.fork_parent)
     _install_sigterm_handler()
     return True
 
@@ -89,25 +92,41 @@ class unmeasured:
         _native.resume()
 
 
-def exit_with_sigint() -> None:
-    """Make the process end as Python does after an uncaught KeyboardInterrupt."""
-    _state["exit_with_sigint"] = True
+def _uncaught_keyboard_interrupt() -> bool:
+    """The program ends with an uncaught KeyboardInterrupt: CPython then
+    kills itself with SIGINT after its finalization, so exit() never runs."""
+    last = getattr(sys, "last_exc", None) if sys.version_info >= (3, 12) else getattr(sys, "last_value", None)
+    return isinstance(last, KeyboardInterrupt)
 
 
 def _at_exit() -> None:
-    # results that cannot be written are reported by the core, one line each
-    finalize()
-    if _state["exit_with_sigint"]:
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except Exception:
-                pass
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGINT)
+    # Runs after the program's own atexit handlers (registered later, run
+    # earlier).  Recording stops here; the results are written when the
+    # process exits, with its exit status (results that cannot be written
+    # are reported by the core, one line each).
+    try:
+        if _native.state() != "running":
+            return
+        if _uncaught_keyboard_interrupt():
+            _native.set_exit_status(128 + signal.SIGINT)
+            finalize()
+        elif _native.stop_until_exit():
+            _reset_thread_hooks()
+        else:
+            finalize()
+    except KeyboardInterrupt:
+        pass  # a second Ctrl-C: the results are written all the same
+
+
+# Signals whose default action ends the process: while the program leaves
+# them at SIG_DFL, the measurement's own thread writes the results when one
+# arrives (also while the program is in a long C call) and then ends the
+# process by it.  signal.getsignal() still says SIG_DFL.
+_TERMINATION_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 def _on_sigterm(signum, frame) -> None:
+    """Fallback without the drain thread: at the next bytecode."""
     _native.set_exit_status(128 + signum)
     try:
         finalize()
@@ -116,11 +135,40 @@ def _on_sigterm(signum, frame) -> None:
         os.kill(os.getpid(), signum)
 
 
+def _catch(signum: int) -> None:
+    if not _native.catch_termination(signum) and signum == signal.SIGTERM:
+        if threading.current_thread() is threading.main_thread():
+            _original_signal(signum, _on_sigterm)
+
+
+_original_signal = signal.signal
+
+
+def _signal(signalnum, handler):  # the program's signal.signal
+    previous = _original_signal(signalnum, handler)
+    # a program that gives a signal back to SIG_DFL (e.g. to re-raise it
+    # from its own handler) still ends with its results written
+    try:
+        if handler == signal.SIG_DFL and int(signalnum) in (signal.SIGINT,) + _TERMINATION_SIGNALS \
+                and _native.state() == "running":
+            _native.catch_termination(int(signalnum))
+    except (TypeError, ValueError):
+        pass
+    return previous
+
+
 def _install_sigterm_handler() -> None:
     if threading.current_thread() is not threading.main_thread():
         return
-    try:
-        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-            signal.signal(signal.SIGTERM, _on_sigterm)
-    except (ValueError, OSError):
-        pass
+    for signum in _TERMINATION_SIGNALS:
+        try:
+            if signal.getsignal(signum) == signal.SIG_DFL:
+                _catch(signum)
+        except (ValueError, OSError):
+            pass
+    _signal.__doc__ = _original_signal.__doc__
+    _signal.__name__ = _original_signal.__name__
+    _signal.__qualname__ = _original_signal.__qualname__
+    _signal.__module__ = _original_signal.__module__
+    _signal.__wrapped__ = getattr(_original_signal, "__wrapped__", _original_signal)  # type: ignore[attr-defined]
+    signal.signal = _signal

@@ -1,12 +1,16 @@
 """Switching the Python instrumenter on and off (``scorep.instrumenter``).
 
-``enable()`` and ``disable()`` work as context managers and as decorators.
+``register()`` and ``unregister()`` are the plain calls; ``enable()`` and
+``disable()`` work as context managers and as decorators (as in the
+original bindings, calling ``enable()`` alone switches nothing).  Each
+thread keeps its own state of a ``with`` block or decorated function.
 With a region name, a region ``user_instrumenter:<name>`` marks the part of
 the program where the call really changed the instrumenter's state.
 """
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Any, Callable, Optional
 
 from scorep import _measurement, _native
@@ -34,11 +38,17 @@ class _Switch:
 
     def __init__(self, region_name: Optional[str] = None) -> None:
         self.region_name = region_name
-        self._changed: list[bool] = []
+        self._threads = threading.local()  # per thread: did each open block change the state?
+
+    def _changed(self) -> list:
+        stack = getattr(self._threads, "changed", None)
+        if stack is None:
+            stack = self._threads.changed = []
+        return stack
 
     def __enter__(self) -> "_Switch":
         changed = _native.state() == "running" and _native.instrumenter_enabled() != self._target_state
-        self._changed.append(changed)
+        self._changed().append(changed)
         if not changed:
             return self
         full_name = f"user_instrumenter:{self.region_name}" if self.region_name is not None else None
@@ -55,7 +65,8 @@ class _Switch:
         return self
 
     def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> bool:
-        if not self._changed.pop():
+        stack = self._changed()
+        if not stack or not stack.pop():
             return False
         full_name = f"user_instrumenter:{self.region_name}" if self.region_name is not None else None
         if self._target_state:

@@ -74,6 +74,10 @@ class Runner:
                               text=True, timeout=timeout, input=input)
         return Run(done.returncode, done.stdout, done.stderr, self.cwd)
 
+    def run_plain(self, *args: str, **kwargs) -> Run:
+        """The same command line under plain ``python``, for comparison."""
+        return self.run(*args, scorep=False, **kwargs)
+
     def script(self, text: str, *args: str, name: str = "prog.py", **kwargs) -> Run:
         """Write a script and run it under ``python -m scorep [options]``;
         options go before the script name via ``options=[...]``."""

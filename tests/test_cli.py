@@ -143,8 +143,11 @@ def test_version(runner):
 
 @pytest.mark.parametrize("args,message", [
     (["--bogus", "prog.py"], "unknown option '--bogus'"),
-    ([], "no script"),
-    (["-v"], "no script"),
+    ([], "no program to run"),
+    (["-v"], "no program to run"),
+    (["-m"], "option -m needs an argument"),
+    (["-c"], "option -c needs an argument"),
+    (["--"], "no script after '--'"),
     (["--instrumenter-type=fast", "prog.py"], "invalid --instrumenter-type 'fast'"),
     (["--instrumenter-file", "prog.py"], "--instrumenter-file needs a file"),
 ])
@@ -152,17 +155,22 @@ def test_usage_errors(runner, args, message):
     runner.write("prog.py", "print('ran')")
     run = runner.run(*args)
     assert run.returncode == 2
-    assert "Usage: python -m scorep" in run.stderr
-    assert message in run.stderr.splitlines()[-1]
+    # one line, with the hint instead of the whole usage text
+    assert run.stderr.count("\n") == 1, run.stderr
+    assert run.stderr.startswith("scorep: error: ")
+    assert message in run.stderr
+    assert run.stderr.endswith(" (see python -m scorep --help)\n")
     assert run.stdout == ""
     assert run.experiments() == []
 
 
 def test_missing_script_file(runner):
+    """Python's own message and exit code, and no experiment."""
     run = runner.run("nothere.py")
+    plain = runner.run_plain("nothere.py")
+    assert (run.returncode, run.stdout, run.stderr) == (plain.returncode, plain.stdout, plain.stderr)
     assert run.returncode == 2
-    assert run.stderr.strip().endswith("No such file or directory")
-    assert "nothere.py" in run.stderr
+    assert "can't open file" in run.stderr and "nothere.py" in run.stderr
     assert run.experiments() == []
 
 

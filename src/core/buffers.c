@@ -72,9 +72,17 @@ static void drain_location(location *loc)
     pthread_mutex_unlock(&loc->replay_lock);
 }
 
+static void (*pass_hook)(void);
+
+void buffers_on_drain_pass(void (*hook)(void)) { pass_hook = hook; }
+
+bool buffers_drain_running(void) { return drain_running(); }
+
 /* One pass of the drain thread over every live location. */
 static bool drain_all(void)
 {
+    if (pass_hook)
+        pass_hook();
     uint64_t before = locations_released_bytes();
     for (location *loc = locations_first_live(); loc; loc = atomic_load(&loc->next_live))
         drain_location(loc);
@@ -180,3 +188,19 @@ uint64_t buffers_finish(uint64_t end_time)
 }
 
 void buffers_forget(void) { drain_forget(); }
+
+static atomic_bool drain_paused;
+
+void buffers_pause_drain(void)
+{
+    if (policy.drain_thread && drain_running()) {
+        drain_stop();
+        atomic_store(&drain_paused, true);
+    }
+}
+
+void buffers_resume_drain(void)
+{
+    if (atomic_exchange(&drain_paused, false) && state_get() != MEASUREMENT_STOPPED)
+        drain_start(drain_all);
+}

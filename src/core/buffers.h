@@ -41,4 +41,15 @@ uint64_t buffers_budget(void);
 /* In a forked child: the drain thread does not exist there. */
 void buffers_forget(void);
 
+/* Stop the drain thread for a while (a fork: the program's process then
+ * has no thread of the measurement, as CPython's fork warning counts
+ * threads), and start it again afterwards. */
+void buffers_pause_drain(void);
+bool buffers_drain_running(void);
+
+/* A function the drain thread runs before each pass (the measurement's
+ * end on a termination signal: it may never return). */
+void buffers_on_drain_pass(void (*hook)(void));
+void buffers_resume_drain(void);
+
 #endif

@@ -79,6 +79,14 @@ void drain_stop(void)
         pthread_mutex_unlock(&lock);
         return;
     }
+    if (pthread_equal(pthread_self(), thread)) {
+        /* from a pass (the measurement ends on this thread): no join */
+        stopping = true;
+        atomic_store(&running, false);
+        pthread_cond_broadcast(&done);
+        pthread_mutex_unlock(&lock);
+        return;
+    }
     stopping = true;
     pthread_cond_signal(&work);
     pthread_mutex_unlock(&lock);

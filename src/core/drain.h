@@ -16,7 +16,8 @@ typedef bool (*drain_pass)(void);
  * inline). */
 bool drain_start(drain_pass pass);
 
-/* Stop it after one last pass; safe to call when it is not running. */
+/* Stop it; safe to call when it is not running, and from a pass (the
+ * thread then ends after it). */
 void drain_stop(void);
 
 bool drain_running(void);

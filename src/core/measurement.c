@@ -5,10 +5,12 @@
 #include "measurement.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buffers.h"
@@ -29,6 +31,9 @@ static uint32_t *program_args;
 static uint32_t program_argc;
 static int exit_status;
 static bool has_exit_status;
+static uint64_t stop_time;  /* scorep_measurement_stop(): the end of the time line */
+static _Atomic int termination_signal;  /* caught (scorep_catch_termination), 0 if none */
+static void die_by(int signo);
 static pthread_mutex_t lifecycle_lock = PTHREAD_MUTEX_INITIALIZER;
 static substrate_facts facts;  /* what the substrates keep for the whole run */
 
@@ -273,7 +278,7 @@ bool scorep_measurement_finish(void)
         return true;
     }
     state_set(MEASUREMENT_STOPPED);
-    uint64_t end_time = buffers_finish(clock_now());
+    uint64_t end_time = buffers_finish(stop_time ? stop_time : clock_now());
     substrate_summary summary = {
         .start_time = start_time,
         .end_time = end_time,
@@ -301,7 +306,90 @@ bool scorep_measurement_finish(void)
     }
     phase = SCOREP_FINISHED;  /* after result_dir: whoever sees the phase sees the final name */
     pthread_mutex_unlock(&lifecycle_lock);
+    int signo = atomic_load(&termination_signal);
+    if (signo)
+        die_by(signo);  /* it arrived while the results were being written */
     return ok;
+}
+
+/* ---- the end on a termination signal ---- */
+
+/* A signal whose default action ends the process arrived: the drain thread
+ * writes the results (the program's threads may be in a long C call) and
+ * then ends the process by that signal, as it would have without us. */
+static void on_termination_signal(int signo) { atomic_store(&termination_signal, signo); }
+
+static void die_by(int signo)
+{
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+    sigemptyset(&dfl.sa_mask);
+    sigaction(signo, &dfl, NULL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, signo);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    kill(getpid(), signo);
+    for (;;)
+        pause();
+}
+
+static void termination_check(void)
+{
+    int signo = atomic_load(&termination_signal);
+    if (!signo)
+        return;
+    if (pthread_mutex_trylock(&lifecycle_lock) != 0)
+        return;  /* the measurement is ending already; it dies by the signal afterwards */
+    bool running = phase == SCOREP_RUNNING && !forked_child;
+    pthread_mutex_unlock(&lifecycle_lock);
+    if (running) {
+        scorep_measurement_stop();
+        /* a thread that is appending an event right now finishes it */
+        struct timespec pause_time = {0, 2000000};
+        nanosleep(&pause_time, NULL);
+        scorep_set_exit_status(128 + signo);
+        scorep_measurement_finish();
+    }
+    die_by(signo);
+}
+
+bool scorep_catch_termination(int signo)
+{
+    if (phase != SCOREP_RUNNING || forked_child || !buffers_drain_running())
+        return false;
+    struct sigaction current;
+    if (sigaction(signo, NULL, &current) != 0 || current.sa_handler != SIG_DFL)
+        return false;
+    struct sigaction action = {.sa_handler = on_termination_signal, .sa_flags = SA_RESTART};
+    sigemptyset(&action.sa_mask);
+    buffers_on_drain_pass(termination_check);
+    return sigaction(signo, &action, NULL) == 0;
+}
+
+void scorep_fork_prepare(void)
+{
+    pthread_mutex_lock(&lifecycle_lock);
+    if (phase == SCOREP_RUNNING && !forked_child)
+        buffers_pause_drain();
+    pthread_mutex_unlock(&lifecycle_lock);
+}
+
+void scorep_fork_parent(void)
+{
+    pthread_mutex_lock(&lifecycle_lock);
+    if (phase == SCOREP_RUNNING && !forked_child)
+        buffers_resume_drain();
+    pthread_mutex_unlock(&lifecycle_lock);
+}
+
+void scorep_measurement_stop(void)
+{
+    pthread_mutex_lock(&lifecycle_lock);
+    if (phase == SCOREP_RUNNING && !forked_child && !stop_time) {
+        stop_time = clock_now();
+        state_set(MEASUREMENT_STOPPED);
+    }
+    pthread_mutex_unlock(&lifecycle_lock);
 }
 
 scorep_phase scorep_measurement_phase(void) { return (scorep_phase)phase; }

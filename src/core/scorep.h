@@ -46,11 +46,28 @@ SCOREP_API bool scorep_measurement_start(const scorep_start_info *info, char *er
  * was reported on stderr in one line).  Safe to call twice. */
 SCOREP_API bool scorep_measurement_finish(void);
 
+/* Stop recording now (every source's events end here; the end of the
+ * measurement's time line is now), but write nothing yet: a later
+ * scorep_measurement_finish() writes the results, e.g. once the exit
+ * status is known.  Does nothing unless running. */
+SCOREP_API void scorep_measurement_stop(void);
+
 typedef enum { SCOREP_NOT_STARTED, SCOREP_RUNNING, SCOREP_FINISHED } scorep_phase;
 SCOREP_API scorep_phase scorep_measurement_phase(void);
 
 /* The directory being written (its final name once finished); NULL if none. */
 SCOREP_API const char *scorep_experiment_directory(void);
+
+/* Around a fork of the program (e.g. os.register_at_fork): the
+ * measurement's own thread stops before it and starts again in the parent
+ * after it, so the program forks a process with only its own threads. */
+SCOREP_API void scorep_fork_prepare(void);
+/* While signo's action is the default (ending the process), catch it: the
+ * measurement's own thread then writes the results at once, whatever the
+ * program's threads do, and ends the process by that signal.  False if it
+ * cannot (another handler is set, or no drain thread runs). */
+SCOREP_API bool scorep_catch_termination(int signo);
+SCOREP_API void scorep_fork_parent(void);
 
 /* The program's exit status, for the end of the trace. */
 SCOREP_API void scorep_set_exit_status(int status);

@@ -84,6 +84,9 @@ typedef struct substrate_ops {
      * the start failed): discard what it wrote */
     bool (*close)(void *self, const substrate_summary *summary, char *err, size_t errlen);
     const char *(*error)(void *self);
+    /* optional: one line for the user about the results (e.g. a limit the
+     * program reached), or NULL; asked just before close with a summary */
+    const char *(*notice)(void *self);
 
     /* events of one location; `state` is what location_open returned */
     bool (*enter)(void *state, uint64_t time, uint32_t region);

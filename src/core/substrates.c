@@ -113,6 +113,9 @@ bool substrates_close(const substrate_summary *summary)
             if (failed != (pass == 0))
                 continue;
             char err[1024] = "";
+            const char *notice = !failed && summary && s->ops->notice ? s->ops->notice(s->self) : NULL;
+            if (notice)
+                log_warning("%s", notice);
             /* a failed substrate is closed too, to release what it holds; it
              * was reported already */
             bool written = s->ops->close(s->self, failed ? NULL : summary, err, sizeof err);

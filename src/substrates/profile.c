@@ -12,6 +12,8 @@
 typedef struct profile {
     const substrate_facts *facts;
     uint64_t depth_limit;
+    _Atomic uint64_t deepest;   /* the deepest call path met, when beyond depth_limit */
+    char notice[400];
     _Atomic uint64_t bytes;     /* all trees together */
     pthread_mutex_t lock;       /* the list of trees */
     profile_tree *first, *last;
@@ -197,6 +199,12 @@ static bool profile_enter(void *state, uint64_t time, uint32_t region)
      * kept node, as exclusive time */
     if (tree->replay->clipped > 0 || tree->replay->depth >= tree->profile->depth_limit) {
         tree->replay->clipped++;
+        uint64_t depth = tree->replay->depth + tree->replay->clipped;
+        uint64_t deepest = atomic_load_explicit(&tree->profile->deepest, memory_order_relaxed);
+        while (depth > deepest &&
+               !atomic_compare_exchange_weak_explicit(&tree->profile->deepest, &deepest, depth,
+                                                      memory_order_relaxed, memory_order_relaxed)) {
+        }
         return true;
     }
     uint32_t parent = tree->replay->depth ? tree->replay->stack[tree->replay->depth - 1] : 0;
@@ -392,6 +400,20 @@ static bool write_profile(profile *p, const substrate_summary *summary, char *er
     return ok;
 }
 
+static const char *profile_notice(void *self)
+{
+    profile *p = self;
+    uint64_t deepest = atomic_load(&p->deepest);
+    if (!deepest)
+        return NULL;
+    snprintf(p->notice, sizeof p->notice,
+             "calls nested %llu deep, deeper than SCOREP_PROFILING_MAX_CALLPATH_DEPTH=%llu: the profile counts "
+             "the time of the deeper calls in the deepest call path it keeps, not their visits (the trace "
+             "has every call); increase SCOREP_PROFILING_MAX_CALLPATH_DEPTH",
+             (unsigned long long)deepest, (unsigned long long)p->depth_limit);
+    return p->notice;
+}
+
 static bool profile_close(void *self, const substrate_summary *summary, char *err, size_t errlen)
 {
     profile *p = self;
@@ -414,6 +436,7 @@ static const substrate_ops profile_ops = {
     .location_close = profile_location_close,
     .memory = profile_memory,
     .close = profile_close,
+    .notice = profile_notice,
     .error = profile_error,
     .enter = profile_enter,
     .leave = profile_leave,

@@ -62,7 +62,7 @@ static __attribute__((noinline)) uint32_t enter_full(PyThreadState *tstate, eval
     thread_state *t = thread_current();
     if (!t)
         return REGION_SKIP;
-    if (!t->started && !thread_first_frame(t, FRAME_CODE(frame), FRAME_OUTERMOST(tstate, frame)))
+    if (!t->started && !thread_first_frame(t, FRAME_CODE(frame), FRAME_GLOBALS(frame), FRAME_OUTERMOST(tstate, frame)))
         return REGION_BEFORE_START;
     if (t->suspended)
         return REGION_SKIP;

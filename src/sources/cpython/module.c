@@ -173,23 +173,117 @@ static PyMethodDef thread_start_def = {"thread_start", (PyCFunction)(void (*)(vo
 /* Run a script file in the given globals exactly as `python file` does:
  * the same file parser (so syntax errors read the same) and no frame of
  * ours between the interpreter and the script. */
-static PyObject *native_run(PyObject *self, PyObject *args)
+/* ---- the start of a program that python -m scorep runs ---- */
+
+/* Called once, from the audit hook, when the interpreter starts running
+ * the program (its file, module, command or stdin). */
+static PyObject *main_start_callback;
+
+static int audit_hook(const char *event, PyObject *args, void *data)
+{
+    (void)data;
+    if (!main_start_callback || strncmp(event, "cpython.run_", 12) != 0)
+        return 0;
+    const char *what = event + 12;
+    if (strcmp(what, "file") != 0 && strcmp(what, "module") != 0 && strcmp(what, "command") != 0 &&
+        strcmp(what, "stdin") != 0)
+        return 0;
+    PyObject *callback = main_start_callback;
+    main_start_callback = NULL;
+    PyObject *result = PyObject_CallFunction(callback, "sO", what, args);
+    Py_DECREF(callback);
+    if (!result) {
+        /* not the program's error: say it, and let the program run */
+        PyErr_Print();
+        return 0;
+    }
+    Py_DECREF(result);
+    return 0;
+}
+
+static PyObject *native_on_main_start(PyObject *self, PyObject *callback)
 {
     (void)self;
-    PyObject *path_obj, *globals;
-    if (!PyArg_ParseTuple(args, "O&O!", PyUnicode_FSConverter, &path_obj, &PyDict_Type, &globals))
-        return NULL;
-    const char *path = PyBytes_AS_STRING(path_obj);
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
-        Py_DECREF(path_obj);
+    if (!PyCallable_Check(callback)) {
+        PyErr_SetString(PyExc_TypeError, "on_main_start() needs a callable");
         return NULL;
     }
-    PyCompilerFlags flags = {0, PY_MINOR_VERSION};
-    PyObject *result = PyRun_FileExFlags(fp, path, Py_file_input, globals, globals, 1, &flags);
-    Py_DECREF(path_obj);
-    return result;
+    static bool hooked;
+    if (!hooked) {
+        if (PySys_AddAuditHook(audit_hook, NULL) < 0)
+            return NULL;
+        hooked = true;
+    }
+    Py_XSETREF(main_start_callback, Py_NewRef(callback));
+    Py_RETURN_NONE;
+}
+
+static PyObject *native_await_main(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    threads_await_main();
+    Py_RETURN_NONE;
+}
+
+/* The results are written when the process exits (exit(): Python is done
+ * then, the C core needs none of it), so that the trace has the real exit
+ * status: Python's atexit handlers run before it is known. */
+static bool finish_at_exit;
+
+static void exit_handler(int status, void *arg)
+{
+    (void)arg;
+    if (!finish_at_exit || scorep_measurement_phase() != SCOREP_RUNNING)
+        return;
+    scorep_set_exit_status(status & 0xFF);
+    scorep_measurement_finish();
+}
+
+/* Stop recording now; the results follow at the process's exit. */
+static PyObject *native_stop_until_exit(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    if (!running())
+        Py_RETURN_FALSE;
+    static bool registered;
+    if (!registered) {
+        if (on_exit(exit_handler, NULL) != 0)
+            Py_RETURN_FALSE;
+        registered = true;
+    }
+    selected->uninstall();
+    scorep_measurement_stop();
+    finish_at_exit = true;
+    Py_RETURN_TRUE;
+}
+
+static PyObject *native_catch_termination(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    long signo = PyLong_AsLong(arg);
+    if (signo == -1 && PyErr_Occurred())
+        return NULL;
+    return PyBool_FromLong(scorep_catch_termination((int)signo));
+}
+
+static PyObject *native_fork_prepare(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    Py_BEGIN_ALLOW_THREADS  /* the drain thread may need no GIL, but be safe */
+    scorep_fork_prepare();
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+static PyObject *native_fork_parent(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    scorep_fork_parent();
+    Py_RETURN_NONE;
 }
 
 /* ---- user regions ---- */
@@ -311,57 +405,136 @@ static PyObject *native_region_leave_id(PyObject *self, PyObject *arg)
 
 /* ---- parameters ---- */
 
-static PyObject *record_parameter(PyObject *args, parameter_type type)
+/* A value the format cannot hold exactly is recorded as close as it
+ * allows; one warning line per function and kind of problem. */
+static void parameter_warning(const char *function, const char *name, const char *problem, unsigned bit)
 {
-    const char *name;
-    PyObject *value;
-    if (!PyArg_ParseTuple(args, "sO", &name, &value))
+    static unsigned warned;
+    if (warned & bit)
+        return;
+    warned |= bit;
+    scorep_log_warning("scorep.user.%s('%s', ...): %s (warned once)", function, name, problem);
+}
+
+enum { WARN_INT_RANGE = 1, WARN_UINT_RANGE = 2, WARN_NOT_INT = 4, WARN_NOT_STR = 8, WARN_NAME = 16 };
+
+/* The integer value of a parameter (operator.index, else int()), clamped
+ * to [min, max] of the format; false if it has none. */
+static bool parameter_integer(PyObject *value, bool is_unsigned, long long *s, unsigned long long *u,
+                              bool *clamped)
+{
+    PyObject *number = PyNumber_Index(value);
+    if (!number) {
+        PyErr_Clear();
+        number = PyNumber_Long(value);
+    }
+    if (!number) {
+        PyErr_Clear();
+        return false;
+    }
+    *clamped = false;
+    int negative = PyObject_RichCompareBool(number, Py_False, Py_LT);  /* False == 0 */
+    if (negative < 0) {
+        PyErr_Clear();
+        negative = 0;
+    }
+    if (is_unsigned) {
+        if (negative) {
+            *u = 0;
+            *clamped = true;
+        } else {
+            *u = PyLong_AsUnsignedLongLong(number);
+            if (*u == (unsigned long long)-1 && PyErr_Occurred()) {
+                PyErr_Clear();
+                *clamped = true;
+            }
+        }
+    } else {
+        int overflow;
+        *s = PyLong_AsLongLongAndOverflow(number, &overflow);
+        if (overflow) {
+            *s = overflow > 0 ? LLONG_MAX : LLONG_MIN;
+            *clamped = true;
+        }
+        PyErr_Clear();
+    }
+    Py_DECREF(number);
+    return true;
+}
+
+static PyObject *record_parameter(PyObject *args, parameter_type type, const char *function)
+{
+    PyObject *name_obj, *value;
+    if (!PyArg_ParseTuple(args, "OO", &name_obj, &value))
         return NULL;
     scorep_location *loc = current_location();
     if (!loc || scorep_state != MEASUREMENT_ACTIVE)
         Py_RETURN_NONE;
+    PyObject *exc_type, *exc_value, *exc_tb;
+    PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
+    PyObject *name_str = PyUnicode_Check(name_obj) ? Py_NewRef(name_obj) : PyObject_Str(name_obj);
+    PyObject *name_holder = NULL, *text = NULL, *text_holder = NULL;
+    const char *name = regions_text(name_str, &name_holder);
+    if (!name) {
+        parameter_warning(function, "?", "the name is no text: not recorded", WARN_NAME);
+        goto done;
+    }
     uint32_t parameter = scorep_parameter_define(name, type);
     if (type == PARAMETER_STRING) {
-        PyObject *text = PyObject_Str(value);
-        if (!text)
-            return NULL;
-        const char *s = PyUnicode_AsUTF8(text);
+        text = PyUnicode_Check(value) ? Py_NewRef(value) : PyObject_Str(value);
+        const char *s = regions_text(text, &text_holder);
         if (!s) {
-            Py_DECREF(text);
-            return NULL;
+            PyErr_Clear();
+            parameter_warning(function, name, "the value has no str(): recorded as ''", WARN_NOT_STR);
+            s = "";
         }
         scorep_parameter_string(loc, parameter, scorep_string_define(s));
-        Py_DECREF(text);
-    } else if (type == PARAMETER_INT) {
-        long long v = PyLong_AsLongLong(value);
-        if (v == -1 && PyErr_Occurred())
-            return NULL;
-        scorep_parameter_int(loc, parameter, v);
-    } else {
-        unsigned long long v = PyLong_AsUnsignedLongLong(value);
-        if (v == (unsigned long long)-1 && PyErr_Occurred())
-            return NULL;
-        scorep_parameter_uint(loc, parameter, v);
+        goto done;
     }
+    long long sv = 0;
+    unsigned long long uv = 0;
+    bool clamped = false;
+    if (!parameter_integer(value, type == PARAMETER_UINT, &sv, &uv, &clamped)) {
+        parameter_warning(function, name, "the value is no integer: not recorded", WARN_NOT_INT);
+        goto done;
+    }
+    if (type == PARAMETER_INT) {
+        if (clamped)
+            parameter_warning(function, name, "the value does not fit a signed 64-bit integer: recorded as the "
+                              "nearest one", WARN_INT_RANGE);
+        scorep_parameter_int(loc, parameter, sv);
+    } else {
+        if (clamped)
+            parameter_warning(function, name, "the value does not fit an unsigned 64-bit integer: recorded as "
+                              "the nearest one", WARN_UINT_RANGE);
+        scorep_parameter_uint(loc, parameter, uv);
+    }
+done:
+    Py_XDECREF(text_holder);
+    Py_XDECREF(text);
+    Py_XDECREF(name_holder);
+    Py_XDECREF(name_str);
+    PyErr_Clear();
+    PyErr_Restore(exc_type, exc_value, exc_tb);
     Py_RETURN_NONE;
 }
 
 static PyObject *native_parameter_int(PyObject *self, PyObject *args)
 {
     (void)self;
-    return record_parameter(args, PARAMETER_INT);
+    return record_parameter(args, PARAMETER_INT, "parameter_int");
 }
 
 static PyObject *native_parameter_uint(PyObject *self, PyObject *args)
 {
     (void)self;
-    return record_parameter(args, PARAMETER_UINT);
+    return record_parameter(args, PARAMETER_UINT, "parameter_uint");
 }
 
 static PyObject *native_parameter_string(PyObject *self, PyObject *args)
 {
     (void)self;
-    return record_parameter(args, PARAMETER_STRING);
+    return record_parameter(args, PARAMETER_STRING, "parameter_string");
 }
 
 /* ---- recording on/off, rewind ---- */
@@ -587,7 +760,15 @@ static PyMethodDef native_methods[] = {
     {"instrumenter_enable", native_instrumenter_enable, METH_VARARGS, "install the hook in this thread (and, optionally, all running threads)"},
     {"instrumenter_disable", native_instrumenter_disable, METH_NOARGS, "remove the hook from this thread"},
     {"instrumenter_enabled", native_instrumenter_enabled, METH_NOARGS, "is the hook installed in this thread?"},
-    {"run", native_run, METH_VARARGS, "run(path, globals): execute a script file as python does"},
+    {"on_main_start", native_on_main_start, METH_O,
+     "on_main_start(callback): callback(kind, args) when the interpreter starts the program (audit hook)"},
+    {"catch_termination", native_catch_termination, METH_O,
+     "catch_termination(signo): while its action is the default, write the results at once on it, then die by it"},
+    {"fork_prepare", native_fork_prepare, METH_NOARGS, "before os.fork(): stop the measurement's thread"},
+    {"fork_parent", native_fork_parent, METH_NOARGS, "after os.fork() in the parent: start it again"},
+    {"await_main", native_await_main, METH_NOARGS, "the main thread records from the __main__ module's code on"},
+    {"stop_until_exit", native_stop_until_exit, METH_NOARGS,
+     "stop recording; the results are written at exit() with its status (False: finalize now)"},
     {"region_begin", native_region_begin, METH_VARARGS, "region_begin(name, group, file, line)"},
     {"region_end", native_region_end, METH_VARARGS, "region_end(name)"},
     {"function_region", native_function_region, METH_O, "region id of a Python function, -1 if none"},

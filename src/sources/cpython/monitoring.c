@@ -2,17 +2,19 @@
  * implemented in C for PY_START/PY_RESUME/PY_THROW (enter),
  * PY_RETURN/PY_YIELD/PY_UNWIND (leave) and CALL/C_RETURN/C_RAISE (C
  * functions).  Code that is not recorded (filtered, or the measurement's
- * own) answers DISABLE, so CPython stops calling us for it. */
+ * own) answers DISABLE, so CPython stops calling us for it.  The tool id is
+ * one CPython reserves for no kind of tool, so cProfile, coverage.py and
+ * debuggers keep theirs. */
 #include "instrumenter.h"
 #include "recording.h"
 #include "regions.h"
 
 #if PY_VERSION_HEX >= 0x030C0000
 
-enum {
-    EV_PY_START = 1, EV_PY_RESUME = 2, EV_PY_RETURN = 4, EV_PY_YIELD = 8, EV_CALL = 16,
-    EV_PY_UNWIND = 4096, EV_PY_THROW = 8192, EV_C_RETURN = 32768, EV_C_RAISE = 65536,
-};
+/* Event numbers as this interpreter defines them (sys.monitoring.events,
+ * read at set-up: they differ between versions, e.g. on 3.14). */
+static int EV_PY_START, EV_PY_RESUME, EV_PY_RETURN, EV_PY_YIELD, EV_CALL, EV_PY_UNWIND, EV_PY_THROW,
+    EV_C_RETURN, EV_C_RAISE;
 
 static PyObject *monitoring;   /* the sys.monitoring module */
 static PyObject *disable;      /* sys.monitoring.DISABLE */
@@ -40,10 +42,10 @@ static __attribute__((noinline)) PyObject *on_enter_full(PyObject *const *args)
     if (record_stopped())
         Py_RETURN_NONE;
     thread_state *t = thread_current();
-    if (t && !t->started && !t->first_seen) {
+    if (t && !t->started) {
         PyFrameObject *frame = PyEval_GetFrame();  /* the starting frame (borrowed) */
         PyFrameObject *back = frame ? PyFrame_GetBack(frame) : NULL;
-        thread_first_frame(t, (PyCodeObject *)args[0], frame && !back);
+        thread_first_frame(t, (PyCodeObject *)args[0], PyEval_GetGlobals(), frame && !back);
         Py_XDECREF(back);
     }
     if (!t || t->suspended)
@@ -70,6 +72,8 @@ static __attribute__((noinline)) PyObject *on_leave_full(PyObject *const *args)
     thread_state *t = record_thread();
     if (!t)
         Py_RETURN_NONE;
+    if (!code_extra((PyCodeObject *)args[0]))
+        Py_RETURN_NONE;  /* not named yet: its frame began before the program did, it may be called later */
     uint32_t region = code_region_cached((PyCodeObject *)args[0]);
     if (!REGION_RECORDED(region))
         return Py_NewRef(disable);
@@ -111,19 +115,22 @@ static PyObject *on_unwind(PyObject *self, PyObject *const *args, Py_ssize_t nar
     Py_RETURN_NONE;
 }
 
-/* CALL: (code, offset, callable, arg0).  Only calls of C functions and
- * method descriptors are regions; a call site that calls anything else, or
- * that belongs to the measurement's own code, is disabled.  (The fast path
- * takes only call sites in code that is recorded itself.) */
+/* CALL: (code, offset, callable, arg0).  Calls of C functions and method
+ * descriptors are regions.  A call site is disabled only in the
+ * measurement's own code: anywhere else the same site may call a Python
+ * function now and a C function next time (for fn in (f, len): fn(x)), so
+ * other calls are answered with None, as cheaply as possible.  (The fast
+ * path takes only call sites in code that is recorded itself.) */
 static __attribute__((noinline)) PyObject *on_call_full(PyObject *const *args)
 {
     thread_state *t = record_thread();
     if (!t)
         Py_RETURN_NONE;
-    uint32_t region = callable_region(args[2]);
-    if (!REGION_RECORDED(region) || event_code_region(args[0]) == REGION_SKIP)
+    if (event_code_region(args[0]) == REGION_SKIP)
         return Py_NewRef(disable);
-    scorep_enter(t->loc, region);
+    uint32_t region = callable_region(args[2]);
+    if (REGION_RECORDED(region))
+        scorep_enter(t->loc, region);
     Py_RETURN_NONE;
 }
 
@@ -131,8 +138,12 @@ static PyObject *on_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs
 {
     (void)self;
     (void)nargs;
+    PyObject *callable = args[2];
+    /* the common calls that are no C function: one compare each */
+    if (Py_IS_TYPE(callable, &PyFunction_Type) || Py_IS_TYPE(callable, &PyMethod_Type))
+        Py_RETURN_NONE;
     if (code_region_fast((PyCodeObject *)args[0]) < EVENT_REGION_LIMIT &&
-        record_fast(thread_current_state, EVENT_ENTER, callable_region_cached(args[2])))
+        record_fast(thread_current_state, EVENT_ENTER, callable_region_cached(callable)))
         Py_RETURN_NONE;
     return on_call_full(args);
 }
@@ -166,12 +177,77 @@ static PyMethodDef callbacks[] = {
 };
 
 static const struct {
-    int event;
+    int *event;
+    const char *name;
     int callback;
 } registrations[] = {
-    {EV_PY_START, 0}, {EV_PY_RESUME, 0}, {EV_PY_RETURN, 1}, {EV_PY_YIELD, 1}, {EV_PY_THROW, 2},
-    {EV_PY_UNWIND, 3}, {EV_CALL, 4}, {EV_C_RETURN, 5}, {EV_C_RAISE, 5},
+    {&EV_PY_START, "PY_START", 0},   {&EV_PY_RESUME, "PY_RESUME", 0}, {&EV_PY_RETURN, "PY_RETURN", 1},
+    {&EV_PY_YIELD, "PY_YIELD", 1},   {&EV_PY_THROW, "PY_THROW", 2},   {&EV_PY_UNWIND, "PY_UNWIND", 3},
+    {&EV_CALL, "CALL", 4},           {&EV_C_RETURN, "C_RETURN", 5},   {&EV_C_RAISE, "C_RAISE", 5},
 };
+
+/* The event numbers from sys.monitoring.events. */
+static int read_event_numbers(void)
+{
+    PyObject *events = PyObject_GetAttrString(monitoring, "events");
+    if (!events)
+        return -1;
+    for (size_t i = 0; i < sizeof registrations / sizeof registrations[0]; i++) {
+        PyObject *value = PyObject_GetAttrString(events, registrations[i].name);
+        long number = value ? PyLong_AsLong(value) : -1;
+        Py_XDECREF(value);
+        if (number <= 0 || number > INT_MAX) {
+            if (!PyErr_Occurred())
+                PyErr_Format(PyExc_RuntimeError, "sys.monitoring.events.%s is not an event number",
+                             registrations[i].name);
+            Py_DECREF(events);
+            return -1;
+        }
+        *registrations[i].event = (int)number;
+    }
+    Py_DECREF(events);
+    return 0;
+}
+
+/* The tool ids CPython leaves to tools other than debuggers, coverage,
+ * profilers and optimizers (sys.monitoring.DEBUGGER_ID etc.): a program
+ * that uses cProfile, coverage.py or pdb keeps them. */
+static int claim_tool_id(void)
+{
+    static const char *const reserved_names[] = {"DEBUGGER_ID", "COVERAGE_ID", "PROFILER_ID", "OPTIMIZER_ID"};
+    bool reserved[6] = {false};
+    for (size_t i = 0; i < sizeof reserved_names / sizeof reserved_names[0]; i++) {
+        PyObject *value = PyObject_GetAttrString(monitoring, reserved_names[i]);
+        long id = value ? PyLong_AsLong(value) : -1;
+        Py_XDECREF(value);
+        PyErr_Clear();
+        if (id >= 0 && id < 6)
+            reserved[id] = true;
+    }
+    char taken[160] = "";
+    for (int id = 0; id < 6; id++) {
+        if (reserved[id])
+            continue;
+        PyObject *r = PyObject_CallMethod(monitoring, "use_tool_id", "is", id, "scorep");
+        if (r) {
+            Py_DECREF(r);
+            return id;
+        }
+        PyErr_Clear();
+        PyObject *owner = PyObject_CallMethod(monitoring, "get_tool", "i", id);
+        PyObject *text = owner ? PyObject_Repr(owner) : NULL;
+        const char *utf8 = text ? PyUnicode_AsUTF8(text) : NULL;
+        size_t used = strlen(taken);
+        snprintf(taken + used, sizeof taken - used, "%s%d (%s)", used ? ", " : "", id, utf8 ? utf8 : "?");
+        Py_XDECREF(text);
+        Py_XDECREF(owner);
+        PyErr_Clear();
+    }
+    PyErr_Format(PyExc_RuntimeError,
+                 "every sys.monitoring tool id free for other tools is in use (%s): "
+                 "measure with --instrumenter-type=profile instead", taken);
+    return -1;
+}
 
 static int event_mask(void)
 {
@@ -196,26 +272,16 @@ static int monitoring_setup(void)
     disable = PyObject_GetAttrString(monitoring, "DISABLE");
     if (!disable)
         return -1;
-    /* the profiler id, else any free one */
-    static const int candidates[] = {2, 3, 4, 5, 1};
-    for (size_t i = 0; i < sizeof candidates / sizeof candidates[0] && tool_id < 0; i++) {
-        PyObject *r = PyObject_CallMethod(monitoring, "use_tool_id", "is", candidates[i], "scorep");
-        if (r) {
-            Py_DECREF(r);
-            tool_id = candidates[i];
-        } else {
-            PyErr_Clear();
-        }
-    }
-    if (tool_id < 0) {
-        PyErr_SetString(PyExc_RuntimeError, "sys.monitoring has no free tool id for scorep");
+    if (read_event_numbers() < 0)
         return -1;
-    }
+    tool_id = claim_tool_id();
+    if (tool_id < 0)
+        return -1;
     for (size_t i = 0; i < sizeof registrations / sizeof registrations[0]; i++) {
         PyObject *fn = PyCFunction_New(&callbacks[registrations[i].callback], NULL);
         if (!fn)
             return -1;
-        PyObject *r = PyObject_CallMethod(monitoring, "register_callback", "iiO", tool_id, registrations[i].event, fn);
+        PyObject *r = PyObject_CallMethod(monitoring, "register_callback", "iiO", tool_id, *registrations[i].event, fn);
         Py_DECREF(fn);
         if (!r)
             return -1;

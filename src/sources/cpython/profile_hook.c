@@ -70,8 +70,15 @@ static __attribute__((noinline)) int callback_full(PyObject *obj, PyFrameObject 
     if (__builtin_expect(thread_is_pending_marker(obj), 0) && resolve_pending(&obj, trace) < 0)
         return 0;
     thread_state *thread = (thread_state *)obj;
-    if (__builtin_expect(thread->suspended != 0, 0))
-        return 0;
+    if (__builtin_expect(thread->suspended != 0, 0)) {
+        if (thread->started || what != PyTrace_CALL)
+            return 0;
+        PyObject *globals = frame_globals(frame);
+        bool begins = thread_main_begins(thread, frame_code(frame), globals);
+        Py_XDECREF(globals);
+        if (!begins)
+            return 0;
+    }
     scorep_location *loc = thread->loc;
     uint32_t region;
     switch (what) {

@@ -216,21 +216,69 @@ PyObject *regions_code_name(PyCodeObject *code, PyObject *globals)
     return result;
 }
 
+/* A str as the NUL-terminated UTF-8 text the core stores: lone
+ * surrogates (and any other code point UTF-8 cannot hold) as \\udcxx, NUL
+ * as \\x00, so every name is recorded.  The text lives in *holder (a new
+ * reference to release); NULL only when memory is short. */
+const char *regions_text(PyObject *text, PyObject **holder)
+{
+    *holder = NULL;
+    if (!text || !PyUnicode_Check(text))
+        return NULL;
+    Py_ssize_t size;
+    const char *utf8 = PyUnicode_AsUTF8AndSize(text, &size);
+    if (utf8 && !memchr(utf8, '\0', (size_t)size))
+        return utf8;
+    PyErr_Clear();
+    PyObject *bytes = PyUnicode_AsEncodedString(text, "utf-8", "backslashreplace");
+    if (!bytes) {
+        PyErr_Clear();
+        return NULL;
+    }
+    const char *data = PyBytes_AS_STRING(bytes);
+    Py_ssize_t n = PyBytes_GET_SIZE(bytes), nuls = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        nuls += data[i] == '\0';
+    if (nuls) {
+        PyObject *escaped = PyBytes_FromStringAndSize(NULL, n + 3 * nuls);
+        if (!escaped) {
+            Py_DECREF(bytes);
+            PyErr_Clear();
+            return NULL;
+        }
+        char *out = PyBytes_AS_STRING(escaped);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (data[i] == '\0') {
+                memcpy(out, "\\x00", 4);
+                out += 4;
+            } else {
+                *out++ = data[i];
+            }
+        }
+        Py_SETREF(bytes, escaped);
+    }
+    *holder = bytes;
+    return PyBytes_AS_STRING(bytes);
+}
+
 /* The file name made absolute without calling Python code (which the
  * instrumenter would record). */
 PyObject *regions_absolute_file(PyObject *filename)
 {
-    const char *f = PyUnicode_Check(filename) ? PyUnicode_AsUTF8(filename) : NULL;
-    if (!f) {
-        PyErr_Clear();
+    PyObject *holder;
+    const char *f = regions_text(filename, &holder);
+    if (!f)
         return PyUnicode_FromString("");
-    }
     char cwd[4096];
-    if (f[0] == '/' || f[0] == '<' || f[0] == '\0' || !getcwd(cwd, sizeof cwd))
+    if (f[0] == '/' || f[0] == '<' || f[0] == '\0' || !getcwd(cwd, sizeof cwd)) {
+        Py_XDECREF(holder);
         return Py_NewRef(filename);
+    }
     while (f[0] == '.' && f[1] == '/')
         f += 2;
-    return PyUnicode_FromFormat("%s/%s", cwd, f);
+    PyObject *absolute = PyUnicode_FromFormat("%s/%s", cwd, f);
+    Py_XDECREF(holder);
+    return absolute;
 }
 
 uint32_t regions_name_code(PyCodeObject *code, PyObject *globals)
@@ -242,15 +290,19 @@ uint32_t regions_name_code(PyCodeObject *code, PyObject *globals)
         PyObject *name = regions_code_name(code, globals);
         PyObject *module = globals ? PyDict_GetItemString(globals, "__name__") : NULL;
         PyObject *file = regions_absolute_file(code->co_filename);
-        const char *name_s = name ? PyUnicode_AsUTF8(name) : NULL;
-        const char *module_s = module && PyUnicode_Check(module) ? PyUnicode_AsUTF8(module) : "";
-        const char *file_s = file ? PyUnicode_AsUTF8(file) : "";
-        if (name_s && scorep_region_filtered(name_s, file_s))
+        PyObject *name_holder, *module_holder, *file_holder;
+        const char *name_s = regions_text(name, &name_holder);
+        const char *module_s = regions_text(module, &module_holder);
+        const char *file_s = regions_text(file, &file_holder);
+        if (name_s && scorep_region_filtered(name_s, file_s ? file_s : ""))
             region = REGION_FILTERED;
         else if (name_s)
             region = scorep_region_define(name_s, module_s ? module_s : "", file_s ? file_s : "",
                                           (uint32_t)code->co_firstlineno, REGION_ROLE_FUNCTION, REGION_PARADIGM_USER);
         PyErr_Clear();
+        Py_XDECREF(name_holder);
+        Py_XDECREF(module_holder);
+        Py_XDECREF(file_holder);
         Py_XDECREF(name);
         Py_XDECREF(file);
     }
@@ -330,7 +382,8 @@ static PyObject *cfunction_name(PyCFunctionObject *f)
 static uint32_t c_region_named(PyObject *name)
 {
     uint32_t region = REGION_SKIP;
-    const char *s = name ? PyUnicode_AsUTF8(name) : NULL;
+    PyObject *holder;
+    const char *s = regions_text(name, &holder);
     if (s) {
         const char *colon = strchr(s, ':');
         char group[256];
@@ -339,6 +392,7 @@ static uint32_t c_region_named(PyObject *name)
                      ? REGION_FILTERED
                      : scorep_region_define(s, group, "", 0, REGION_ROLE_FUNCTION, REGION_PARADIGM_COMPILER);
     }
+    Py_XDECREF(holder);
     Py_XDECREF(name);
     PyErr_Clear();
     return region;

@@ -24,6 +24,11 @@
 bool regions_init(PyObject *own_package_dir);
 
 bool regions_is_own_file(PyObject *filename);
+
+/* A str as NUL-terminated UTF-8 for the core, escaped where UTF-8 or C
+ * strings cannot hold it (lone surrogates, NUL); *holder: a reference to
+ * release afterwards (may be NULL).  NULL if text is no str. */
+const char *regions_text(PyObject *text, PyObject **holder);
 /* The file name made absolute without running Python code. */
 PyObject *regions_absolute_file(PyObject *filename);
 

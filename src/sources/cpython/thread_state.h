@@ -59,7 +59,16 @@ void threads_remember_running(void);
  * instrumenter came on is not in its outermost frame and is left alone; any
  * other new thread (_thread.start_new_thread, threads of C extensions)
  * starts here.  Returns whether the thread runs its program now. */
-bool thread_first_frame(thread_state *t, PyCodeObject *code, bool outermost);
+bool thread_first_frame(thread_state *t, PyCodeObject *code, PyObject *globals, bool outermost);
+
+/* python -m scorep: the main thread is not started when its state is made
+ * but at the first frame of the __main__ module's code (a script, -m
+ * module, -c command, stdin): the interpreter's own way there (runpy) is
+ * not part of the program. */
+void threads_await_main(void);
+/* Called with a new frame while the main thread waits for __main__
+ * (globals: the frame's, borrowed): true if it starts now. */
+bool thread_main_begins(thread_state *t, PyCodeObject *code, PyObject *globals);
 
 /* The thread reached its program (Thread.run): record from now on, under
  * the name the program gave it. */

@@ -7,6 +7,9 @@
 __thread thread_state *thread_current_state __attribute__((tls_model("initial-exec")));
 static PyObject *registry;        /* list of every thread_state made: keeps them alive */
 static thread_state *pending_marker;
+/* python -m scorep: the main thread records from the first frame of the
+ * __main__ module's code on (threads_await_main) */
+static bool await_main;
 
 static void thread_state_dealloc(PyObject *self)
 {
@@ -111,7 +114,7 @@ thread_state *thread_state_new(void)
         /* threads started during the measurement begin recording in
          * thread_starts(); the first thread and those already running when
          * the measurement started begin at once */
-        state_init(state, loc, loc->index == 0 || thread_was_running(PyThread_get_thread_ident()));
+        state_init(state, loc, (loc->index == 0 && !await_main) || thread_was_running(PyThread_get_thread_ident()));
         if (state->started)
             name_from_threading(loc);
         bool kept = registry_keep(state);
@@ -154,10 +157,37 @@ static bool is_threading_bootstrap(PyCodeObject *code)
            strcmp(file + n - (sizeof suffix - 1), suffix) == 0;
 }
 
-bool thread_first_frame(thread_state *t, PyCodeObject *code, bool outermost)
+void threads_await_main(void) { await_main = true; }
+
+/* The code of the __main__ module: "<module>" run with __name__ ==
+ * "__main__" in its globals (no Python code runs). */
+static bool is_main_module(PyCodeObject *code, PyObject *globals)
 {
-    if (t->started || t->first_seen)
-        return t->started;
+    if (!globals || !PyDict_Check(globals) || !PyUnicode_Check(code->co_name) ||
+        PyUnicode_CompareWithASCIIString(code->co_name, "<module>") != 0)
+        return false;
+    PyObject *name = PyDict_GetItemString(globals, "__name__");  /* borrowed, no exception */
+    return name && PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, "__main__") == 0;
+}
+
+bool thread_main_begins(thread_state *t, PyCodeObject *code, PyObject *globals)
+{
+    if (t->started || !await_main || !t->loc || t->loc->index != 0 || !is_main_module(code, globals))
+        return false;
+    t->started = true;
+    t->first_seen = true;
+    t->suspended--;
+    return true;
+}
+
+bool thread_first_frame(thread_state *t, PyCodeObject *code, PyObject *globals, bool outermost)
+{
+    if (t->started)
+        return true;
+    if (await_main && t->loc && t->loc->index == 0)
+        return thread_main_begins(t, code, globals);
+    if (t->first_seen)
+        return false;
     t->first_seen = true;
     if (!outermost || is_threading_bootstrap(code))
         return false;
