@@ -14,7 +14,7 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 # sys.monitoring (PEP 669) where the interpreter has it, else the profile hook
 DEFAULT_INSTRUMENTER = "monitoring" if sys.version_info >= (3, 12) else "profile"
 
-_state = {"instrumenter": DEFAULT_INSTRUMENTER}
+_state = {"instrumenter": DEFAULT_INSTRUMENTER, "program_thread_hook": None}
 
 
 class ConfigurationError(Exception):
@@ -36,6 +36,7 @@ def start(instrumenter_type: str = DEFAULT_INSTRUMENTER, c_calls: bool | None = 
         return False
     _native.configure(instrumenter_type, True if c_calls is None else c_calls)
     _state["instrumenter"] = instrumenter_type
+    _share_hooks_with_the_program(instrumenter_type)
     atexit.register(_at_exit)
     # the measurement's thread is not there while the program forks (Python
     # 3.12+ warns about forking a multi-threaded process)
@@ -44,16 +45,42 @@ def start(instrumenter_type: str = DEFAULT_INSTRUMENTER, c_calls: bool | None = 
     return True
 
 
+def _share_hooks_with_the_program(instrumenter_type: str) -> None:
+    """The program keeps sys.setprofile/getprofile (settrace/gettrace with
+    the trace instrumenter) and threading.setprofile/getprofile: its hooks
+    run after the measurement's, as they would alone."""
+    trace = instrumenter_type in ("trace", "cTrace")
+    slot = "trace" if trace else "profile"
+    functions = _native.program_hook_functions(getattr(sys, "set" + slot), getattr(sys, "get" + slot))
+    if functions is not None:
+        sys_set, sys_get = functions
+        setattr(sys, "set" + slot, sys_set)
+        setattr(sys, "get" + slot, sys_get)
+    # the measurement's thread-start hook stands in for the program's
+    original_set = getattr(sys, "setprofile") if functions is None or trace else None
+    threading_set = getattr(threading, "set" + slot)
+    def set_hook(func):
+        _state["program_thread_hook"] = _native.program_thread_hook(func, original_set)
+
+    def get_hook():
+        return _state["program_thread_hook"]
+
+    for wrapper, original in ((set_hook, threading_set), (get_hook, getattr(threading, "get" + slot, None))):
+        if original is None:
+            continue
+        for attribute in ("__name__", "__qualname__", "__doc__", "__module__"):
+            setattr(wrapper, attribute, getattr(original, attribute))
+        setattr(threading, original.__name__, wrapper)
+    _state["threading_set"] = threading_set
+
+
 def enable_instrumenter(all_threads: bool = False) -> None:
     """Install the hook in this thread, for new threads, and optionally in
     every thread already running."""
     if _native.state() != "running" or _state["instrumenter"] == "dummy":
         return
-    if _state["instrumenter"] in ("trace", "cTrace"):
-        threading.settrace(_native.thread_start)
-    else:
-        # with sys.monitoring too: it marks where a new thread's program starts
-        threading.setprofile(_native.thread_start)
+    # with sys.monitoring too: it marks where a new thread's program starts
+    _state["threading_set"](_native.thread_start)
     # last: nothing of ours after this point shows up in the measurement
     _native.instrumenter_enable(all_threads)
 
@@ -64,10 +91,10 @@ def disable_instrumenter() -> None:
 
 
 def _reset_thread_hooks() -> None:
-    if _state["instrumenter"] in ("trace", "cTrace"):
-        threading.settrace(None)  # type: ignore[arg-type]
-    else:
-        threading.setprofile(None)  # type: ignore[arg-type]
+    # new threads get the program's own hook again
+    setter = _state.get("threading_set")
+    if setter is not None:
+        setter(_state["program_thread_hook"])
 
 
 def finalize() -> str | None:

@@ -20,6 +20,10 @@ from helpers.otf2_trace import Trace, read_trace  # noqa: E402
 HAS_EVAL = (3, 9) <= sys.version_info < (3, 12)
 EVAL_ONLY = pytest.mark.skipif(not HAS_EVAL, reason="PEP 523 instrumenter: 3.9-3.11")
 
+# Every instrumenter this Python has, as --instrumenter-type values.
+INSTRUMENTERS = (["monitoring"] if sys.version_info >= (3, 12) else []) + ["profile", "trace"] + \
+    (["eval"] if HAS_EVAL else [])
+
 # Variables of the test environment that would change what the measurement does.
 _SCOREP_VARS = [name for name in os.environ if name.startswith("SCOREP_")]
 

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
@@ -36,6 +37,7 @@ static void deadline_in(struct timespec *ts, long ms)
 static void *drain_main(void *unused)
 {
     (void)unused;
+
     long period = DRAIN_PERIOD_MS;
     pthread_mutex_lock(&lock);
     while (!stopping) {
@@ -65,7 +67,13 @@ bool drain_start(drain_pass pass)
     if (!atomic_load(&running)) {
         stopping = false;
         pass_function = pass;
+        /* the program's signals go to the program's threads: the new
+         * thread starts with every signal blocked */
+        sigset_t all, previous;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &previous);
         atomic_store(&running, pthread_create(&thread, NULL, drain_main, NULL) == 0);
+        pthread_sigmask(SIG_SETMASK, &previous, NULL);
     }
     bool ok = atomic_load(&running);
     pthread_mutex_unlock(&lock);

@@ -33,6 +33,7 @@ static int exit_status;
 static bool has_exit_status;
 static uint64_t stop_time;  /* scorep_measurement_stop(): the end of the time line */
 static _Atomic int termination_signal;  /* caught (scorep_catch_termination), 0 if none */
+static _Atomic bool finishing;          /* scorep_measurement_finish() is writing */
 static void die_by(int signo);
 static pthread_mutex_t lifecycle_lock = PTHREAD_MUTEX_INITIALIZER;
 static substrate_facts facts;  /* what the substrates keep for the whole run */
@@ -277,6 +278,7 @@ bool scorep_measurement_finish(void)
         pthread_mutex_unlock(&lifecycle_lock);
         return true;
     }
+    atomic_store(&finishing, true);
     state_set(MEASUREMENT_STOPPED);
     uint64_t end_time = buffers_finish(stop_time ? stop_time : clock_now());
     substrate_summary summary = {
@@ -317,7 +319,24 @@ bool scorep_measurement_finish(void)
 /* A signal whose default action ends the process arrived: the drain thread
  * writes the results (the program's threads may be in a long C call) and
  * then ends the process by that signal, as it would have without us. */
-static void on_termination_signal(int signo) { atomic_store(&termination_signal, signo); }
+/* The thread the signal interrupted stops here, as the program would have
+ * stopped without us, until the drain thread has written the results and
+ * ends the process (at most TERMINATION_WAIT_S: should it be stuck, the
+ * process ends by the signal all the same). */
+#define TERMINATION_WAIT_S 60
+
+static void on_termination_signal(int signo)
+{
+    atomic_store(&termination_signal, signo);
+    if (atomic_load(&finishing))
+        return;  /* the results are being written: the process ends by the signal after that */
+    if (!buffers_drain_running())
+        die_by(signo);
+    struct timespec step = {0, 1000000};
+    for (long waited = 0; waited < TERMINATION_WAIT_S * 1000L; waited++)
+        nanosleep(&step, NULL);
+    die_by(signo);
+}
 
 static void die_by(int signo)
 {

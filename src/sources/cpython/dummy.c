@@ -11,7 +11,7 @@ static int dummy_thread_begins(thread_state *t, PyObject *frame, const char *eve
     (void)t;
     (void)frame;
     (void)event;
-    PyEval_SetProfile(NULL, NULL);
+    OWN_HOOK_CHANGE(PyEval_SetProfile(NULL, NULL));
     return 0;
 }
 

@@ -11,6 +11,8 @@ static const instrumenter *selected = &profile_instrumenter;
 static bool error_region_reported;
 static uint32_t error_region = DEFS_NO_ID, error_parameter;
 
+static int add_audit_hook(void);
+
 static bool running(void) { return scorep_measurement_phase() == SCOREP_RUNNING; }
 
 static scorep_location *current_location(void)
@@ -47,7 +49,7 @@ static PyObject *native_init(PyObject *self, PyObject *args)
         return NULL;
     if (scorep_measurement_phase() != SCOREP_NOT_STARTED)
         Py_RETURN_FALSE;
-    if (!regions_init(package_dir))
+    if (!regions_init(package_dir) || add_audit_hook() < 0)
         return NULL;
     Py_ssize_t argc = PyList_GET_SIZE(argv);
     char **cargs = PyMem_Calloc((size_t)argc + 1, sizeof *cargs);
@@ -149,9 +151,9 @@ static PyObject *native_thread_start(PyObject *module, PyObject *const *args, Py
     (void)module;
     if (record_stopped() || selected == &dummy_instrumenter) {
         if (selected == &trace_instrumenter)
-            PyEval_SetTrace(NULL, NULL);
+            OWN_HOOK_CHANGE(PyEval_SetTrace(NULL, NULL));
         else
-            PyEval_SetProfile(NULL, NULL);
+            OWN_HOOK_CHANGE(PyEval_SetProfile(NULL, NULL));
         Py_RETURN_NONE;
     }
     thread_state *state = thread_current();
@@ -178,10 +180,27 @@ static PyMethodDef thread_start_def = {"thread_start", (PyCFunction)(void (*)(vo
 /* Called once, from the audit hook, when the interpreter starts running
  * the program (its file, module, command or stdin). */
 static PyObject *main_start_callback;
+static int audit_hook(const char *event, PyObject *args, void *data);
+
+static int add_audit_hook(void)
+{
+    static bool hooked;
+    if (!hooked) {
+        if (PySys_AddAuditHook(audit_hook, NULL) < 0)
+            return -1;
+        hooked = true;
+    }
+    return 0;
+}
 
 static int audit_hook(const char *event, PyObject *args, void *data)
 {
     (void)data;
+    if (event[0] == 's' && selected->foreign_change &&
+        strcmp(event, selected == &trace_instrumenter ? "sys.settrace" : "sys.setprofile") == 0) {
+        selected->foreign_change();
+        return 0;
+    }
     if (!main_start_callback || strncmp(event, "cpython.run_", 12) != 0)
         return 0;
     const char *what = event + 12;
@@ -208,14 +227,98 @@ static PyObject *native_on_main_start(PyObject *self, PyObject *callback)
         PyErr_SetString(PyExc_TypeError, "on_main_start() needs a callable");
         return NULL;
     }
-    static bool hooked;
-    if (!hooked) {
-        if (PySys_AddAuditHook(audit_hook, NULL) < 0)
-            return NULL;
-        hooked = true;
-    }
+    if (add_audit_hook() < 0)
+        return NULL;
     Py_XSETREF(main_start_callback, Py_NewRef(callback));
     Py_RETURN_NONE;
+}
+
+/* ---- the program's own profile and trace hooks ---- */
+
+static PyObject *program_set(PyObject *self, PyObject *func)
+{
+    (void)self;
+    if (func != Py_None && !PyCallable_Check(func)) {
+        /* as CPython's own sys.setprofile: any object is taken, calling it fails later */
+    }
+    if (!selected->program_hook_set) {
+        PyErr_SetString(PyExc_RuntimeError, "scorep: this instrumenter does not use the profile slot");
+        return NULL;
+    }
+    if (selected->program_hook_set(func) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *program_get(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    if (!selected->program_hook) {
+        PyErr_SetString(PyExc_RuntimeError, "scorep: this instrumenter does not use the profile slot");
+        return NULL;
+    }
+    return selected->program_hook();
+}
+
+/* fn.__doc__ as UTF-8, kept alive for good (a method definition's doc) */
+static const char *kept_doc(PyObject *fn)
+{
+    PyObject *doc = PyObject_GetAttrString(fn, "__doc__");
+    const char *text = doc && PyUnicode_Check(doc) ? PyUnicode_AsUTF8(doc) : NULL;
+    if (!text) {
+        Py_XDECREF(doc);
+        PyErr_Clear();
+    }
+    return text;
+}
+
+static PyMethodDef program_hook_defs[] = {
+    {"setprofile", program_set, METH_O, NULL},
+    {"getprofile", program_get, METH_NOARGS, NULL},
+    {"settrace", program_set, METH_O, NULL},
+    {"gettrace", program_get, METH_NOARGS, NULL},
+};
+
+/* (set, get): what the program's sys.setprofile and sys.getprofile (or
+ * settrace/gettrace) become while the profile (trace) instrumenter holds
+ * that slot; original_set, original_get: CPython's. */
+static PyObject *native_program_hook_functions(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *original_set, *original_get;
+    if (!PyArg_ParseTuple(args, "OO", &original_set, &original_get))
+        return NULL;
+    if (!selected->program_hook_originals)
+        Py_RETURN_NONE;
+    selected->program_hook_originals(original_set, original_get);
+    int first = selected == &trace_instrumenter ? 2 : 0;
+    PyObject *module = PyUnicode_FromString("sys");
+    if (!module)
+        return NULL;
+    /* the same documentation as CPython's own */
+    program_hook_defs[first].ml_doc = kept_doc(original_set);
+    program_hook_defs[first + 1].ml_doc = kept_doc(original_get);
+    PyObject *set = PyCFunction_NewEx(&program_hook_defs[first], NULL, module);
+    PyObject *get = PyCFunction_NewEx(&program_hook_defs[first + 1], NULL, module);
+    Py_DECREF(module);
+    if (!set || !get) {
+        Py_XDECREF(set);
+        Py_XDECREF(get);
+        return NULL;
+    }
+    return Py_BuildValue("(NN)", set, get);
+}
+
+/* The program's threading.setprofile()/settrace() hook for new threads. */
+static PyObject *native_program_thread_hook(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *func, *original_set;
+    if (!PyArg_ParseTuple(args, "OO", &func, &original_set))
+        return NULL;
+    threads_set_program_hook(func, original_set);
+    return Py_NewRef(threads_program_hook ? threads_program_hook : Py_None);
 }
 
 static PyObject *native_await_main(PyObject *self, PyObject *unused)
@@ -253,6 +356,8 @@ static PyObject *native_stop_until_exit(PyObject *self, PyObject *unused)
             Py_RETURN_FALSE;
         registered = true;
     }
+    if (selected->report)
+        selected->report();
     selected->uninstall();
     scorep_measurement_stop();
     finish_at_exit = true;
@@ -659,6 +764,8 @@ static PyObject *native_finalize(PyObject *self, PyObject *unused)
     (void)unused;
     if (scorep_measurement_phase() == SCOREP_NOT_STARTED)
         Py_RETURN_NONE;
+    if (running() && selected->report)
+        selected->report();
     selected->uninstall();
     scorep_measurement_finish();
     const char *dir = scorep_experiment_directory();
@@ -766,6 +873,11 @@ static PyMethodDef native_methods[] = {
      "catch_termination(signo): while its action is the default, write the results at once on it, then die by it"},
     {"fork_prepare", native_fork_prepare, METH_NOARGS, "before os.fork(): stop the measurement's thread"},
     {"fork_parent", native_fork_parent, METH_NOARGS, "after os.fork() in the parent: start it again"},
+    {"program_hook_functions", native_program_hook_functions, METH_VARARGS,
+     "program_hook_functions(sys_set, sys_get): the program's sys.setprofile/getprofile (or settrace/gettrace) "
+     "while the instrumenter holds that slot, or None"},
+    {"program_thread_hook", native_program_thread_hook, METH_VARARGS,
+     "program_thread_hook(func, sys_setprofile): the program's threading.setprofile() value; returns it"},
     {"await_main", native_await_main, METH_NOARGS, "the main thread records from the __main__ module's code on"},
     {"stop_until_exit", native_stop_until_exit, METH_NOARGS,
      "stop recording; the results are written at exit() with its status (False: finalize now)"},

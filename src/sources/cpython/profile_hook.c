@@ -1,7 +1,15 @@
 /* The profile and trace instrumenters: CPython's profile hook
  * (PyEval_SetProfile: Python and C calls) or trace hook (PyEval_SetTrace:
  * Python calls) turned into enter/leave records.  Each thread has its own
- * hook, installed when the thread starts (thread_begins). */
+ * hook, installed when the thread starts (thread_begins).
+ *
+ * Programs use the same slot (sys.setprofile, cProfile, pdb, coverage).
+ * The measurement keeps it and calls the program's hook after recording
+ * each event, as CPython would have called it alone: sys.setprofile(),
+ * sys.getprofile() and threading.setprofile() of the program go through
+ * program_hook_set() and friends, and a hook that code in C sets directly
+ * (cProfile before 3.12) is taken over in the main thread right after it
+ * was set (an audit event, then a pending call), and called from ours. */
 #include "instrumenter.h"
 #include "recording.h"
 #include "regions.h"
@@ -40,6 +48,19 @@ static inline uint32_t cfunction_region_fast(PyObject *func)
 
 static int profile_callback(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg);
 static int trace_callback(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg);
+static int profile_chained(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg);
+static int trace_chained(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg);
+
+static bool chained(const thread_state *t) { return t->program_hook || t->foreign_func; }
+
+/* Our hook for the thread, calling the program's after it if it has one. */
+static void set_hook(thread_state *t, bool trace)
+{
+    if (trace)
+        OWN_HOOK_CHANGE(PyEval_SetTrace(chained(t) ? trace_chained : trace_callback, (PyObject *)t));
+    else
+        OWN_HOOK_CHANGE(PyEval_SetProfile(chained(t) ? profile_chained : profile_callback, (PyObject *)t));
+}
 
 /* A thread that was running before the measurement started got the pending
  * marker; on its first event it gets its own state. */
@@ -49,15 +70,12 @@ static int resolve_pending(PyObject **obj, bool trace)
     if (!state) {
         /* the measurement has ended: this thread's hook goes too */
         if (trace)
-            PyEval_SetTrace(NULL, NULL);
+            OWN_HOOK_CHANGE(PyEval_SetTrace(NULL, NULL));
         else
-            PyEval_SetProfile(NULL, NULL);
+            OWN_HOOK_CHANGE(PyEval_SetProfile(NULL, NULL));
         return -1;
     }
-    if (trace)
-        PyEval_SetTrace(trace_callback, (PyObject *)state);
-    else
-        PyEval_SetProfile(profile_callback, (PyObject *)state);
+    set_hook(state, trace);
     *obj = (PyObject *)state;
     return 0;
 }
@@ -98,14 +116,17 @@ static __attribute__((noinline)) int callback_full(PyObject *obj, PyFrameObject 
         region = callable_region(arg);
         /* C calls made by the measurement's own Python code are not shown
          * (those made by filtered functions are: filters are per region) */
-        if (REGION_RECORDED(region) && frame_region(frame) != REGION_SKIP)
+        if (REGION_RECORDED(region) && frame_region(frame) != REGION_SKIP) {
             scorep_enter(loc, region);
+            thread->open_c_region = region;
+        }
         break;
     case PyTrace_C_RETURN:
     case PyTrace_C_EXCEPTION:
         if (!record_c_calls)
             break;
         region = callable_region_cached(arg);
+        thread->open_c_region = UINT32_MAX;
         if (REGION_RECORDED(region) && frame_region_seen(frame) != REGION_SKIP)
             scorep_leave(loc, region);
         break;
@@ -131,17 +152,23 @@ static int profile_callback(PyObject *obj, PyFrameObject *frame, int what, PyObj
         if (record_fast(t, EVENT_LEAVE, code_region_fast(frame_code(frame))))
             return 0;
         break;
-    case PyTrace_C_CALL:
+    case PyTrace_C_CALL: {
         /* the caller's region tells whether it is the measurement's own code */
+        uint32_t region = cfunction_region_fast(arg);
         if (record_c_calls && code_region_fast(frame_code(frame)) < EVENT_REGION_LIMIT &&
-            record_fast(t, EVENT_ENTER, cfunction_region_fast(arg)))
+            record_fast(t, EVENT_ENTER, region)) {
+            t->open_c_region = region;
             return 0;
+        }
         break;
+    }
     case PyTrace_C_RETURN:
     case PyTrace_C_EXCEPTION:
         if (record_c_calls && code_region_fast(frame_code(frame)) < EVENT_REGION_LIMIT &&
-            record_fast(t, EVENT_LEAVE, cfunction_region_fast(arg)))
+            record_fast(t, EVENT_LEAVE, cfunction_region_fast(arg))) {
+            t->open_c_region = UINT32_MAX;
             return 0;
+        }
         break;
     default:
         return 0;
@@ -164,7 +191,261 @@ static int trace_callback(PyObject *obj, PyFrameObject *frame, int what, PyObjec
     return callback_full(obj, frame, what, arg, true);
 }
 
+/* ---- the program's own hook ---- */
+
+static PyObject *event_names[8];  /* "call", "exception", ... as CPython passes them */
+
+static bool event_names_ready(void)
+{
+    static const char *const names[8] = {"call", "exception", "line", "return",
+                                         "c_call", "c_exception", "c_return", "opcode"};
+    for (int i = 0; i < 8; i++)
+        if (!event_names[i] && !(event_names[i] = PyUnicode_InternFromString(names[i])))
+            return false;
+    return true;
+}
+
+/* Call the program's Python hook for one event as CPython's own trampoline
+ * does (for the trace slot: the frame's local trace function after "call",
+ * and what the hook returns becomes it); an exception in it removes it and
+ * propagates (-1). */
+static int call_program_hook(thread_state *t, PyFrameObject *frame, int what, PyObject *arg, bool trace)
+{
+    if (what < 0 || what > 7 || !event_names_ready())
+        return 0;
+    PyObject *callback;
+    if (!trace || what == PyTrace_CALL) {
+        callback = Py_NewRef(t->program_hook);
+    } else {
+        callback = PyObject_GetAttrString((PyObject *)frame, "f_trace");
+        if (!callback)
+            return -1;
+        if (callback == Py_None) {
+            Py_DECREF(callback);
+            return 0;
+        }
+    }
+#if PY_VERSION_HEX < 0x030D0000
+    if (PyFrame_FastToLocalsWithError(frame) < 0) {
+        Py_DECREF(callback);
+        return -1;
+    }
+#endif
+    PyObject *result = PyObject_CallFunctionObjArgs(callback, (PyObject *)frame, event_names[what], arg ? arg : Py_None,
+                                                    NULL);
+#if PY_VERSION_HEX < 0x030D0000
+    PyFrame_LocalsToFast(frame, 1);
+#endif
+    Py_DECREF(callback);
+    if (!result) {
+        Py_CLEAR(t->program_hook);
+        if (trace) {
+            PyObject *exc_type, *exc_value, *exc_tb;
+            PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
+            if (PyObject_SetAttrString((PyObject *)frame, "f_trace", Py_None) < 0)
+                PyErr_Clear();
+            PyErr_Restore(exc_type, exc_value, exc_tb);
+        }
+        set_hook(t, trace);
+        return -1;
+    }
+    if (trace && result != Py_None && PyObject_SetAttrString((PyObject *)frame, "f_trace", result) < 0) {
+        Py_DECREF(result);
+        return -1;
+    }
+    Py_DECREF(result);
+    return 0;
+}
+
+static int call_program(thread_state *t, PyFrameObject *frame, int what, PyObject *arg, bool trace)
+{
+    if (t->foreign_func)
+        return t->foreign_func(t->foreign_obj, frame, what, arg);
+    if (t->program_hook)
+        return call_program_hook(t, frame, what, arg, trace);
+    return 0;
+}
+
+static int profile_chained(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
+{
+    profile_callback(obj, frame, what, arg);
+    return call_program((thread_state *)obj, frame, what, arg, false);
+}
+
+static int trace_chained(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
+{
+    trace_callback(obj, frame, what, arg);
+    return call_program((thread_state *)obj, frame, what, arg, true);
+}
+
+static bool is_ours(Py_tracefunc func)
+{
+    return func == profile_callback || func == profile_chained || func == trace_callback || func == trace_chained;
+}
+
+/* The calling thread's state if our hook (trace: the trace one) is in its
+ * slot now. */
+static thread_state *hooked_thread(bool trace)
+{
+    PyThreadState *ts = PyThreadState_Get();
+    Py_tracefunc func = trace ? ts->c_tracefunc : ts->c_profilefunc;
+    PyObject *obj = trace ? ts->c_traceobj : ts->c_profileobj;
+    if (!is_ours(func) || thread_is_pending_marker(obj))
+        return NULL;
+    return (thread_state *)obj;
+}
+
+static void clear_program(thread_state *t)
+{
+    Py_CLEAR(t->program_hook);
+    t->foreign_func = NULL;
+    Py_CLEAR(t->foreign_obj);
+}
+
+static PyObject *original_set[2], *original_get[2];  /* [trace] */
+
+static void originals(bool trace, PyObject *set, PyObject *get)
+{
+    Py_XSETREF(original_set[trace], Py_NewRef(set));
+    Py_XSETREF(original_get[trace], Py_NewRef(get));
+}
+
+static int program_hook_set(bool trace, PyObject *func)
+{
+    thread_state *t = hooked_thread(trace);
+    if (!t) {
+        /* not measuring in this thread: CPython's own */
+        PyObject *r = original_set[trace] ? PyObject_CallOneArg(original_set[trace], func) : NULL;
+        if (!r)
+            return -1;
+        Py_DECREF(r);
+        return 0;
+    }
+    if (PySys_Audit(trace ? "sys.settrace" : "sys.setprofile", NULL) < 0)
+        return -1;
+    clear_program(t);
+    if (func != Py_None)
+        t->program_hook = Py_NewRef(func);
+    set_hook(t, trace);
+    return 0;
+}
+
+static PyObject *program_hook_get(bool trace)
+{
+    thread_state *t = hooked_thread(trace);
+    if (!t) {
+        return original_get[trace] ? PyObject_CallNoArgs(original_get[trace]) : NULL;
+    }
+    if (t->foreign_func)
+        return Py_NewRef(t->foreign_obj ? t->foreign_obj : Py_None);
+    return Py_NewRef(t->program_hook ? t->program_hook : Py_None);
+}
+
+/* A hook set in C replaces ours in this thread (cProfile before 3.12):
+ * the C call that sets it is left now (its return goes to the new hook),
+ * and in the main thread the new hook is taken over at the next
+ * opportunity; elsewhere the thread is reported at the end. */
+static bool take_over_pending;
+
+/* Pending calls run in the main thread. */
+static bool is_main_thread(void)
+{
+    static unsigned long main_ident;
+    if (!main_ident) {
+        PyObject *exc_type, *exc_value, *exc_tb;
+        PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
+        PyObject *threading = PyImport_ImportModule("threading");
+        PyObject *main = threading ? PyObject_CallMethod(threading, "main_thread", NULL) : NULL;
+        PyObject *ident = main ? PyObject_GetAttrString(main, "ident") : NULL;
+        main_ident = ident && PyLong_Check(ident) ? PyLong_AsUnsignedLong(ident) : 0;
+        Py_XDECREF(ident);
+        Py_XDECREF(main);
+        Py_XDECREF(threading);
+        PyErr_Clear();
+        PyErr_Restore(exc_type, exc_value, exc_tb);
+    }
+    return main_ident && PyThread_get_thread_ident() == main_ident;
+}
+
+static void note_taken_over(thread_state *t)
+{
+    if (t->taken_over_at)
+        return;
+    PyObject *exc_type, *exc_value, *exc_tb;
+    PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
+    PyFrameObject *frame = PyEval_GetFrame();
+    if (frame) {
+        PyCodeObject *code = PyFrame_GetCode(frame);
+        t->taken_over_at = PyUnicode_FromFormat("%U:%d", code->co_filename, PyFrame_GetLineNumber(frame));
+        Py_DECREF(code);
+    }
+    if (!t->taken_over_at)
+        t->taken_over_at = PyUnicode_FromString("?");
+    PyErr_Clear();
+    PyErr_Restore(exc_type, exc_value, exc_tb);
+}
+
+static int take_over(void *arg)
+{
+    bool trace = arg != NULL;
+    take_over_pending = false;
+    PyThreadState *ts = PyThreadState_Get();
+    thread_state *t = thread_current_state;
+    if (!t || record_stopped())
+        return 0;
+    Py_tracefunc func = trace ? ts->c_tracefunc : ts->c_profilefunc;
+    PyObject *obj = trace ? ts->c_traceobj : ts->c_profileobj;
+    if (is_ours(func))
+        return 0;
+    clear_program(t);
+    if (func) {
+        t->foreign_func = func;
+        t->foreign_obj = Py_XNewRef(obj);
+    }
+    set_hook(t, trace);
+    return 0;
+}
+
+static void foreign_change(bool trace)
+{
+    if (own_hook_changes || record_stopped())
+        return;
+    thread_state *t = hooked_thread(trace);
+    if (!t)
+        return;
+    if (!trace && t->open_c_region != UINT32_MAX) {
+        scorep_leave(t->loc, t->open_c_region);
+        t->open_c_region = UINT32_MAX;
+    }
+    if (take_over_pending)
+        return;
+    if (is_main_thread() && Py_AddPendingCall(take_over, trace ? (void *)1 : NULL) == 0)
+        take_over_pending = true;
+    else
+        note_taken_over(t);
+}
+
 /* ---- the two instrumenters ---- */
+
+/* A hook the program set before ours (register() in a program that
+ * profiles itself): kept, and called after ours.  The thread-start hook
+ * of the measurement is no program's. */
+static bool is_thread_start(PyObject *obj)
+{
+    return obj && PyCFunction_Check(obj) && strcmp(((PyCFunctionObject *)obj)->m_ml->ml_name, "thread_start") == 0;
+}
+
+static void adopt_current(thread_state *t, bool trace)
+{
+    PyThreadState *ts = PyThreadState_Get();
+    Py_tracefunc func = trace ? ts->c_tracefunc : ts->c_profilefunc;
+    PyObject *obj = trace ? ts->c_traceobj : ts->c_profileobj;
+    if (!func || is_ours(func) || is_thread_start(obj))
+        return;
+    clear_program(t);
+    t->foreign_func = func;
+    t->foreign_obj = Py_XNewRef(obj);
+}
 
 static int install(bool trace)
 {
@@ -173,19 +454,46 @@ static int install(bool trace)
         PyErr_SetString(PyExc_RuntimeError, "scorep: this thread cannot be measured (out of memory)");
         return -1;
     }
-    if (trace)
-        PyEval_SetTrace(trace_callback, (PyObject *)state);
-    else
-        PyEval_SetProfile(profile_callback, (PyObject *)state);
+    adopt_current(state, trace);
+    set_hook(state, trace);
     return 0;
+}
+
+/* The program's hook, if any, stays when ours goes. */
+static void uninstall(bool trace)
+{
+    thread_state *t = hooked_thread(trace);
+    if (!t) {
+        if (trace)
+            OWN_HOOK_CHANGE(PyEval_SetTrace(NULL, NULL));
+        else
+            OWN_HOOK_CHANGE(PyEval_SetProfile(NULL, NULL));
+        return;
+    }
+    Py_tracefunc func = t->foreign_func;
+    PyObject *obj = Py_XNewRef(t->foreign_obj), *program = Py_XNewRef(t->program_hook);
+    clear_program(t);
+    if (trace)
+        OWN_HOOK_CHANGE(PyEval_SetTrace(func, obj));
+    else
+        OWN_HOOK_CHANGE(PyEval_SetProfile(func, obj));
+    if (program && original_set[trace]) {
+        PyObject *r = PyObject_CallOneArg(original_set[trace], program);
+        if (r)
+            Py_DECREF(r);
+        else
+            PyErr_Clear();
+    }
+    Py_XDECREF(obj);
+    Py_XDECREF(program);
 }
 
 static int profile_install(void) { return install(false); }
 static int trace_install(void) { return install(true); }
-static void profile_uninstall(void) { PyEval_SetProfile(NULL, NULL); }
-static void trace_uninstall(void) { PyEval_SetTrace(NULL, NULL); }
-static bool profile_installed(void) { return PyThreadState_Get()->c_profilefunc == profile_callback; }
-static bool trace_installed(void) { return PyThreadState_Get()->c_tracefunc == trace_callback; }
+static void profile_uninstall(void) { uninstall(false); }
+static void trace_uninstall(void) { uninstall(true); }
+static bool profile_installed(void) { return is_ours(PyThreadState_Get()->c_profilefunc); }
+static bool trace_installed(void) { return is_ours(PyThreadState_Get()->c_tracefunc); }
 
 /* Every other thread of the interpreter (threads started before the
  * measurement) gets the hook with the pending marker. */
@@ -199,9 +507,9 @@ static void install_other_threads(bool trace)
     /* every thread, this one included; the caller then gives this thread
      * its own state */
     if (trace)
-        PyEval_SetTraceAllThreads(callback, (PyObject *)marker);
+        OWN_HOOK_CHANGE(PyEval_SetTraceAllThreads(callback, (PyObject *)marker));
     else
-        PyEval_SetProfileAllThreads(callback, (PyObject *)marker);
+        OWN_HOOK_CHANGE(PyEval_SetProfileAllThreads(callback, (PyObject *)marker));
 #else
     PyThreadState *self = PyThreadState_Get();
     PyInterpreterState *interp = PyThreadState_GetInterpreter(self);
@@ -209,9 +517,9 @@ static void install_other_threads(bool trace)
         if (ts == self)
             continue;
         if (trace)
-            _PyEval_SetTrace(ts, callback, (PyObject *)marker);
+            OWN_HOOK_CHANGE(_PyEval_SetTrace(ts, callback, (PyObject *)marker));
         else
-            _PyEval_SetProfile(ts, callback, (PyObject *)marker);
+            OWN_HOOK_CHANGE(_PyEval_SetProfile(ts, callback, (PyObject *)marker));
     }
 #endif
 }
@@ -219,16 +527,20 @@ static void install_other_threads(bool trace)
 static void profile_install_other_threads(void) { install_other_threads(false); }
 static void trace_install_other_threads(void) { install_other_threads(true); }
 
-/* The thread's own hook replaces thread_start; the event that brought us
- * here belongs to the program: keep it. */
+/* The thread's own hook replaces thread_start (with the program's
+ * threading.setprofile() hook after it); the event that brought us here
+ * belongs to the program: keep it. */
 static int thread_begins(thread_state *t, PyObject *frame, const char *event, bool trace)
 {
-    if (trace)
-        PyEval_SetTrace(trace_callback, (PyObject *)t);
-    else
-        PyEval_SetProfile(profile_callback, (PyObject *)t);
-    if (frame && event && strcmp(event, "call") == 0)
+    clear_program(t);
+    if (threads_program_hook)
+        t->program_hook = Py_NewRef(threads_program_hook);
+    set_hook(t, trace);
+    if (frame && event && strcmp(event, "call") == 0) {
         profile_callback((PyObject *)t, (PyFrameObject *)frame, PyTrace_CALL, Py_None);
+        if (t->program_hook && call_program(t, (PyFrameObject *)frame, PyTrace_CALL, Py_None, trace) < 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -242,6 +554,34 @@ static int trace_thread_begins(thread_state *t, PyObject *frame, const char *eve
     return thread_begins(t, frame, event, true);
 }
 
+static int profile_program_set(PyObject *func) { return program_hook_set(false, func); }
+static int trace_program_set(PyObject *func) { return program_hook_set(true, func); }
+static PyObject *profile_program_get(void) { return program_hook_get(false); }
+static PyObject *trace_program_get(void) { return program_hook_get(true); }
+static void profile_originals(PyObject *set, PyObject *get) { originals(false, set, get); }
+static void trace_originals(PyObject *set, PyObject *get) { originals(true, set, get); }
+static void profile_foreign_change(void) { foreign_change(false); }
+static void trace_foreign_change(void) { foreign_change(true); }
+
+/* One line per thread whose hook code in C took for good. */
+static void report(void)
+{
+    thread_state **states;
+    size_t count = threads_all(&states);
+    for (size_t i = 0; i < count; i++) {
+        thread_state *t = states[i];
+        if (!t->taken_over_at)
+            continue;
+        PyObject *holder;
+        const char *where = regions_text(t->taken_over_at, &holder);
+        scorep_log_warning("a profiler or debugger written in C replaced the measurement's hook in thread %u at %s: "
+                           "that thread's calls after it are not recorded (in the main thread and with "
+                           "sys.monitoring on Python 3.12+ both record)",
+                           t->loc ? t->loc->index : 0, where ? where : "?");
+        Py_XDECREF(holder);
+    }
+}
+
 const instrumenter profile_instrumenter = {
     .name = "profile",
     .install = profile_install,
@@ -249,6 +589,11 @@ const instrumenter profile_instrumenter = {
     .installed = profile_installed,
     .install_other_threads = profile_install_other_threads,
     .thread_begins = profile_thread_begins,
+    .program_hook_set = profile_program_set,
+    .program_hook = profile_program_get,
+    .program_hook_originals = profile_originals,
+    .foreign_change = profile_foreign_change,
+    .report = report,
 };
 
 const instrumenter trace_instrumenter = {
@@ -258,4 +603,9 @@ const instrumenter trace_instrumenter = {
     .installed = trace_installed,
     .install_other_threads = trace_install_other_threads,
     .thread_begins = trace_thread_begins,
+    .program_hook_set = trace_program_set,
+    .program_hook = trace_program_get,
+    .program_hook_originals = trace_originals,
+    .foreign_change = trace_foreign_change,
+    .report = report,
 };

@@ -23,6 +23,13 @@ typedef struct {
     uint32_t start_region;
     uint32_t *user_regions;     /* open user regions, for unmatched-exit checks */
     size_t user_depth, user_capacity;
+    /* profile and trace instrumenters: the program's own hook in the same
+     * slot, called after each event is recorded (see profile_hook.c) */
+    PyObject *program_hook;     /* set with sys.setprofile/settrace */
+    Py_tracefunc foreign_func;  /* set in C (PyEval_SetProfile, e.g. cProfile) */
+    PyObject *foreign_obj;
+    uint32_t open_c_region;     /* the C call entered last, while it runs (else REGION_NONE) */
+    PyObject *taken_over_at;    /* "file:line" where a C hook replaced ours for good, else NULL */
 } thread_state;
 
 extern PyTypeObject thread_state_type;
@@ -42,6 +49,16 @@ static inline thread_state *thread_current(void)
         return t;
     return thread_state_new();
 }
+
+/* The program's threading.setprofile() (settrace() with the trace
+ * instrumenter) hook, which the measurement's own thread-start hook
+ * stands in for: new threads get it from their start on.  original_set:
+ * CPython's sys.setprofile, for instrumenters that leave the slot free. */
+extern PyObject *threads_program_hook;
+void threads_set_program_hook(PyObject *func, PyObject *original_set);
+
+/* Every state made so far (they live until the process ends). */
+size_t threads_all(thread_state ***states);
 
 /* A state that records nothing: what the profile hook hands to threads
  * that were running before the measurement, until their first event. */

@@ -2,9 +2,11 @@
 
 #include <string.h>
 
+#include "instrumenter.h"
 #include "regions.h"
 
 __thread thread_state *thread_current_state __attribute__((tls_model("initial-exec")));
+int own_hook_changes;
 static PyObject *registry;        /* list of every thread_state made: keeps them alive */
 static thread_state *pending_marker;
 /* python -m scorep: the main thread records from the first frame of the
@@ -92,6 +94,11 @@ static void state_init(thread_state *state, scorep_location *loc, bool started)
     state->start_region = 0;
     state->user_regions = NULL;
     state->user_depth = state->user_capacity = 0;
+    state->program_hook = NULL;
+    state->foreign_func = NULL;
+    state->foreign_obj = NULL;
+    state->open_c_region = UINT32_MAX;
+    state->taken_over_at = NULL;
 }
 
 /* A new state (and location) for the calling thread.  Identity is the OS
@@ -126,6 +133,26 @@ thread_state *thread_state_new(void)
     PyErr_Restore(exc_type, exc_value, exc_tb);
     thread_current_state = state;
     return state;
+}
+
+PyObject *threads_program_hook;
+static PyObject *original_setprofile;
+
+void threads_set_program_hook(PyObject *func, PyObject *original_set)
+{
+    Py_XSETREF(threads_program_hook, func == Py_None ? NULL : Py_NewRef(func));
+    if (original_set)
+        Py_XSETREF(original_setprofile, Py_NewRef(original_set));
+}
+
+size_t threads_all(thread_state ***states)
+{
+    if (!registry) {
+        *states = NULL;
+        return 0;
+    }
+    *states = (thread_state **)((PyListObject *)registry)->ob_item;
+    return (size_t)PyList_GET_SIZE(registry);
 }
 
 bool thread_is_pending_marker(PyObject *obj) { return pending_marker && obj == (PyObject *)pending_marker; }
@@ -205,9 +232,33 @@ void thread_starts(thread_state *t)
     name_from_threading(t->loc);
 }
 
+/* The program's threading.setprofile() hook takes over the slot, as if
+ * the thread had started without us: it gets the event that brought us
+ * here, then the thread's later ones. */
+static int program_hook_begins(PyObject *frame, const char *event)
+{
+    if (!threads_program_hook || !original_setprofile)
+        return 0;
+    PyObject *hook = Py_NewRef(threads_program_hook);
+    PyObject *r = PyObject_CallOneArg(original_setprofile, hook);
+    if (r && frame && event) {
+        Py_DECREF(r);
+        PyObject *name = PyUnicode_FromString(event);
+        r = name ? PyObject_CallFunctionObjArgs(hook, frame, name, Py_None, NULL) : NULL;
+        Py_XDECREF(name);
+    }
+    Py_DECREF(hook);
+    if (!r)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
 int thread_begins_covered(thread_state *t, PyObject *frame, const char *event)
 {
-    PyEval_SetProfile(NULL, NULL);
+    OWN_HOOK_CHANGE(PyEval_SetProfile(NULL, NULL));
+    if (program_hook_begins(frame, event) < 0)
+        return -1;
     if (frame && event && strcmp(event, "call") == 0) {
         PyCodeObject *code = PyFrame_GetCode((PyFrameObject *)frame);
         PyObject *globals = frame_globals((PyFrameObject *)frame);
