@@ -46,7 +46,7 @@ sys.exit(not os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNAL
 fi
 
 log "installing pytest, otf2 and pycubexr for $PYTHON ($("$PYTHON" -c 'import platform; print(platform.python_version())'))"
-"$PYTHON" -m pip install -q pytest otf2 pycubexr
+"$PYTHON" -m pip install -q pytest otf2 pycubexr coverage
 
 log "building and installing scorep from $(pwd)"
 "$PYTHON" -m pip install -q .

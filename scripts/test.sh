@@ -69,7 +69,7 @@ print(sys.implementation.name, platform.python_version(), int(sys.version_info >
             fi
         fi
         log "installing pytest, pycubexr, otf2 and scorep into $venv"
-        if ! "$python" -m pip install -q pytest pycubexr; then
+        if ! "$python" -m pip install -q pytest pycubexr coverage; then
             record FAIL "$label (installing pytest/pycubexr failed)"
             continue
         fi

@@ -91,10 +91,42 @@ static __attribute__((noinline)) void leave_full(eval_frame *frame, uint32_t reg
     scorep_leave(t->loc, region);
 }
 
+/* Near the end of the C stack: frame evaluation goes back to CPython's
+ * own for this frame and all it calls (on 3.11 those calls then run
+ * without C recursion, as without us), so the program reaches the depth
+ * it would reach without measurement; these calls are not recorded, and
+ * the end of the measurement says so. */
+static unsigned deep_thread = UINT32_MAX;  /* the first thread that went that deep */
+static PyObject *eval(PyThreadState *tstate, eval_frame *frame, int throwflag);
+
+static __attribute__((noinline)) PyObject *eval_deep(PyThreadState *tstate, eval_frame *frame, int throwflag)
+{
+    thread_state *t = thread_current_state;
+    if (deep_thread == UINT32_MAX && t && t->loc)
+        deep_thread = t->loc->index;
+    PyInterpreterState *interp = PyThreadState_GetInterpreter(tstate);
+    _PyInterpreterState_SetEvalFrameFunc(interp, previous);
+    PyObject *result = _PyEval_EvalFrameDefault(tstate, frame, throwflag);
+    if (installed)
+        _PyInterpreterState_SetEvalFrameFunc(interp, eval);
+    return result;
+}
+
+static void eval_report(void)
+{
+    if (deep_thread != UINT32_MAX)
+        scorep_log_warning("the eval instrumenter did not record calls nested deeper than the C stack allows it "
+                           "(thread %u): frame evaluation hooks take C stack for every call; "
+                           "--instrumenter-type=profile records them", deep_thread);
+}
+
 static PyObject *eval(PyThreadState *tstate, eval_frame *frame, int throwflag)
 {
     if (MAKES_GENERATOR(frame))
         return _PyEval_EvalFrameDefault(tstate, frame, throwflag);
+    if (__builtin_expect(thread_current_state != NULL &&
+                         (char *)__builtin_frame_address(0) < thread_current_state->stack_floor, 0))
+        return eval_deep(tstate, frame, throwflag);
     /* the region to leave, or REGION_SKIP when the enter was not recorded */
     uint32_t region = code_region_fast(FRAME_CODE(frame));
     if (!record_fast(thread_current_state, EVENT_ENTER, region))
@@ -145,6 +177,7 @@ const instrumenter eval_instrumenter = {
     .uninstall = eval_uninstall,
     .installed = eval_installed,
     .thread_begins = thread_begins_covered,
+    .report = eval_report,
 };
 
 #else

@@ -383,11 +383,22 @@ static PyObject *native_fork_prepare(PyObject *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+static int restart_after_fork(void *unused)
+{
+    (void)unused;
+    scorep_fork_parent();
+    return 0;
+}
+
+/* Not at once: Python 3.13 counts the process's threads for its fork
+ * warning after the fork hooks of the parent ran.  The next bytecode
+ * boundary of the main thread is late enough. */
 static PyObject *native_fork_parent(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
-    scorep_fork_parent();
+    if (Py_AddPendingCall(restart_after_fork, NULL) != 0)
+        scorep_fork_parent();
     Py_RETURN_NONE;
 }
 

@@ -259,6 +259,12 @@ static int call_program_hook(thread_state *t, PyFrameObject *frame, int what, Py
 
 static int call_program(thread_state *t, PyFrameObject *frame, int what, PyObject *arg, bool trace)
 {
+    if (t->skip_c_return && (what == PyTrace_C_RETURN || what == PyTrace_C_EXCEPTION)) {
+        /* without us, no hook was set when sys.setprofile() was called */
+        t->skip_c_return = false;
+        return 0;
+    }
+    t->skip_c_return = false;
     if (t->foreign_func)
         return t->foreign_func(t->foreign_obj, frame, what, arg);
     if (t->program_hook)
@@ -323,9 +329,11 @@ static int program_hook_set(bool trace, PyObject *func)
     }
     if (PySys_Audit(trace ? "sys.settrace" : "sys.setprofile", NULL) < 0)
         return -1;
+    bool had_hook = chained(t);
     clear_program(t);
     if (func != Py_None)
         t->program_hook = Py_NewRef(func);
+    t->skip_c_return = !had_hook && t->program_hook;
     set_hook(t, trace);
     return 0;
 }

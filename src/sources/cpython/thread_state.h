@@ -28,7 +28,11 @@ typedef struct {
     PyObject *program_hook;     /* set with sys.setprofile/settrace */
     Py_tracefunc foreign_func;  /* set in C (PyEval_SetProfile, e.g. cProfile) */
     PyObject *foreign_obj;
-    uint32_t open_c_region;     /* the C call entered last, while it runs (else REGION_NONE) */
+    uint32_t open_c_region;     /* the C call entered last, while it runs (else UINT32_MAX) */
+    bool skip_c_return;
+    /* the eval instrumenter stops following calls below this address of
+     * the thread's C stack (each call it sees takes C stack) */
+    char *stack_floor;         /* the program's hook does not see the return of the call that set it */
     PyObject *taken_over_at;    /* "file:line" where a C hook replaced ours for good, else NULL */
 } thread_state;
 

@@ -1,5 +1,6 @@
 #include "thread_state.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #include "instrumenter.h"
@@ -84,6 +85,24 @@ static bool registry_keep(thread_state *state)
     return PyList_Append(registry, (PyObject *)state) == 0;
 }
 
+/* The calling thread's lowest C stack address that leaves a margin for
+ * the program's own C calls (stacks grow down); NULL if unknown. */
+#define STACK_MARGIN (1024 * 1024)
+
+static char *stack_floor(void)
+{
+    pthread_attr_t attr;
+    void *low;
+    size_t size;
+    if (pthread_getattr_np(pthread_self(), &attr) != 0)
+        return NULL;
+    int got = pthread_attr_getstack(&attr, &low, &size);
+    pthread_attr_destroy(&attr);
+    if (got != 0 || size < 2 * STACK_MARGIN)
+        return NULL;
+    return (char *)low + STACK_MARGIN;
+}
+
 static void state_init(thread_state *state, scorep_location *loc, bool started)
 {
     state->loc = loc;
@@ -98,6 +117,8 @@ static void state_init(thread_state *state, scorep_location *loc, bool started)
     state->foreign_func = NULL;
     state->foreign_obj = NULL;
     state->open_c_region = UINT32_MAX;
+    state->skip_c_return = false;
+    state->stack_floor = stack_floor();
     state->taken_over_at = NULL;
 }
 
