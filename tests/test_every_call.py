@@ -180,7 +180,8 @@ t.start(); t.join()
 threading.setprofile(None)
 print(len(events))
 def bad(frame, event, arg):
-    raise RuntimeError("hook fails")
+    if event == "call":
+        raise RuntimeError("hook fails")
 sys.setprofile(bad)
 try:
     mine(1)
@@ -202,7 +203,10 @@ def test_program_profile_and_trace_functions(runner, kind):
     assert (run.stdout, run.stderr, run.returncode) == (plain.stdout, plain.stderr, plain.returncode)
     assert run.stdout.splitlines()[0] == "None None"
     seen = counts(run)
-    assert seen["__main__:mine"] == 100 + 100 + 1 + 1 + 1 + 100
+    # with sys.monitoring, CPython calls the program's hook first: a call
+    # it aborts by raising never starts (our tool id is lower)
+    aborted = 0 if kind == "monitoring" else 1
+    assert seen["__main__:mine"] == 100 + 100 + 1 + 1 + aborted + 100
 
 
 PDB = """
@@ -221,7 +225,16 @@ for i in range(10):
 """
 
 
-@pytest.mark.parametrize("kind", INSTRUMENTERS)
+# CPython 3.13.0 delivers no "opcode" trace events while another
+# sys.monitoring tool has events set (ours, or the profile hook's), and
+# pdb.set_trace() of 3.13 waits for one to stop on its own line: it stops
+# on the next line instead (README, "Other tools").
+OPCODE_EVENTS_LOST = pytest.mark.xfail(sys.version_info[:2] == (3, 13), strict=True,
+                                       reason="CPython 3.13: no opcode events beside another monitoring tool")
+
+
+@pytest.mark.parametrize("kind", [pytest.param(k, marks=OPCODE_EVENTS_LOST) if k in ("monitoring", "profile") else k
+                                  for k in INSTRUMENTERS])
 def test_pdb_inside(runner, kind):
     runner.write("prog.py", PDB)
     commands = "n\nn\np a\nc\n"
