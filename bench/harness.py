@@ -61,7 +61,7 @@ def main() -> None:
         if tool == "scorep-filtered":
             rules = os.path.join(out_dir, "filter")
             with open(rules, "w") as handle:
-                handle.write("SCOREP_REGION_NAMES_BEGIN\n EXCLUDE workloads:trivial\nSCOREP_REGION_NAMES_END\n")
+                handle.write("SCOREP_REGION_NAMES_BEGIN\n EXCLUDE workloads:trivial workloads:identity\nSCOREP_REGION_NAMES_END\n")
             os.environ["SCOREP_FILTERING_FILE"] = rules
         from scorep import _measurement
 

@@ -10,6 +10,19 @@ def trivial():
     pass
 
 
+def identity(x):
+    return x
+
+
+def mixed_sites(n: int = 500_000) -> None:
+    """Call sites that call a Python function and a C function in turn
+    (n of each): sys.monitoring may not disable such a site."""
+    fns = (identity, len)
+    for _ in range(n):
+        for fn in fns:
+            fn("ab")
+
+
 def calls(n: int = 1_000_000) -> None:
     """A loop of trivial Python calls: the pure per-call cost."""
     f = trivial

@@ -202,21 +202,21 @@ def interpreter_flags() -> list[str]:
 
 
 def check_startup_hook() -> None:
-    """The launched interpreter starts the measurement from scorep.pth in
-    the site-packages directory that holds this package."""
+    """The launched interpreter starts the measurement from scorep.pth in a
+    site-packages directory (next to the installed package)."""
     import site
 
     if sys.flags.no_site:
         fail("python -S skips the site module, which starts the measurement in the launched program", 1)
-    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    hook = os.path.join(package_parent, "scorep.pth")
     site_dirs = list(site.getsitepackages()) if hasattr(site, "getsitepackages") else []
     if site.ENABLE_USER_SITE:
         site_dirs.append(site.getusersitepackages())
-    real = {os.path.realpath(d) for d in site_dirs}
-    if not os.path.isfile(hook) or os.path.realpath(package_parent) not in real:
-        fail(f"scorep is not installed in a site-packages directory ({package_parent} has no start-up hook "
-             f"scorep.pth there); install it with pip install .", 1)
+    for directory in site_dirs:
+        if os.path.isfile(os.path.join(directory, "scorep.pth")) and \
+                os.path.isdir(os.path.join(directory, "scorep")):
+            return
+    fail("scorep is not installed in a site-packages directory of this Python (no start-up hook scorep.pth "
+         f"in {', '.join(site_dirs) or 'any'}); install it with pip install .", 1)
 
 
 def launch(opts: Options) -> NoReturn:

@@ -14,7 +14,7 @@ HINT = ("scorep: error: the OTF2 library was not found (otf2-config is missing);
 
 def test_missing_otf2_config_names_the_debian_package(tmp_path):
     # a copy of the build files, and a PATH that has python but no otf2-config
-    for name in ("setup.py", "pyproject.toml", "README.md", "MANIFEST.in"):
+    for name in ("setup.py", "pyproject.toml", "README.md", "MANIFEST.in", "scorep.pth"):
         shutil.copy(os.path.join(ROOT, name), tmp_path / name)
     shutil.copytree(os.path.join(ROOT, "src"), tmp_path / "src")
     shutil.copytree(os.path.join(ROOT, "scorep"), tmp_path / "scorep",
@@ -31,3 +31,13 @@ def test_missing_otf2_config_names_the_debian_package(tmp_path):
     lines = [line.strip() for line in (run.stdout + run.stderr).splitlines()]
     assert HINT in lines, run.stdout + run.stderr
     assert not list(tmp_path.glob("out/*.whl")) and not list(tmp_path.glob("**/*.so"))
+
+
+def test_this_python_is_declared_exactly():
+    """requires-python and the classifiers name the versions the suite runs
+    on (scripts/test.sh: every CPython >= 3.9 on the machine)."""
+    text = open(os.path.join(ROOT, "pyproject.toml")).read()
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    assert f'"Programming Language :: Python :: {version}"' in text
+    assert 'requires-python = ">=3.9,<3.14"' in text
+    assert (3, 9) <= sys.version_info < (3, 14)

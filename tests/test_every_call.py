@@ -289,8 +289,9 @@ def test_any_function_name_is_recorded(runner, kind):
                  "__main__:tab\tand\nnewline", "__main__:ümlaut"]:
         assert seen[name] == 1, (name, sorted(seen))
     profile = profiled(run)
-    for name in ["__main__:lone\\udcffsurrogate", "__main__:nul\\x00inside", "__main__:ümlaut"]:
-        assert profile.visits("__main__:<module>", name) == 1
+    for name in ["__main__:lone\\udcffsurrogate", "__main__:nul\\x00inside", "__main__:ümlaut",
+                 "__main__:ctl\\x01\\x1fchars", "__main__:tab\tand\nnewline"]:
+        assert profile.visits("__main__:<module>", name) == 1, sorted(profile.region_visits())
 
 
 DEEP = """

@@ -81,11 +81,15 @@ static void bytes_xml(bytes *b, const char *text)
         case '\n': bytes_add(b, "&#10;", 5); break;
         case '\r': bytes_add(b, "&#13;", 5); break;
         default:
-            /* other control characters are not allowed in XML 1.0 */
-            if ((unsigned char)*p < 0x20)
-                bytes_add(b, "?", 1);
-            else
+            /* other control characters are not allowed in XML 1.0, not
+             * even as references: written as the text \xNN */
+            if ((unsigned char)*p < 0x20) {
+                char escaped[5];
+                snprintf(escaped, sizeof escaped, "\\x%02x", (unsigned char)*p);
+                bytes_add(b, escaped, 4);
+            } else {
                 bytes_add(b, p, 1);
+            }
         }
     }
 }
