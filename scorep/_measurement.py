@@ -130,19 +130,22 @@ def _at_exit() -> None:
     # Runs after the program's own atexit handlers (registered later, run
     # earlier).  Recording stops here; the results are written when the
     # process exits, with its exit status (results that cannot be written
-    # are reported by the core, one line each).
-    try:
-        if _native.state() != "running":
+    # are reported by the core, one line each).  A Ctrl-C in between is
+    # not the program's: the work is done all the same, without a traceback.
+    for _ in range(5):
+        try:
+            if _native.state() != "running":
+                return
+            if _uncaught_keyboard_interrupt():
+                _native.set_exit_status(128 + signal.SIGINT)
+                finalize()
+            elif _native.stop_until_exit():
+                _reset_thread_hooks()
+            else:
+                finalize()
             return
-        if _uncaught_keyboard_interrupt():
-            _native.set_exit_status(128 + signal.SIGINT)
-            finalize()
-        elif _native.stop_until_exit():
-            _reset_thread_hooks()
-        else:
-            finalize()
-    except KeyboardInterrupt:
-        pass  # a second Ctrl-C: the results are written all the same
+        except KeyboardInterrupt:
+            continue
 
 
 # Signals whose default action ends the process: while the program leaves

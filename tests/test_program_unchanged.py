@@ -297,3 +297,48 @@ def test_sigint_during_a_long_c_call_as_without(runner):
     trace = Run(code, "", err, runner.cwd).trace()
     trace.check_balanced()
     assert trace.enter_counts()["builtins:sum"] == 1
+
+
+@pytest.mark.parametrize("ending", ["normal", "keyboard_interrupt"])
+def test_ctrl_c_during_finalisation(runner, ending):
+    """A Ctrl-C while the results are being written neither prints a
+    traceback of ours nor leaves a half-written experiment."""
+    runner.write("prog.py", f"""
+import sys
+def f(i):
+    return i
+for i in range(400000):
+    f(i)
+print("done", flush=True)
+if {ending == "keyboard_interrupt"!r}:
+    raise KeyboardInterrupt
+""")
+    process = subprocess.Popen([sys.executable, "-m", "scorep", "prog.py"], cwd=runner.cwd,
+                               env=runner.env({"SCOREP_ENABLE_PROFILING": "true"}), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    assert process.stdout.readline() == "done\n"
+    time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode in (0, -signal.SIGINT)
+    if ending == "keyboard_interrupt":
+        assert process.returncode == -signal.SIGINT
+        assert err.startswith("Traceback") and err.count("Traceback") == 1  # the program's own
+        assert err.rstrip().endswith("KeyboardInterrupt")
+    else:
+        assert err == ""
+    assert "scorep" not in err
+    run = Run(process.returncode, out, err, runner.cwd)
+    trace = run.trace()
+    trace.check_balanced()
+    assert trace.enter_counts()["__main__:f"] == 400000
+    assert profiled_visits(run) == 400000
+
+
+def profiled_visits(run):
+    from helpers.cube_profile import read_profile
+
+    profile = read_profile(run.experiment / "profile.cubex")
+    return profile.visits("__main__:<module>", "__main__:f")

@@ -7,6 +7,9 @@
 #include "regions.h"
 #include "thread_state.h"
 
+#include <pthread.h>
+#include <signal.h>
+
 static const instrumenter *selected = &profile_instrumenter;
 static bool error_region_reported;
 static uint32_t error_region = DEFS_NO_ID, error_parameter;
@@ -339,8 +342,18 @@ static void exit_handler(int status, void *arg)
     (void)arg;
     if (!finish_at_exit || scorep_measurement_phase() != SCOREP_RUNNING)
         return;
+    /* a Ctrl-C now (Python has given SIGINT back to its default) waits
+     * until the results are complete, and then ends the process */
+    sigset_t terminating, previous;
+    sigemptyset(&terminating);
+    sigaddset(&terminating, SIGINT);
+    sigaddset(&terminating, SIGTERM);
+    sigaddset(&terminating, SIGHUP);
+    sigaddset(&terminating, SIGQUIT);
+    pthread_sigmask(SIG_BLOCK, &terminating, &previous);
     scorep_set_exit_status(status & 0xFF);
     scorep_measurement_finish();
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
 }
 
 /* Stop recording now; the results follow at the process's exit. */
