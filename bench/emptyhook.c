@@ -2,8 +2,10 @@
  * Python <= 3.11: PyEval_SetProfile with a callback that returns at once.
  * Python 3.12+: sys.monitoring with C callbacks that return None for the
  * Python-function events (PY_START, PY_RESUME, PY_RETURN, PY_YIELD) and the
- * C-call events (CALL, C_RETURN, C_RAISE; a CALL of anything but a C
- * function answers DISABLE): the events scorep's default instrumenter uses. */
+ * C-call events (CALL, C_RETURN, C_RAISE): the events scorep's default
+ * instrumenter uses.  A CALL of anything but a C function returns None
+ * too: a hook that records every C call cannot switch a call site off,
+ * since the same site may call a C function next time. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
@@ -25,8 +27,8 @@ static PyObject *empty_callback(PyObject *self, PyObject *const *args, Py_ssize_
     Py_RETURN_NONE;
 }
 
-/* CALL: (code, offset, callable, arg0).  The least a C-call hook must do:
- * keep calls of C functions, switch every other call site off. */
+/* CALL: (code, offset, callable, arg0).  The least a C-call hook must do
+ * to see every C call: look at the callable. */
 static PyObject *disable;
 
 static PyObject *empty_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
@@ -34,8 +36,7 @@ static PyObject *empty_call(PyObject *self, PyObject *const *args, Py_ssize_t na
     (void)self;
     if (nargs >= 3 && (PyCFunction_Check(args[2]) || Py_IS_TYPE(args[2], &PyMethodDescr_Type)))
         Py_RETURN_NONE;
-    Py_INCREF(disable);
-    return disable;
+    Py_RETURN_NONE;
 }
 
 static PyMethodDef callback_def = {"empty", (PyCFunction)(void (*)(void))empty_callback, METH_FASTCALL, NULL};

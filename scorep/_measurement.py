@@ -59,6 +59,7 @@ def _share_hooks_with_the_program(instrumenter_type: str) -> None:
     # the measurement's thread-start hook stands in for the program's
     original_set = getattr(sys, "setprofile") if functions is None or trace else None
     threading_set = getattr(threading, "set" + slot)
+
     def set_hook(func):
         _state["program_thread_hook"] = _native.program_thread_hook(func, original_set)
 
@@ -72,6 +73,10 @@ def _share_hooks_with_the_program(instrumenter_type: str) -> None:
             setattr(wrapper, attribute, getattr(original, attribute))
         setattr(threading, original.__name__, wrapper)
     _state["threading_set"] = threading_set
+    # a hook the program gave threading before register() stays the program's
+    existing = getattr(threading, "_trace_hook" if trace else "_profile_hook", None)
+    if existing is not None and existing is not _native.thread_start:
+        set_hook(existing)
 
 
 def enable_instrumenter(all_threads: bool = False) -> None:

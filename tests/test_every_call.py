@@ -209,6 +209,36 @@ def test_program_profile_and_trace_functions(runner, kind):
     assert seen["__main__:mine"] == 100 + 100 + 1 + 1 + aborted + 100
 
 
+def test_register_keeps_the_programs_hooks(runner):
+    """A program that profiles itself and then calls scorep.register():
+    its hooks keep running, in this thread and in new ones."""
+    program = """
+import sys, threading
+events = []
+def hook(frame, event, arg):
+    if event == "call" and frame.f_code.co_name == "mine":
+        events.append(threading.current_thread().name)
+def mine(x):
+    return x
+sys.setprofile(hook)
+threading.setprofile(hook)
+import scorep
+scorep.register()
+for i in range(10):
+    mine(i)
+t = threading.Thread(target=mine, args=(1,), name="worker")
+t.start(); t.join()
+print(len(events), sorted(set(events)), sys.getprofile() is hook)
+"""
+    runner.write("prog.py", program)
+    runner.write("unmeasured.py", program.replace("import scorep\nscorep.register()\n", ""))
+    plain = runner.run_plain("unmeasured.py")
+    run = runner.run_plain("prog.py")
+    assert plain.stdout == "11 ['MainThread', 'worker'] True\n"
+    assert (run.stdout, run.stderr, run.returncode) == (plain.stdout, plain.stderr, plain.returncode)
+    assert counts(run)["__main__:mine"] == 11
+
+
 PDB = """
 import pdb
 def mine(x):
