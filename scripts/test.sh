@@ -4,7 +4,7 @@
 # First with $PYTHON (default python3) after scripts/setup.sh, the whole
 # suite; then with every other CPython >= 3.9 under /root/.pyenv/versions
 # all but the tests marked heavy (see pyproject.toml), each in its own venv
-# .venvs/<version> (created once, reused afterwards) with pytest, pycubexr,
+# .venvs/<version> (created once, reused afterwards) with pytest, pycubexr, coverage,
 # otf2 (optional: without it tests/otf2_trace.py reads traces with
 # otf2-print) and scorep installed.  Exits non-zero if any run fails,
 # including a pytest run that collects no tests (exit code 5).
