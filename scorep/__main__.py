@@ -244,6 +244,15 @@ def launch(opts: Options) -> NoReturn:
                     pass
         except OSError:
             measured = False  # python itself says why it cannot run it, as without scorep
+    elif opts.kind == "module":
+        # a top-level name is looked up without importing anything; if there
+        # is none, python says so itself and nothing is measured
+        import importlib.util
+
+        try:
+            measured = importlib.util.find_spec(opts.target.partition(".")[0]) is not None
+        except (ImportError, ValueError):
+            measured = False
     if measured:
         check_startup_hook()
         launch_options = LaunchOptions()

@@ -85,6 +85,12 @@ def test_package_main_and_attached_module_name(runner):
     assert measured.stdout == plain.stdout and measured.returncode == 0
 
 
+def test_missing_module_is_pythons_error_and_no_experiment(runner):
+    run = same(runner, ["-m", "no_such_module_here", "x"])
+    assert run.returncode == 1 and "No module named no_such_module_here" in run.stderr
+    assert run.experiments() == []
+
+
 def test_command(runner):
     code = "import sys; print(sys.argv); f = lambda: 1\nfor i in range(4): f()"
     run = same(runner, ["-c", code, "arg"])
