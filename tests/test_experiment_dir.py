@@ -8,10 +8,13 @@ import re
 import shlex
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from helpers.otf2_trace import read_trace
 
 PRINT = 'print("script ran")\n'
 STAMP = r"\d{8}_\d{4}_\d+"
@@ -292,9 +295,11 @@ def test_leftover_tmp_directory_is_renamed_to_failed(runner):
     run = runner.script(PRINT)
     assert run.returncode == 0, run.stderr
     assert run.stdout == "script ran\n"
-    assert run.stderr == ""
     failed = [p for p in runner.cwd.iterdir() if p.name.startswith("scorep-failed-")]
     assert len(failed) == 1, entries(runner.cwd)
+    # said, not done silently
+    assert run.stderr == ("[Score-P] an experiment directory left by a run that did not finish was moved to "
+                          f"'{failed[0]}'\n")
     assert re.fullmatch(rf"scorep-failed-{STAMP}", failed[0].name), failed[0].name
     assert (failed[0] / "scorep.cfg").read_text() == "# crashed\n"
     assert not leftover.exists()
@@ -479,3 +484,74 @@ def test_clock_tsc_when_available(runner):
     trace = run.trace()
     check_clock(trace)
     assert trace.timer_resolution >= 10 ** 8
+
+
+# --------------------------------------------------------------------------
+# Concurrent runs
+
+SLOW = """
+import time
+def tick(i):
+    return i
+for i in range(30):
+    tick(i)
+    time.sleep(0.02)
+print("done")
+"""
+
+
+def start(runner, name, env=None):
+    return subprocess.Popen([sys.executable, "-m", "scorep", name], cwd=runner.cwd, env=runner.env(env),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_concurrent_runs_in_one_directory_each_write_their_own(runner):
+    runner.write("slow.py", SLOW)
+    processes = [start(runner, "slow.py") for _ in range(4)]
+    results = [p.communicate(timeout=120) for p in processes]
+    assert [p.returncode for p in processes] == [0] * 4, results
+    assert all(out == "done\n" and err == "" for out, err in results), results
+    done = [p for p in runner.cwd.iterdir() if DEFAULT_NAME.fullmatch(p.name)]
+    assert len(done) == 4, entries(runner.cwd)
+    assert not [p for p in runner.cwd.iterdir() if p.name.startswith(("scorep-failed-", "scorep-measurement-tmp"))]
+    for directory in done:
+        trace = read_trace(directory / "traces.otf2")
+        trace.check_balanced()
+        assert trace.enter_counts()["__main__:tick"] == 30
+
+
+def test_a_named_directory_a_live_run_writes_is_refused(runner):
+    runner.write("slow.py", SLOW)
+    first = start(runner, "slow.py", {"SCOREP_EXPERIMENT_DIRECTORY": "exp"})
+    for _ in range(200):  # until the first run holds exp
+        if (runner.cwd / "exp" / "scorep.cfg").exists():
+            break
+        time.sleep(0.01)
+    second = runner.script(PRINT, env={"SCOREP_EXPERIMENT_DIRECTORY": "exp"})
+    out, err = first.communicate(timeout=120)
+    assert second.returncode == 1 and second.stdout == ""
+    assert second.stderr == (f"scorep: error: experiment directory '{runner.cwd / 'exp'}' is being written by another "
+                             "measurement that is still running; set SCOREP_EXPERIMENT_DIRECTORY to another "
+                             "directory\n")
+    assert first.returncode == 0 and out == "done\n" and err == ""
+    assert read_trace(runner.cwd / "exp" / "traces.otf2").enter_counts()["__main__:tick"] == 30
+    assert entries(runner.cwd) == ["exp", "prog.py", "slow.py"]
+
+
+@pytest.mark.parametrize("target", ["cwd", "parent", "project"])
+def test_a_directory_that_is_no_experiment_is_left_alone(runner, target):
+    project = runner.cwd / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "src" / "code.py").write_text("x = 1\n")
+    work = project / "src"
+    runner.write("project/src/prog.py", PRINT)
+    directory = {"cwd": work, "parent": project, "project": project}[target]
+    cwd = work if target != "project" else runner.cwd
+    done = subprocess.run([sys.executable, "-m", "scorep", str(work / "prog.py")], cwd=cwd,
+                          env=runner.env({"SCOREP_EXPERIMENT_DIRECTORY": str(directory)}), capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "is not an experiment directory" in done.stderr
+    assert f"'{directory}'" in done.stderr
+    assert sorted(os.listdir(project / "src")) == ["code.py", "prog.py"]
+    assert sorted(os.listdir(project)) == ["src"]

@@ -206,7 +206,7 @@ char *experiment_create(const measurement_config *cfg, char *err, size_t errlen)
             free(dir);
             return NULL;
         }
-        if (named && (holds_working_directory(dir) || !is_experiment(dir))) {
+        if (named && cfg->overwrite_experiment_directory && (holds_working_directory(dir) || !is_experiment(dir))) {
             snprintf(err, errlen, "invalid value for SCOREP_EXPERIMENT_DIRECTORY: '%s' exists and is not an "
                      "experiment directory (%s): it is left as it is", dir,
                      holds_working_directory(dir) ? "it holds the working directory" : "it has no scorep.cfg");
