@@ -126,10 +126,18 @@ static bool start_chunk(location *loc)
     return true;
 }
 
+static atomic_bool drain_paused;
+
 bool buffers_make_room(location *loc, size_t words)
 {
     if (location_has_room(loc, words))
         return true;
+    /* after a fork the drain thread starts again with the next chunk a
+     * program thread fills: by then fork() has returned to the program
+     * (Python counts the process's threads for its fork warning after the
+     * parent's fork hooks) */
+    if (__builtin_expect(atomic_load_explicit(&drain_paused, memory_order_relaxed), 0))
+        buffers_resume_drain();
     uint64_t chunk = locations_chunk_bytes();
     uint64_t budget = buffers_budget();
     if (over_budget(budget, chunk) && !drain_running())
@@ -188,8 +196,6 @@ uint64_t buffers_finish(uint64_t end_time)
 }
 
 void buffers_forget(void) { drain_forget(); }
-
-static atomic_bool drain_paused;
 
 void buffers_pause_drain(void)
 {

@@ -396,22 +396,14 @@ static PyObject *native_fork_prepare(PyObject *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
-static int restart_after_fork(void *unused)
-{
-    (void)unused;
-    scorep_fork_parent();
-    return 0;
-}
-
-/* Not at once: Python 3.13 counts the process's threads for its fork
- * warning after the fork hooks of the parent ran.  The next bytecode
- * boundary of the main thread is late enough. */
+/* The drain thread starts again by itself, with the next full buffer
+ * chunk (buffers.c): Python counts the threads for its fork warning only
+ * after the parent's fork hooks ran (3.13), and a pending call can run
+ * inside another library's hook. */
 static PyObject *native_fork_parent(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
-    if (Py_AddPendingCall(restart_after_fork, NULL) != 0)
-        scorep_fork_parent();
     Py_RETURN_NONE;
 }
 
