@@ -6,6 +6,8 @@ import os
 import sys
 from typing import NoReturn, Optional
 
+from scorep._boot import LAUNCH_VARIABLE, LaunchOptions
+
 USAGE = """\
 Usage: python -m scorep [options] [--] <script.py | directory | app.pyz> [args]
        python -m scorep [options] -m <module> [args]
@@ -54,17 +56,12 @@ class UsageError(Exception):
     pass
 
 
-class Options:
-    """The parsed command line (a plain class: importing dataclasses would
-    add to the start-up)."""
+class Options(LaunchOptions):
+    """The parsed command line: what the launched program gets (encoded
+    into its environment) and what python runs."""
 
     def __init__(self) -> None:
-        self.verbose = False
-        self.instrumenter = True
-        self.instrumenter_type = ""
-        self.instrumenter_file: Optional[str] = None
-        self.c_calls = True
-        self.noted: list[str] = []
+        super().__init__()
         # what python runs: ("file", path), ("module", name), ("command", code) or ("stdin", "-")
         self.kind = ""
         self.target = ""
@@ -221,8 +218,6 @@ def check_startup_hook() -> None:
 
 def launch(opts: Options) -> NoReturn:
     """Replace this process by the interpreter running the program."""
-    from scorep._boot import LAUNCH_VARIABLE, LaunchOptions
-
     executable = sys.executable
     if not executable:
         fail("the Python interpreter's path (sys.executable) is unknown: cannot launch the program", 1)
@@ -255,14 +250,9 @@ def launch(opts: Options) -> NoReturn:
             measured = False
     if measured:
         check_startup_hook()
-        launch_options = LaunchOptions()
-        launch_options.verbose = opts.verbose
-        launch_options.instrumenter = opts.instrumenter
-        launch_options.instrumenter_type = opts.instrumenter_type
-        launch_options.instrumenter_file = os.path.abspath(opts.instrumenter_file) if opts.instrumenter_file else ""
-        launch_options.c_calls = opts.c_calls
-        launch_options.noted = opts.noted
-        env[LAUNCH_VARIABLE] = launch_options.encode()
+        if opts.instrumenter_file:
+            opts.instrumenter_file = os.path.abspath(opts.instrumenter_file)
+        env[LAUNCH_VARIABLE] = opts.encode()
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     try:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import signal
 import sys
@@ -40,7 +41,8 @@ def start(instrumenter_type: str = DEFAULT_INSTRUMENTER, c_calls: bool | None = 
     atexit.register(_at_exit)
     # the measurement's thread is not there while the program forks (Python
     # 3.12+ warns about forking a multi-threaded process)
-    os.register_at_fork(before=_native.fork_prepare, after_in_parent=_native.fork_parent)
+    # (it starts again by itself with the next full buffer chunk)
+    os.register_at_fork(before=_native.fork_prepare)
     _install_sigterm_handler()
     return True
 
@@ -67,11 +69,8 @@ def _share_hooks_with_the_program(instrumenter_type: str) -> None:
         return _state["program_thread_hook"]
 
     for wrapper, original in ((set_hook, threading_set), (get_hook, getattr(threading, "get" + slot, None))):
-        if original is None:
-            continue
-        for attribute in ("__name__", "__qualname__", "__doc__", "__module__"):
-            setattr(wrapper, attribute, getattr(original, attribute))
-        setattr(threading, original.__name__, wrapper)
+        if original is not None:
+            setattr(threading, original.__name__, functools.update_wrapper(wrapper, original))
     _state["threading_set"] = threading_set
     # a hook the program gave threading before register() stays the program's
     existing = getattr(threading, "_trace_hook" if trace else "_profile_hook", None)
@@ -110,6 +109,14 @@ def finalize() -> str | None:
     directory = _native.finalize()
     _reset_thread_hooks()
     return directory
+
+
+class PerThreadStack(threading.local):
+    """A list of its own in every thread (``items``): what each open
+    ``with`` block of a shared context manager or decorator did."""
+
+    def __init__(self) -> None:
+        self.items: list = []
 
 
 class unmeasured:
@@ -201,9 +208,4 @@ def _install_sigterm_handler() -> None:
                 _catch(signum)
         except (ValueError, OSError):
             pass
-    _signal.__doc__ = _original_signal.__doc__
-    _signal.__name__ = _original_signal.__name__
-    _signal.__qualname__ = _original_signal.__qualname__
-    _signal.__module__ = _original_signal.__module__
-    _signal.__wrapped__ = getattr(_original_signal, "__wrapped__", _original_signal)  # type: ignore[attr-defined]
-    signal.signal = _signal
+    signal.signal = functools.update_wrapper(_signal, _original_signal)

@@ -10,7 +10,6 @@ the program where the call really changed the instrumenter's state.
 from __future__ import annotations
 
 import functools
-import threading
 from typing import Any, Callable, Optional
 
 from scorep import _measurement, _native
@@ -38,17 +37,11 @@ class _Switch:
 
     def __init__(self, region_name: Optional[str] = None) -> None:
         self.region_name = region_name
-        self._threads = threading.local()  # per thread: did each open block change the state?
-
-    def _changed(self) -> list:
-        stack = getattr(self._threads, "changed", None)
-        if stack is None:
-            stack = self._threads.changed = []
-        return stack
+        self._changed = _measurement.PerThreadStack()  # did each open block change the state?
 
     def __enter__(self) -> "_Switch":
         changed = _native.state() == "running" and _native.instrumenter_enabled() != self._target_state
-        self._changed().append(changed)
+        self._changed.items.append(changed)
         if not changed:
             return self
         full_name = f"user_instrumenter:{self.region_name}" if self.region_name is not None else None
@@ -65,7 +58,7 @@ class _Switch:
         return self
 
     def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> bool:
-        stack = self._changed()
+        stack = self._changed.items
         if not stack or not stack.pop():
             return False
         full_name = f"user_instrumenter:{self.region_name}" if self.region_name is not None else None

@@ -6,7 +6,6 @@ Every function is a harmless no-op while no measurement runs.
 from __future__ import annotations
 
 import functools
-import threading
 from types import FunctionType, ModuleType
 from typing import Any, Callable, Optional
 
@@ -39,13 +38,7 @@ class region:
     def __init__(self, region_name: str = "") -> None:
         self.region_name = region_name
         self.func: Optional[Callable[..., Any]] = None
-        self._threads = threading.local()  # per thread: what each open block entered
-
-    def _entered(self) -> list:
-        stack = getattr(self._threads, "entered", None)
-        if stack is None:
-            stack = self._threads.entered = []
-        return stack
+        self._entered = _measurement.PerThreadStack()  # what each open block entered
 
     def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
         self.func = func
@@ -83,11 +76,11 @@ class region:
             _native.region_leave_id(token)
 
     def __enter__(self) -> "region":
-        self._entered().append(self._begin())
+        self._entered.items.append(self._begin())
         return self
 
     def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> bool:
-        stack = self._entered()
+        stack = self._entered.items
         if stack:
             self._end(stack.pop())
         return False

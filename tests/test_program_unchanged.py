@@ -50,16 +50,21 @@ def main_paths(run):
     return trace.call_tree()
 
 
+def assert_shown_program_ran(run):
+    """SHOW's three calls of work, under a call tree that starts at the
+    program's own code (then the interpreter's end joins the program's
+    threads); for -m, runpy's frames are not the program's."""
+    tree = main_paths(run)
+    assert tree[("__main__:<module>", "__main__:work")] == 3
+    assert {path[0] for path in tree} <= {"__main__:<module>", "threading:_shutdown"}
+
+
 @pytest.mark.parametrize("kind", INSTRUMENTERS)
 def test_script(runner, kind):
     runner.write("prog.py", SHOW)
     run = same(runner, ["prog.py", "a", "-b"], scorep_options=[f"--instrumenter-type={kind}"])
     assert "argv ['prog.py', 'a', '-b']" in run.stdout
-    tree = main_paths(run)
-    assert tree[("__main__:<module>", "__main__:work")] == 3
-    # the program's call tree starts at its own code (then the interpreter's
-    # end joins the program's threads)
-    assert {path[0] for path in tree} <= {"__main__:<module>", "threading:_shutdown"}
+    assert_shown_program_ran(run)
 
 
 @pytest.mark.parametrize("kind", INSTRUMENTERS)
@@ -68,10 +73,7 @@ def test_module(runner, kind):
     runner.write("tool/cli.py", SHOW)
     run = same(runner, ["-m", "tool.cli", "x"], scorep_options=[f"--instrumenter-type={kind}"])
     assert "name __main__ spec tool.cli" in run.stdout
-    tree = main_paths(run)
-    assert tree[("__main__:<module>", "__main__:work")] == 3
-    # runpy's frames are not the program's
-    assert {path[0] for path in tree} <= {"__main__:<module>", "threading:_shutdown"}
+    assert_shown_program_ran(run)
 
 
 def test_package_main_and_attached_module_name(runner):
@@ -79,7 +81,7 @@ def test_package_main_and_attached_module_name(runner):
     runner.write("app/__main__.py", SHOW)
     run = same(runner, ["-m", "app", "1"])
     assert "spec app.__main__" in run.stdout
-    assert main_paths(run)[("__main__:<module>", "__main__:work")] == 3
+    assert_shown_program_ran(run)
     plain = runner.run("-mapp", scorep=False)
     measured = runner.run("-m", "scorep", "-mapp", scorep=False)
     assert measured.stdout == plain.stdout and measured.returncode == 0
@@ -101,19 +103,19 @@ def test_command(runner):
 def test_directory_and_zip_application(runner):
     runner.write("appdir/__main__.py", SHOW)
     run = same(runner, ["appdir", "z"])
-    assert main_paths(run)[("__main__:<module>", "__main__:work")] == 3
+    assert_shown_program_ran(run)
     for old in run.experiments():
         subprocess.run(["rm", "-rf", str(old)], check=True)
     with zipfile.ZipFile(runner.cwd / "app.pyz", "w") as archive:
         archive.writestr("__main__.py", SHOW)
     run = same(runner, ["app.pyz", "z"])
-    assert main_paths(run)[("__main__:<module>", "__main__:work")] == 3
+    assert_shown_program_ran(run)
 
 
 def test_stdin(runner):
     run = same(runner, ["-", "q"], input=SHOW)
     assert "argv ['-', 'q']" in run.stdout
-    assert main_paths(run)[("__main__:<module>", "__main__:work")] == 3
+    assert_shown_program_ran(run)
 
 
 def test_interpreter_flags_carry_over(runner):

@@ -127,6 +127,7 @@ static bool start_chunk(location *loc)
 }
 
 static atomic_bool drain_paused;
+static void resume_drain(void);
 
 bool buffers_make_room(location *loc, size_t words)
 {
@@ -137,7 +138,7 @@ bool buffers_make_room(location *loc, size_t words)
      * (Python counts the process's threads for its fork warning after the
      * parent's fork hooks) */
     if (__builtin_expect(atomic_load_explicit(&drain_paused, memory_order_relaxed), 0))
-        buffers_resume_drain();
+        resume_drain();
     uint64_t chunk = locations_chunk_bytes();
     uint64_t budget = buffers_budget();
     if (over_budget(budget, chunk) && !drain_running())
@@ -205,7 +206,7 @@ void buffers_pause_drain(void)
     }
 }
 
-void buffers_resume_drain(void)
+static void resume_drain(void)
 {
     if (atomic_exchange(&drain_paused, false) && state_get() != MEASUREMENT_STOPPED)
         drain_start(drain_all);

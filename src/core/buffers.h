@@ -43,13 +43,12 @@ void buffers_forget(void);
 
 /* Stop the drain thread for a while (a fork: the program's process then
  * has no thread of the measurement, as CPython's fork warning counts
- * threads), and start it again afterwards. */
+ * threads); it starts again with the next chunk a program thread fills. */
 void buffers_pause_drain(void);
 bool buffers_drain_running(void);
 
 /* A function the drain thread runs before each pass (the measurement's
  * end on a termination signal: it may never return). */
 void buffers_on_drain_pass(void (*hook)(void));
-void buffers_resume_drain(void);
 
 #endif

@@ -393,14 +393,6 @@ void scorep_fork_prepare(void)
     pthread_mutex_unlock(&lifecycle_lock);
 }
 
-void scorep_fork_parent(void)
-{
-    pthread_mutex_lock(&lifecycle_lock);
-    if (phase == SCOREP_RUNNING && !forked_child)
-        buffers_resume_drain();
-    pthread_mutex_unlock(&lifecycle_lock);
-}
-
 void scorep_measurement_stop(void)
 {
     pthread_mutex_lock(&lifecycle_lock);

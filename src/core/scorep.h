@@ -58,16 +58,17 @@ SCOREP_API scorep_phase scorep_measurement_phase(void);
 /* The directory being written (its final name once finished); NULL if none. */
 SCOREP_API const char *scorep_experiment_directory(void);
 
-/* Around a fork of the program (e.g. os.register_at_fork): the
- * measurement's own thread stops before it and starts again in the parent
- * after it, so the program forks a process with only its own threads. */
+/* Before a fork of the program (e.g. os.register_at_fork): the
+ * measurement's own thread stops, so the program forks a process with only
+ * its own threads; it starts again by itself with the next buffer chunk a
+ * program thread fills (after fork() has returned: Python counts threads
+ * for its fork warning after the parent's fork hooks). */
 SCOREP_API void scorep_fork_prepare(void);
 /* While signo's action is the default (ending the process), catch it: the
  * measurement's own thread then writes the results at once, whatever the
  * program's threads do, and ends the process by that signal.  False if it
  * cannot (another handler is set, or no drain thread runs). */
 SCOREP_API bool scorep_catch_termination(int signo);
-SCOREP_API void scorep_fork_parent(void);
 
 /* The program's exit status, for the end of the trace. */
 SCOREP_API void scorep_set_exit_status(int status);

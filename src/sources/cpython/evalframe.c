@@ -145,6 +145,7 @@ static int eval_install(void)
     }
     if (installed)
         return 0;
+    threads_watch_stack();
     PyInterpreterState *interp = PyThreadState_GetInterpreter(PyThreadState_Get());
     previous = _PyInterpreterState_GetEvalFrameFunc(interp);
     if (previous != _PyEval_EvalFrameDefault) {

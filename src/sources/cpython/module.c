@@ -175,9 +175,6 @@ static PyObject *native_thread_start(PyObject *module, PyObject *const *args, Py
 static PyMethodDef thread_start_def = {"thread_start", (PyCFunction)(void (*)(void))native_thread_start,
                                        METH_FASTCALL, "profile/trace function for new threads (internal)"};
 
-/* Run a script file in the given globals exactly as `python file` does:
- * the same file parser (so syntax errors read the same) and no frame of
- * ours between the interpreter and the script. */
 /* ---- the start of a program that python -m scorep runs ---- */
 
 /* Called once, from the audit hook, when the interpreter starts running
@@ -241,9 +238,7 @@ static PyObject *native_on_main_start(PyObject *self, PyObject *callback)
 static PyObject *program_set(PyObject *self, PyObject *func)
 {
     (void)self;
-    if (func != Py_None && !PyCallable_Check(func)) {
-        /* as CPython's own sys.setprofile: any object is taken, calling it fails later */
-    }
+    /* as CPython's own sys.setprofile: any object is taken, calling it fails later */
     if (!selected->program_hook_set) {
         PyErr_SetString(PyExc_RuntimeError, "scorep: this instrumenter does not use the profile slot");
         return NULL;
@@ -396,17 +391,6 @@ static PyObject *native_fork_prepare(PyObject *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
-/* The drain thread starts again by itself, with the next full buffer
- * chunk (buffers.c): Python counts the threads for its fork warning only
- * after the parent's fork hooks ran (3.13), and a pending call can run
- * inside another library's hook. */
-static PyObject *native_fork_parent(PyObject *self, PyObject *unused)
-{
-    (void)self;
-    (void)unused;
-    Py_RETURN_NONE;
-}
-
 /* ---- user regions ---- */
 
 static void user_push(thread_state *t, uint32_t region)
@@ -527,7 +511,7 @@ static PyObject *native_region_leave_id(PyObject *self, PyObject *arg)
 /* ---- parameters ---- */
 
 /* A value the format cannot hold exactly is recorded as close as it
- * allows; one warning line per function and kind of problem. */
+ * allows; one warning line per kind of problem. */
 static void parameter_warning(const char *function, const char *name, const char *problem, unsigned bit)
 {
     static unsigned warned;
@@ -553,31 +537,20 @@ static bool parameter_integer(PyObject *value, bool is_unsigned, long long *s, u
         PyErr_Clear();
         return false;
     }
-    *clamped = false;
-    int negative = PyObject_RichCompareBool(number, Py_False, Py_LT);  /* False == 0 */
-    if (negative < 0) {
-        PyErr_Clear();
-        negative = 0;
-    }
+    int overflow;
+    long long v = PyLong_AsLongLongAndOverflow(number, &overflow);
+    PyErr_Clear();
+    *clamped = overflow != 0;
+    *s = overflow > 0 ? LLONG_MAX : overflow < 0 ? LLONG_MIN : v;
     if (is_unsigned) {
-        if (negative) {
+        if (overflow < 0 || (!overflow && v < 0)) {
             *u = 0;
             *clamped = true;
         } else {
             *u = PyLong_AsUnsignedLongLong(number);
-            if (*u == (unsigned long long)-1 && PyErr_Occurred()) {
-                PyErr_Clear();
-                *clamped = true;
-            }
+            *clamped = *u == (unsigned long long)-1 && PyErr_Occurred();
+            PyErr_Clear();
         }
-    } else {
-        int overflow;
-        *s = PyLong_AsLongLongAndOverflow(number, &overflow);
-        if (overflow) {
-            *s = overflow > 0 ? LLONG_MAX : LLONG_MIN;
-            *clamped = true;
-        }
-        PyErr_Clear();
     }
     Py_DECREF(number);
     return true;
@@ -887,8 +860,8 @@ static PyMethodDef native_methods[] = {
      "on_main_start(callback): callback(kind, args) when the interpreter starts the program (audit hook)"},
     {"catch_termination", native_catch_termination, METH_O,
      "catch_termination(signo): while its action is the default, write the results at once on it, then die by it"},
-    {"fork_prepare", native_fork_prepare, METH_NOARGS, "before os.fork(): stop the measurement's thread"},
-    {"fork_parent", native_fork_parent, METH_NOARGS, "after os.fork() in the parent: start it again"},
+    {"fork_prepare", native_fork_prepare, METH_NOARGS,
+     "before os.fork(): stop the measurement's thread (it starts again with the next full buffer chunk)"},
     {"program_hook_functions", native_program_hook_functions, METH_VARARGS,
      "program_hook_functions(sys_set, sys_get): the program's sys.setprofile/getprofile (or settrace/gettrace) "
      "while the instrumenter holds that slot, or None"},

@@ -53,13 +53,29 @@ static int trace_chained(PyObject *obj, PyFrameObject *frame, int what, PyObject
 
 static bool chained(const thread_state *t) { return t->program_hook || t->foreign_func; }
 
+/* The calling thread's profile (trace) slot. */
+static void read_slot(bool trace, Py_tracefunc *func, PyObject **obj)
+{
+    PyThreadState *ts = PyThreadState_Get();
+    *func = trace ? ts->c_tracefunc : ts->c_profilefunc;
+    *obj = trace ? ts->c_traceobj : ts->c_profileobj;
+}
+
+static void set_slot(bool trace, Py_tracefunc func, PyObject *obj)
+{
+    if (trace)
+        OWN_HOOK_CHANGE(PyEval_SetTrace(func, obj));
+    else
+        OWN_HOOK_CHANGE(PyEval_SetProfile(func, obj));
+}
+
 /* Our hook for the thread, calling the program's after it if it has one. */
 static void set_hook(thread_state *t, bool trace)
 {
     if (trace)
-        OWN_HOOK_CHANGE(PyEval_SetTrace(chained(t) ? trace_chained : trace_callback, (PyObject *)t));
+        set_slot(true, chained(t) ? trace_chained : trace_callback, (PyObject *)t);
     else
-        OWN_HOOK_CHANGE(PyEval_SetProfile(chained(t) ? profile_chained : profile_callback, (PyObject *)t));
+        set_slot(false, chained(t) ? profile_chained : profile_callback, (PyObject *)t);
 }
 
 /* A thread that was running before the measurement started got the pending
@@ -69,10 +85,7 @@ static int resolve_pending(PyObject **obj, bool trace)
     thread_state *state = thread_current();
     if (!state) {
         /* the measurement has ended: this thread's hook goes too */
-        if (trace)
-            OWN_HOOK_CHANGE(PyEval_SetTrace(NULL, NULL));
-        else
-            OWN_HOOK_CHANGE(PyEval_SetProfile(NULL, NULL));
+        set_slot(trace, NULL, NULL);
         return -1;
     }
     set_hook(state, trace);
@@ -152,16 +165,16 @@ static int profile_callback(PyObject *obj, PyFrameObject *frame, int what, PyObj
         if (record_fast(t, EVENT_LEAVE, code_region_fast(frame_code(frame))))
             return 0;
         break;
-    case PyTrace_C_CALL: {
+    case PyTrace_C_CALL:
         /* the caller's region tells whether it is the measurement's own code */
-        uint32_t region = cfunction_region_fast(arg);
-        if (record_c_calls && code_region_fast(frame_code(frame)) < EVENT_REGION_LIMIT &&
-            record_fast(t, EVENT_ENTER, region)) {
-            t->open_c_region = region;
-            return 0;
+        if (record_c_calls && code_region_fast(frame_code(frame)) < EVENT_REGION_LIMIT) {
+            uint32_t region = cfunction_region_fast(arg);
+            if (record_fast(t, EVENT_ENTER, region)) {
+                t->open_c_region = region;
+                return 0;
+            }
         }
         break;
-    }
     case PyTrace_C_RETURN:
     case PyTrace_C_EXCEPTION:
         if (record_c_calls && code_region_fast(frame_code(frame)) < EVENT_REGION_LIMIT &&
@@ -293,9 +306,9 @@ static bool is_ours(Py_tracefunc func)
  * slot now. */
 static thread_state *hooked_thread(bool trace)
 {
-    PyThreadState *ts = PyThreadState_Get();
-    Py_tracefunc func = trace ? ts->c_tracefunc : ts->c_profilefunc;
-    PyObject *obj = trace ? ts->c_traceobj : ts->c_profileobj;
+    Py_tracefunc func;
+    PyObject *obj;
+    read_slot(trace, &func, &obj);
     if (!is_ours(func) || thread_is_pending_marker(obj))
         return NULL;
     return (thread_state *)obj;
@@ -341,12 +354,32 @@ static int program_hook_set(bool trace, PyObject *func)
 static PyObject *program_hook_get(bool trace)
 {
     thread_state *t = hooked_thread(trace);
-    if (!t) {
+    if (!t)
         return original_get[trace] ? PyObject_CallNoArgs(original_get[trace]) : NULL;
-    }
     if (t->foreign_func)
         return Py_NewRef(t->foreign_obj ? t->foreign_obj : Py_None);
     return Py_NewRef(t->program_hook ? t->program_hook : Py_None);
+}
+
+/* A hook in the calling thread's slot that is not ours (one the program
+ * set before ours, e.g. before register(), or one code in C set since)
+ * becomes the program's, called after ours.  The thread-start hook of the
+ * measurement is no program's. */
+static bool is_thread_start(PyObject *obj)
+{
+    return obj && PyCFunction_Check(obj) && strcmp(((PyCFunctionObject *)obj)->m_ml->ml_name, "thread_start") == 0;
+}
+
+static void adopt_current(thread_state *t, bool trace)
+{
+    Py_tracefunc func;
+    PyObject *obj;
+    read_slot(trace, &func, &obj);
+    if (!func || is_ours(func) || is_thread_start(obj))
+        return;
+    clear_program(t);
+    t->foreign_func = func;
+    t->foreign_obj = Py_XNewRef(obj);
 }
 
 /* A hook set in C replaces ours in this thread (cProfile before 3.12):
@@ -397,19 +430,14 @@ static int take_over(void *arg)
 {
     bool trace = arg != NULL;
     take_over_pending = false;
-    PyThreadState *ts = PyThreadState_Get();
     thread_state *t = thread_current_state;
-    if (!t || record_stopped())
+    Py_tracefunc func;
+    PyObject *obj;
+    read_slot(trace, &func, &obj);
+    if (!t || record_stopped() || is_ours(func))
         return 0;
-    Py_tracefunc func = trace ? ts->c_tracefunc : ts->c_profilefunc;
-    PyObject *obj = trace ? ts->c_traceobj : ts->c_profileobj;
-    if (is_ours(func))
-        return 0;
-    clear_program(t);
-    if (func) {
-        t->foreign_func = func;
-        t->foreign_obj = Py_XNewRef(obj);
-    }
+    clear_program(t);  /* a hook set to NULL leaves ours alone */
+    adopt_current(t, trace);
     set_hook(t, trace);
     return 0;
 }
@@ -435,26 +463,6 @@ static void foreign_change(bool trace)
 
 /* ---- the two instrumenters ---- */
 
-/* A hook the program set before ours (register() in a program that
- * profiles itself): kept, and called after ours.  The thread-start hook
- * of the measurement is no program's. */
-static bool is_thread_start(PyObject *obj)
-{
-    return obj && PyCFunction_Check(obj) && strcmp(((PyCFunctionObject *)obj)->m_ml->ml_name, "thread_start") == 0;
-}
-
-static void adopt_current(thread_state *t, bool trace)
-{
-    PyThreadState *ts = PyThreadState_Get();
-    Py_tracefunc func = trace ? ts->c_tracefunc : ts->c_profilefunc;
-    PyObject *obj = trace ? ts->c_traceobj : ts->c_profileobj;
-    if (!func || is_ours(func) || is_thread_start(obj))
-        return;
-    clear_program(t);
-    t->foreign_func = func;
-    t->foreign_obj = Py_XNewRef(obj);
-}
-
 static int install(bool trace)
 {
     thread_state *state = thread_current();
@@ -472,19 +480,13 @@ static void uninstall(bool trace)
 {
     thread_state *t = hooked_thread(trace);
     if (!t) {
-        if (trace)
-            OWN_HOOK_CHANGE(PyEval_SetTrace(NULL, NULL));
-        else
-            OWN_HOOK_CHANGE(PyEval_SetProfile(NULL, NULL));
+        set_slot(trace, NULL, NULL);
         return;
     }
     Py_tracefunc func = t->foreign_func;
     PyObject *obj = Py_XNewRef(t->foreign_obj), *program = Py_XNewRef(t->program_hook);
     clear_program(t);
-    if (trace)
-        OWN_HOOK_CHANGE(PyEval_SetTrace(func, obj));
-    else
-        OWN_HOOK_CHANGE(PyEval_SetProfile(func, obj));
+    set_slot(trace, func, obj);
     if (program && original_set[trace]) {
         PyObject *r = PyObject_CallOneArg(original_set[trace], program);
         if (r)

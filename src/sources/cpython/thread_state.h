@@ -29,10 +29,11 @@ typedef struct {
     Py_tracefunc foreign_func;  /* set in C (PyEval_SetProfile, e.g. cProfile) */
     PyObject *foreign_obj;
     uint32_t open_c_region;     /* the C call entered last, while it runs (else UINT32_MAX) */
-    bool skip_c_return;
+    bool skip_c_return;         /* the program's hook does not see the return of the call that set it */
     /* the eval instrumenter stops following calls below this address of
-     * the thread's C stack (each call it sees takes C stack) */
-    char *stack_floor;         /* the program's hook does not see the return of the call that set it */
+     * the thread's C stack (each call it sees takes C stack); NULL unless
+     * threads_watch_stack() was called */
+    char *stack_floor;
     PyObject *taken_over_at;    /* "file:line" where a C hook replaced ours for good, else NULL */
 } thread_state;
 
@@ -60,6 +61,10 @@ static inline thread_state *thread_current(void)
  * CPython's sys.setprofile, for instrumenters that leave the slot free. */
 extern PyObject *threads_program_hook;
 void threads_set_program_hook(PyObject *func, PyObject *original_set);
+
+/* From now on every thread state knows its stack floor (the eval
+ * instrumenter), the calling thread's too. */
+void threads_watch_stack(void);
 
 /* Every state made so far (they live until the process ends). */
 size_t threads_all(thread_state ***states);

@@ -103,6 +103,16 @@ static char *stack_floor(void)
     return (char *)low + STACK_MARGIN;
 }
 
+static bool watch_stack;
+
+void threads_watch_stack(void)
+{
+    watch_stack = true;
+    thread_state *t = thread_current_state;
+    if (t && !t->stack_floor)
+        t->stack_floor = stack_floor();
+}
+
 static void state_init(thread_state *state, scorep_location *loc, bool started)
 {
     state->loc = loc;
@@ -118,7 +128,7 @@ static void state_init(thread_state *state, scorep_location *loc, bool started)
     state->foreign_obj = NULL;
     state->open_c_region = UINT32_MAX;
     state->skip_c_return = false;
-    state->stack_floor = stack_floor();
+    state->stack_floor = watch_stack ? stack_floor() : NULL;
     state->taken_over_at = NULL;
 }
 
