@@ -12,6 +12,7 @@ and scorep.pth, installed next to the package, the start-up hook of the
 processes that python -m scorep launches (scorep/_boot.py)."""
 import glob
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -30,6 +31,12 @@ COMMON_FLAGS = ["-std=gnu11", "-O2", "-Wall", "-Wno-missing-field-initializers",
                 "-fvisibility=hidden", "-fno-plt"]
 
 
+def version():
+    """The version, written once: scorep/__init__.py's __version__."""
+    text = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "scorep", "__init__.py")).read()
+    return re.search(r'^__version__ = "([^"]+)"$', text, re.M).group(1)
+
+
 def otf2_flags():
     config = shutil.which("otf2-config")
     if not config:
@@ -45,11 +52,19 @@ def otf2_flags():
 
 
 def papi_flags():
-    """PAPI hardware counters are optional: used when libpapi-dev is installed
-    (set SCOREP_WITHOUT_PAPI=1 to build without)."""
-    if os.environ.get("SCOREP_WITHOUT_PAPI") or not os.path.exists("/usr/include/papi.h"):
+    """PAPI hardware counters are optional: used when pkg-config finds papi
+    (Debian: libpapi-dev); SCOREP_WITHOUT_PAPI=1 builds without."""
+    pkg_config = shutil.which("pkg-config")
+    if os.environ.get("SCOREP_WITHOUT_PAPI") or not pkg_config:
         return [], []
-    return ["-DSCOREP_HAVE_PAPI"], ["-lpapi"]
+
+    def ask(option):
+        return subprocess.run([pkg_config, option, "papi"], capture_output=True, text=True)
+
+    cflags, libs = ask("--cflags"), ask("--libs")
+    if cflags.returncode != 0 or libs.returncode != 0:
+        return [], []
+    return ["-DSCOREP_HAVE_PAPI"] + cflags.stdout.split(), libs.stdout.split()
 
 
 def headers():
@@ -63,7 +78,7 @@ def core_library():
         CORE_LIBRARY,
         sources=sorted(glob.glob("src/core/*.c") + glob.glob("src/substrates/*.c")),
         depends=headers(),
-        extra_compile_args=COMMON_FLAGS + cflags + papi_cflags,
+        extra_compile_args=COMMON_FLAGS + [f'-DSCOREP_VERSION="{version()}"'] + cflags + papi_cflags,
         extra_link_args=ldflags + papi_ldflags + ["-lpthread", "-Wl,-soname,libscorep_measurement.so"],
     )
 

@@ -399,8 +399,6 @@ def test_bad_value_is_a_one_line_error_and_nothing_runs(runner, name, value):
     ("SCOREP_TOTAL_MEMORY", "65536", 65536),
     ("SCOREP_TOTAL_MEMORY", "64KB", 65536),
     ("SCOREP_TOTAL_MEMORY", " 3m ", 3 * 1024 ** 2),
-    ("SCOREP_TOTAL_MEMORY", "1t", 1024 ** 4),
-    ("SCOREP_TOTAL_MEMORY", "15E", 15 * 1024 ** 6),
     ("SCOREP_TOTAL_MEMORY", "16000 kB", 16000 * 1024),
     ("SCOREP_PAGE_SIZE", "4096b", 4096),
     ("SCOREP_PAGE_SIZE", "4096", 4096),
@@ -408,6 +406,7 @@ def test_bad_value_is_a_one_line_error_and_nothing_runs(runner, name, value):
     ("SCOREP_PAGE_SIZE", "16 KB", 16384),
 ])
 def test_size_spellings(runner, name, value, expected):
+    # (larger spellings, beyond this machine's memory: tests/test_bad_input.py)
     run = runner.script(PRINT, env={name: value})
     assert run.returncode == 0, run.stderr
     assert run.stdout == "script ran\n"

@@ -53,10 +53,29 @@ void defs_init(void)
     pthread_mutex_unlock(&defs_lock);
 }
 
-static uint32_t string_locked(const char *text)
+/* The text as stored: at most DEFS_STRING_MAX_BYTES bytes (see defs.h),
+ * in *buffer when cut. */
+static const char *stored_text(const char *text, size_t *len, char *buffer)
+{
+    *len = strlen(text);
+    if (*len <= DEFS_STRING_MAX_BYTES)
+        return text;
+    size_t keep = DEFS_STRING_MAX_BYTES - (sizeof DEFS_TRUNCATED_MARK - 1);
+    /* not inside a UTF-8 sequence: back over continuation bytes */
+    while (keep > 0 && ((unsigned char)text[keep] & 0xC0) == 0x80)
+        keep--;
+    memcpy(buffer, text, keep);
+    memcpy(buffer + keep, DEFS_TRUNCATED_MARK, sizeof DEFS_TRUNCATED_MARK);
+    *len = keep + sizeof DEFS_TRUNCATED_MARK - 1;
+    return buffer;
+}
+
+static uint32_t string_locked(const char *full_text)
 {
     init_locked();
-    size_t len = strlen(text);
+    static char cut[DEFS_STRING_MAX_BYTES + 1];  /* under defs_lock */
+    size_t len;
+    const char *text = stored_text(full_text, &len, cut);
     uint32_t id;
     if (keymap_get(&string_ids, text, len, &id))
         return id;

@@ -46,6 +46,13 @@ void defs_init(void);
 /* Bytes held by the definitions (accounted against SCOREP_TOTAL_MEMORY). */
 uint64_t defs_bytes(void);
 
+/* Strings longer than DEFS_STRING_MAX_BYTES (a region name, a parameter
+ * value, a thread name) are cut at a character boundary and end with
+ * DEFS_TRUNCATED_MARK, DEFS_STRING_MAX_BYTES bytes in all: OTF2 cannot
+ * store a record larger than its 256 KiB chunks. */
+#define DEFS_STRING_MAX_BYTES 32768
+#define DEFS_TRUNCATED_MARK "...[truncated]"
+
 uint32_t defs_string(const char *text);
 const char *defs_string_text(uint32_t id);
 uint32_t defs_string_count(void);

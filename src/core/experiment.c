@@ -17,6 +17,11 @@
 
 #define TMP_NAME "scorep-measurement-tmp"
 
+/* Room in a path for a name inside the experiment directory (NAME_MAX),
+ * and in a name for "-YYYYMMDD_HHMM_<ticks>" when it is moved away. */
+#define EXPERIMENT_PATH_MAX (PATH_MAX - NAME_MAX - 2)
+#define EXPERIMENT_NAME_MAX (NAME_MAX - 40)
+
 /* The directory this run writes, locked (flock on the directory itself)
  * for the whole run: another measurement never renames, removes or writes
  * into a directory a live run holds.  The descriptor is close-on-exec; a
@@ -109,6 +114,25 @@ static int parent_length(const char *path)
     return slash ? (int)(slash - path) : 0;
 }
 
+/* The directories this run made (the experiment directory last), removed
+ * again when the run is refused (experiment_abandon). */
+static char *made[64];
+static int made_count;
+
+static void note_made(const char *path)
+{
+    if (made_count < (int)(sizeof made / sizeof made[0]))
+        made[made_count++] = strdup(path);
+}
+
+static void forget_made(void)
+{
+    while (made_count > 0)
+        free(made[--made_count]);
+}
+
+/* mkdir -p: the missing parents, then the directory itself, which must
+ * not exist (mkdir never follows a link at the name it makes). */
 static bool make_dirs(const char *path)
 {
     char *copy = strdup(path);
@@ -120,15 +144,51 @@ static bool make_dirs(const char *path)
         if (*p != '/')
             continue;
         *p = '\0';
-        if (mkdir(copy, 0777) != 0 && errno != EEXIST) {
+        if (mkdir(copy, 0777) == 0)
+            note_made(copy);
+        else if (errno != EEXIST) {
             free(copy);
             return false;
         }
         *p = '/';
     }
     bool ok = mkdir(copy, 0777) == 0;
+    if (ok)
+        note_made(copy);
     free(copy);
     return ok;
+}
+
+/* The path and its parts fit the system's limits, with room for the
+ * names the measurement puts inside and the suffix of a later rename. */
+static bool check_length(const char *dir, bool named, char *err, size_t errlen)
+{
+    const char *culprit = named ? "invalid value for SCOREP_EXPERIMENT_DIRECTORY: " : "";
+    size_t n = strlen(dir);
+    if (n > EXPERIMENT_PATH_MAX) {
+        snprintf(err, errlen, "%scannot create experiment directory: its path '%.80s...' is %zu bytes long, more than %d",
+                 culprit, dir, n, EXPERIMENT_PATH_MAX);
+        return false;
+    }
+    for (const char *part = dir; *part;) {
+        part += strspn(part, "/");
+        size_t len = strcspn(part, "/");
+        if (len > EXPERIMENT_NAME_MAX) {
+            snprintf(err, errlen, "%scannot create experiment directory '%.80s...': the name '%.40s...' in it is %zu bytes "
+                     "long, more than %d", culprit, dir, part, len, EXPERIMENT_NAME_MAX);
+            return false;
+        }
+        part += len;
+    }
+    return true;
+}
+
+static char *name_of_its_own(const char *dir)
+{
+    char *unique = malloc(strlen(dir) + 32);
+    if (unique)
+        sprintf(unique, "%s-%ld", dir, (long)getpid());
+    return unique;
 }
 
 /* Create the run's directory and lock it; unnamed runs that find the
@@ -150,12 +210,11 @@ static char *create_locked(char *dir, bool named, char *err, size_t errlen)
             break;
         }
         /* another run started at the same moment: a name of this run's own */
-        char *unique = malloc(strlen(dir) + 32);
+        char *unique = name_of_its_own(dir);
         if (!unique) {
             errno = ENOMEM;
             break;
         }
-        sprintf(unique, "%s-%ld", dir, (long)getpid());
         free(dir);
         dir = unique;
     }
@@ -163,6 +222,19 @@ static char *create_locked(char *dir, bool named, char *err, size_t errlen)
              named ? "invalid value for SCOREP_EXPERIMENT_DIRECTORY: " : "", dir, strerror(errno));
     free(dir);
     return NULL;
+}
+
+/* The unnamed run's directory under a name of its own, <dir>-<pid>
+ * (frees dir). */
+static char *create_unique(char *dir, char *err, size_t errlen)
+{
+    char *unique = name_of_its_own(dir);
+    free(dir);
+    if (!unique) {
+        snprintf(err, errlen, "out of memory for the experiment directory's name");
+        return NULL;
+    }
+    return create_locked(unique, false, err, errlen);
 }
 
 char *experiment_create(const measurement_config *cfg, char *err, size_t errlen)
@@ -173,8 +245,16 @@ char *experiment_create(const measurement_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory for the experiment directory's name");
         return NULL;
     }
+    if (!check_length(dir, named, err, errlen)) {
+        free(dir);
+        return NULL;
+    }
     struct stat st;
     if (lstat(dir, &st) == 0) {
+        if (!S_ISDIR(st.st_mode) && !named) {
+            /* not a directory of a run (a file, a link): left alone */
+            return create_unique(dir, err, errlen);
+        }
         if (!S_ISDIR(st.st_mode)) {
             snprintf(err, errlen, "invalid value for SCOREP_EXPERIMENT_DIRECTORY: '%s' exists and is not a directory",
                      dir);
@@ -185,15 +265,7 @@ char *experiment_create(const measurement_config *cfg, char *err, size_t errlen)
         int locked = lock_directory(dir, &fd);
         if (locked == 0 && !named) {
             /* a live run writes the default directory: this one takes its own */
-            char *unique = malloc(strlen(dir) + 32);
-            if (!unique) {
-                snprintf(err, errlen, "out of memory for the experiment directory's name");
-                free(dir);
-                return NULL;
-            }
-            sprintf(unique, "%s-%ld", dir, (long)getpid());
-            free(dir);
-            return create_locked(unique, false, err, errlen);
+            return create_unique(dir, err, errlen);
         }
         if (locked == 0) {
             snprintf(err, errlen, "experiment directory '%s' is being written by another measurement that is still "
@@ -237,8 +309,9 @@ char *experiment_create(const measurement_config *cfg, char *err, size_t errlen)
             free(dir);
             return NULL;
         }
-        /* renamed while locked: no other run can be writing it meanwhile */
-        if (rename(dir, moved) != 0) {
+        /* renamed while locked: no other run can be writing it meanwhile;
+         * never over anything that has the new name */
+        if (renameat2(AT_FDCWD, dir, AT_FDCWD, moved, RENAME_NOREPLACE) != 0) {
             snprintf(err, errlen, "cannot move existing experiment directory '%s' to '%s': %s", dir, moved,
                      strerror(errno));
             close(fd);
@@ -254,28 +327,62 @@ char *experiment_create(const measurement_config *cfg, char *err, size_t errlen)
     return create_locked(dir, named, err, errlen);
 }
 
-bool experiment_write_config(const char *dir, const measurement_config *cfg, char *err, size_t errlen)
+int experiment_fd(void) { return held_fd; }
+
+/* A new file in the experiment directory: made here, never through a link
+ * and never over an existing file. */
+static FILE *create_file(const char *name, char *err, size_t errlen, const char *dir)
 {
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/scorep.cfg", dir);
-    FILE *f = fopen(path, "w");
+    int fd = openat(held_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!f) {
-        snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
-        return false;
+        snprintf(err, errlen, "cannot write '%s/%s': %s", dir, name,
+                 errno == EEXIST ? "a file of that name exists that this measurement did not make" : strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return NULL;
     }
-    errno = 0;
-    config_write(cfg, f);
-    int error = ferror(f) ? (errno ? errno : EIO) : 0;
+    return f;
+}
+
+/* The first error of writing and closing f, or 0. */
+static int close_file(FILE *f, int error)
+{
+    if (!error && ferror(f))
+        error = errno ? errno : EIO;
     if (fclose(f) != 0 && !error)
         error = errno ? errno : EIO;
+    return error;
+}
+
+static char *config_name, *copy_name;  /* the files made here: removed if the run is refused */
+
+bool experiment_write_config(const char *dir, const measurement_config *cfg, char *err, size_t errlen)
+{
+    FILE *f = create_file("scorep.cfg", err, errlen, dir);
+    if (!f)
+        return false;
+    config_name = "scorep.cfg";
+    errno = 0;
+    config_write(cfg, f);
+    int error = close_file(f, 0);
     if (error) {
-        snprintf(err, errlen, "cannot write '%s': %s", path, strerror(error));
+        snprintf(err, errlen, "cannot write '%s/scorep.cfg': %s", dir, strerror(error));
         return false;
     }
     return true;
 }
 
-bool experiment_copy_file(const char *dir, const char *path, char *err, size_t errlen)
+/* Whether name is one of the files the measurement writes itself. */
+static bool own_name(const char *name, const measurement_config *cfg)
+{
+    size_t base = strlen(cfg->profiling_base_name);
+    return name[0] == '.' || strcmp(name, "scorep.cfg") == 0 || strcmp(name, "traces") == 0 ||
+           strncmp(name, "traces.", 7) == 0 ||
+           (strncmp(name, cfg->profiling_base_name, base) == 0 && strncmp(name + base, ".cubex", 6) == 0);
+}
+
+bool experiment_copy_file(const char *dir, const char *path, const measurement_config *cfg, char *err, size_t errlen)
 {
     FILE *in = fopen(path, "rb");
     if (!in) {
@@ -284,14 +391,14 @@ bool experiment_copy_file(const char *dir, const char *path, char *err, size_t e
     }
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
-    char target[PATH_MAX];
-    snprintf(target, sizeof target, "%s/%s", dir, base);
-    FILE *out = fopen(target, "wb");
+    /* under its own name, unless the measurement writes a file of that name */
+    const char *name = own_name(base, cfg) ? "scorep.filter" : base;
+    FILE *out = create_file(name, err, errlen, dir);
     if (!out) {
-        snprintf(err, errlen, "cannot write '%s': %s", target, strerror(errno));
         fclose(in);
         return false;
     }
+    copy_name = strdup(name);
     char buf[8192];
     size_t n;
     int error = 0;  /* the first one */
@@ -301,10 +408,9 @@ bool experiment_copy_file(const char *dir, const char *path, char *err, size_t e
     if (!error && ferror(in))
         error = errno ? errno : EIO;
     fclose(in);
-    if (fclose(out) != 0 && !error)
-        error = errno ? errno : EIO;
+    error = close_file(out, error);
     if (error) {
-        snprintf(err, errlen, "cannot copy '%s' to '%s': %s", path, target, strerror(error));
+        snprintf(err, errlen, "cannot copy '%s' to '%s/%s': %s", path, dir, name, strerror(error));
         return false;
     }
     return true;
@@ -315,6 +421,26 @@ static void release(void)
     if (held_fd >= 0)
         close(held_fd);
     held_fd = -1;
+    forget_made();
+    free(copy_name);
+    copy_name = NULL;
+    config_name = NULL;
+}
+
+void experiment_abandon(void)
+{
+    if (held_fd >= 0) {
+        if (config_name)
+            unlinkat(held_fd, config_name, 0);
+        if (copy_name)
+            unlinkat(held_fd, copy_name, 0);
+    }
+    /* the experiment directory, then the parents made for it; rmdir
+     * removes only what is empty: nothing of anyone else's */
+    for (int i = made_count - 1; i >= 0; i--)
+        if (rmdir(made[i]) != 0)
+            break;
+    release();
 }
 
 char *experiment_finish(const char *dir, const measurement_config *cfg)

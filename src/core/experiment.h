@@ -12,11 +12,19 @@
  * absolute path (malloc'd) or NULL with a one-line message in err. */
 char *experiment_create(const measurement_config *cfg, char *err, size_t errlen);
 
+/* The experiment directory's descriptor (held for the run, -1 before):
+ * files in it are made relative to it, without following links. */
+int experiment_fd(void);
+
 /* Write <dir>/scorep.cfg. */
 bool experiment_write_config(const char *dir, const measurement_config *cfg, char *err, size_t errlen);
 
-/* Copy a file into the experiment directory under its base name. */
-bool experiment_copy_file(const char *dir, const char *path, char *err, size_t errlen);
+/* Copy a file into the experiment directory under its base name (as
+ * scorep.filter if the measurement writes a file of that name itself). */
+bool experiment_copy_file(const char *dir, const char *path, const measurement_config *cfg, char *err, size_t errlen);
+
+/* A refused run: remove what experiment_create and the two above made. */
+void experiment_abandon(void);
 
 /* Rename a scorep-measurement-tmp directory to scorep-YYYYMMDD_HHMM_<ticks>;
  * a named directory keeps its name.  Returns the final path (malloc'd). */

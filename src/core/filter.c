@@ -1,10 +1,13 @@
 #include "filter.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 typedef enum { BLOCK_NONE, BLOCK_FILES, BLOCK_REGIONS } block_kind;
 
@@ -199,43 +202,88 @@ filter *filter_parse(const char *text, const char *origin, char *err, size_t err
     return f;
 }
 
+/* Length of the valid UTF-8 sequence at s (1-4), or 0. */
+static size_t utf8_sequence(const unsigned char *s, size_t left)
+{
+    size_t n = s[0] < 0x80 ? 1 : s[0] >= 0xC2 && s[0] <= 0xDF ? 2 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3
+             : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : 0;
+    if (n == 0 || n > left)
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    /* no overlong forms, surrogates or code points above U+10FFFF */
+    if ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] > 0x9F) || (s[0] == 0xF0 && s[1] < 0x90) ||
+        (s[0] == 0xF4 && s[1] > 0x8F))
+        return 0;
+    return n;
+}
+
+/* The text must be UTF-8 without NUL bytes: the line of the first bad byte. */
+static bool check_text(const char *text, size_t length, const char *path, char *err, size_t errlen)
+{
+    int line = 1;
+    for (size_t i = 0; i < length;) {
+        const unsigned char *s = (const unsigned char *)text + i;
+        size_t n = s[0] ? utf8_sequence(s, length - i) : 0;
+        if (n == 0) {
+            snprintf(err, errlen, "%s:%d: not UTF-8 text (byte 0x%02x)", path, line, s[0]);
+            return false;
+        }
+        line += s[0] == '\n';
+        i += n;
+    }
+    return true;
+}
+
 filter *filter_load(const char *path, char *err, size_t errlen)
 {
-    FILE *in = fopen(path, "rb");
-    if (!in) {
+    /* non-blocking: a FIFO is refused below instead of waiting for a writer */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
         snprintf(err, errlen, "cannot read filter file '%s': %s", path, strerror(errno));
         return NULL;
     }
-    size_t capacity = 8192, length = 0;
-    char *text = malloc(capacity);
-    size_t n;
-    bool no_memory = text == NULL;
-    while (!no_memory && (n = fread(text + length, 1, capacity - length - 1, in)) > 0) {
-        length += n;
-        if (capacity - length - 1 == 0) {
-            char *grown = realloc(text, 2 * capacity);
-            no_memory = grown == NULL;
-            if (grown) {
-                text = grown;
-                capacity *= 2;
-            }
-        }
+    struct stat st;
+    const char *problem = NULL;
+    if (fstat(fd, &st) != 0)
+        problem = strerror(errno);
+    else if (!S_ISREG(st.st_mode))
+        problem = "not a regular file";
+    else if (st.st_size > FILTER_FILE_MAX_BYTES)
+        problem = "larger than 16 MiB";
+    if (problem) {
+        snprintf(err, errlen, "cannot read filter file '%s': %s", path, problem);
+        close(fd);
+        return NULL;
     }
-    bool failed = no_memory || ferror(in);
-    int why = no_memory ? ENOMEM : errno;
-    fclose(in);
-    if (failed) {
+    /* read at most one byte more than the limit: the file may grow meanwhile */
+    size_t capacity = (size_t)st.st_size + 2, length = 0;
+    char *text = malloc(capacity);
+    int why = text ? 0 : ENOMEM;
+    while (!why && length < capacity - 1) {
+        ssize_t n = read(fd, text + length, capacity - 1 - length);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            why = errno;
+        if (n <= 0)
+            break;
+        length += (size_t)n;
+    }
+    close(fd);
+    if (why) {
         snprintf(err, errlen, "cannot read filter file '%s': %s", path, strerror(why));
         free(text);
         return NULL;
     }
-    text[length] = '\0';
-    if (strlen(text) != length) {
-        snprintf(err, errlen, "%s: not a text file (contains a NUL byte)", path);
+    if (length > (size_t)st.st_size) {
+        snprintf(err, errlen, "filter file '%s' changed while it was read", path);
         free(text);
         return NULL;
     }
-    filter *f = filter_parse(text, path, err, errlen);
+    text[length] = '\0';
+    filter *f = check_text(text, length, path, err, errlen) ? filter_parse(text, path, err, errlen) : NULL;
     free(text);
     return f;
 }

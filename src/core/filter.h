@@ -22,7 +22,11 @@ typedef struct filter filter;
  * "<origin>:<line>: <problem> '<text>'".  NULL on error. */
 filter *filter_parse(const char *text, const char *origin, char *err, size_t errlen);
 
-/* Read and parse a filter file. */
+/* The largest filter file read. */
+#define FILTER_FILE_MAX_BYTES (16 << 20)
+
+/* Read and parse a filter file: a regular file of at most
+ * FILTER_FILE_MAX_BYTES in UTF-8 without NUL bytes. */
 filter *filter_load(const char *path, char *err, size_t errlen);
 
 /* Is a region with this name (mangled name: the same for Python) defined

@@ -4,6 +4,7 @@
  * called by none of them. */
 #include "measurement.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -20,6 +21,10 @@
 #include "metrics.h"
 #include "substrates.h"
 
+/* The smallest SCOREP_PAGE_SIZE: an event buffer chunk holds many events. */
+#define MIN_PAGE_SIZE 4096
+#define MAX_MACHINE_NAME 1024
+
 static measurement_config cfg;
 static _Atomic int phase = SCOREP_NOT_STARTED;  /* scorep_phase */
 static bool forked_child;
@@ -35,6 +40,8 @@ static uint64_t stop_time;  /* scorep_measurement_stop(): the end of the time li
 static _Atomic int termination_signal;  /* caught (scorep_catch_termination), 0 if none */
 static _Atomic bool finishing;          /* scorep_measurement_finish() is writing */
 static void die_by(int signo);
+static void termination_check(void);
+static void catch_crashes(void);
 static pthread_mutex_t lifecycle_lock = PTHREAD_MUTEX_INITIALIZER;
 static substrate_facts facts;  /* what the substrates keep for the whole run */
 
@@ -103,18 +110,64 @@ static bool select_clock(char *err, size_t errlen)
     return true;
 }
 
-/* The configuration checks that need more than one variable. */
+/* A size variable's text as the user wrote it (or the default). */
+static const char *size_text(const char *env, const char *fallback)
+{
+    const char *text = getenv(env);
+    return text ? text : fallback;
+}
+
+static uint64_t physical_memory(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : UINT64_MAX;
+}
+
+/* The checks of values and of variables together, before anything is made:
+ * each message names the variable that is wrong. */
 static bool check_config(char *err, size_t errlen)
 {
-    uint64_t page = cfg.page_size < 4096 ? 4096 : cfg.page_size;
-    if (cfg.total_memory < 2 * page) {
-        snprintf(err, errlen, "invalid value for SCOREP_TOTAL_MEMORY: %llu bytes is less than two pages of SCOREP_PAGE_SIZE",
-                 (unsigned long long)cfg.total_memory);
+    const char *page = size_text("SCOREP_PAGE_SIZE", "8k"), *total = size_text("SCOREP_TOTAL_MEMORY", "16000k");
+    if (cfg.page_size < MIN_PAGE_SIZE) {
+        snprintf(err, errlen, "invalid value for SCOREP_PAGE_SIZE: '%s' is less than the smallest page size, 4k", page);
+        return false;
+    }
+    uint64_t machine = physical_memory();
+    if (cfg.total_memory > machine) {
+        snprintf(err, errlen, "invalid value for SCOREP_TOTAL_MEMORY: '%s' (%llu MiB) is more than this machine's "
+                 "memory (%llu MiB)", total, (unsigned long long)(cfg.total_memory >> 20),
+                 (unsigned long long)(machine >> 20));
+        return false;
+    }
+    if (cfg.total_memory / 2 < cfg.page_size) {
+        /* the one the user set is the one to change */
+        if (getenv("SCOREP_PAGE_SIZE") && !getenv("SCOREP_TOTAL_MEMORY"))
+            snprintf(err, errlen, "invalid value for SCOREP_PAGE_SIZE: '%s' is more than half of SCOREP_TOTAL_MEMORY ('%s')",
+                     page, total);
+        else
+            snprintf(err, errlen, "invalid value for SCOREP_TOTAL_MEMORY: '%s' is less than two pages of SCOREP_PAGE_SIZE ('%s')",
+                     total, page);
+        return false;
+    }
+    if (cfg.profiling_max_callpath_depth < 1) {
+        snprintf(err, errlen, "invalid value for SCOREP_PROFILING_MAX_CALLPATH_DEPTH: '%s' is less than 1",
+                 size_text("SCOREP_PROFILING_MAX_CALLPATH_DEPTH", ""));
+        return false;
+    }
+    if (strlen(cfg.machine_name) > MAX_MACHINE_NAME) {
+        snprintf(err, errlen, "invalid value for SCOREP_MACHINE_NAME: it is %zu bytes long, more than %d",
+                 strlen(cfg.machine_name), MAX_MACHINE_NAME);
         return false;
     }
     const char *base = cfg.profiling_base_name;
     if (!base[0] || strchr(base, '/') || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
         snprintf(err, errlen, "invalid value for SCOREP_PROFILING_BASE_NAME: '%s' is not a file name", base);
+        return false;
+    }
+    /* <base>.cubex.tmp-<n> must fit in a directory entry */
+    if (strlen(base) > NAME_MAX - 24) {
+        snprintf(err, errlen, "invalid value for SCOREP_PROFILING_BASE_NAME: it is %zu bytes long, more than %d",
+                 strlen(base), NAME_MAX - 24);
         return false;
     }
     return true;
@@ -147,7 +200,7 @@ static bool create_experiment(char *err, size_t errlen)
         return false;
     if (!experiment_write_config(experiment_dir, &cfg, err, errlen))
         return false;
-    if (region_filter && !experiment_copy_file(experiment_dir, cfg.filtering_file, err, errlen))
+    if (region_filter && !experiment_copy_file(experiment_dir, cfg.filtering_file, &cfg, err, errlen))
         return false;
     log_verbose("experiment directory: %s", experiment_dir);
     log_verbose("timer: %s", clock_kind_name(scorep_clock_kind));
@@ -167,6 +220,12 @@ static void after_fork_in_child(void)
 
 static void start_failed(void)
 {
+    /* a refused run leaves nothing behind */
+    if (experiment_dir) {
+        experiment_abandon();
+        free(experiment_dir);
+        experiment_dir = NULL;
+    }
     filter_free(region_filter);
     region_filter = NULL;
     config_free(&cfg);
@@ -207,11 +266,11 @@ bool scorep_measurement_start(const scorep_start_info *info, char *err, size_t e
     }
     ok = ok && create_experiment(err, errlen);
     if (ok) {
-        uint64_t page = cfg.page_size < 4096 ? 4096 : cfg.page_size;
-        locations_configure(page, 0);
+        locations_configure(cfg.page_size, 0);
         facts = (substrate_facts){
             .cfg = &cfg,
             .experiment_dir = experiment_dir,
+            .experiment_fd = experiment_fd(),
             .rank = 0,
             .start_time = start_time,
             .program_region = program_region,
@@ -230,6 +289,8 @@ bool scorep_measurement_start(const scorep_start_info *info, char *err, size_t e
         return false;
     }
     pthread_atfork(NULL, NULL, after_fork_in_child);
+    buffers_on_drain_pass(termination_check);
+    catch_crashes();
     buffers_start(&(buffers_policy){
         .total_memory = cfg.total_memory,
         .flush_events = cfg.enable_tracing,
@@ -352,8 +413,88 @@ static void die_by(int signo)
         pause();
 }
 
+/* ---- the end on a crash ---- */
+
+/* A fatal signal (a segfault in a C extension, abort()): the thread that
+ * crashed waits in the handler, on an alternate stack, while the drain
+ * thread writes what was recorded up to the crash (at most CRASH_WAIT_S,
+ * should it be stuck on a lock the crashed thread holds); then the signal
+ * takes its course with the action the program had (the default one, or
+ * e.g. faulthandler's), so the process ends as it would have. */
+#define CRASH_WAIT_S 60
+#define ALTERNATE_STACK_BYTES (64 * 1024)
+
+static const int crash_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+#define CRASH_SIGNAL_COUNT (sizeof crash_signals / sizeof crash_signals[0])
+static struct sigaction crash_previous[CRASH_SIGNAL_COUNT];
+static _Atomic int crash_signal;
+static atomic_bool crash_written;
+
+static void on_crash_signal(int signo, siginfo_t *info, void *context)
+{
+    (void)context;
+    int expected = 0;
+    bool first = atomic_compare_exchange_strong(&crash_signal, &expected, signo);
+    if (first && phase == SCOREP_RUNNING && !forked_child && !atomic_load(&finishing) && buffers_drain_running()) {
+        struct timespec step = {0, 1000000};
+        for (long waited = 0; waited < CRASH_WAIT_S * 1000L && !atomic_load(&crash_written); waited++)
+            nanosleep(&step, NULL);
+    }
+    for (unsigned i = 0; i < CRASH_SIGNAL_COUNT; i++)
+        if (crash_signals[i] == signo)
+            sigaction(signo, &crash_previous[i], NULL);
+    /* a fault happens again when the instruction does; a sent signal
+     * (kill, abort) is sent again, delivered when this handler returns */
+    if (info->si_code <= 0)
+        raise(signo);
+}
+
+/* The calling thread's alternate signal stack, unless it has one. */
+static void give_alternate_stack(void)
+{
+    stack_t current;
+    if (sigaltstack(NULL, &current) != 0 || !(current.ss_flags & SS_DISABLE))
+        return;
+    static void *memory;
+    if (!memory)
+        memory = malloc(ALTERNATE_STACK_BYTES);
+    stack_t stack = {.ss_sp = memory, .ss_size = ALTERNATE_STACK_BYTES};
+    if (memory)
+        sigaltstack(&stack, NULL);
+}
+
+static void catch_crashes(void)
+{
+    give_alternate_stack();
+    struct sigaction action = {.sa_sigaction = on_crash_signal, .sa_flags = SA_SIGINFO | SA_ONSTACK};
+    sigemptyset(&action.sa_mask);
+    for (unsigned i = 0; i < CRASH_SIGNAL_COUNT; i++)
+        sigaction(crash_signals[i], &action, &crash_previous[i]);
+}
+
+/* On the drain thread: write the results of a crashed process. */
+static void crash_check(void)
+{
+    int signo = atomic_load(&crash_signal);
+    if (!signo || atomic_load(&crash_written))
+        return;
+    if (pthread_mutex_trylock(&lifecycle_lock) != 0)
+        return;
+    bool running = phase == SCOREP_RUNNING && !forked_child;
+    pthread_mutex_unlock(&lifecycle_lock);
+    if (running) {
+        scorep_measurement_stop();
+        struct timespec pause_time = {0, 2000000};
+        nanosleep(&pause_time, NULL);
+        scorep_set_exit_status(128 + signo);
+        scorep_measurement_finish();
+    }
+    atomic_store(&crash_written, true);
+}
+
 static void termination_check(void)
 {
+    crash_check();
     int signo = atomic_load(&termination_signal);
     if (!signo)
         return;
@@ -381,7 +522,6 @@ bool scorep_catch_termination(int signo)
         return false;
     struct sigaction action = {.sa_handler = on_termination_signal, .sa_flags = SA_RESTART};
     sigemptyset(&action.sa_mask);
-    buffers_on_drain_pass(termination_check);
     return sigaction(signo, &action, NULL) == 0;
 }
 

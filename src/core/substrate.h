@@ -30,6 +30,7 @@
 typedef struct {
     const measurement_config *cfg;
     const char *experiment_dir;
+    int experiment_fd;              /* its descriptor: files are made relative to it */
     uint32_t rank;                  /* this process in the experiment */
     uint64_t start_time;            /* ticks */
     uint32_t program_region;        /* the root of every call path */

@@ -1,6 +1,8 @@
 #include "cube4.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -271,7 +273,7 @@ static void write_anchor(bytes *x, const merged_tree *t, const cube4_profile *p)
     bytes_printf(x, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\n<cube version=\"4.4\">\n");
     bytes_printf(x, "<attr key=\"CubePL Version\" value=\"1.1\"/>\n");
     bytes_printf(x, "<attr key=\"Cube anchor.xml syntax version\" value=\"4.4\"/>\n");
-    bytes_printf(x, "<attr key=\"Creator\" value=\"scorep (Python measurement) 0.1.0\"/>\n");
+    bytes_printf(x, "<attr key=\"Creator\" value=\"scorep (Python measurement) " SCOREP_VERSION "\"/>\n");
     bytes_printf(x, "<attr key=\"CUBE_CT_AGGR\" value=\"SUM\"/>\n");
     bytes_printf(x, "<attr key=\"CLUSTERING\" value=\"OFF\"/>\n");
     bytes_printf(x, "<metrics>\n");
@@ -473,16 +475,34 @@ static bool tar_metric(tar_writer *w, const value_layout *v, const bytes *index,
     return tar_metric_data(w, v, id, kind, metric, inclusive);
 }
 
-/* The whole file, into a temporary one that becomes <path> when complete:
- * a profile is never left half-written. */
-static bool write_cubex(const char *path, const bytes *anchor, const bytes *index, const value_layout *v,
-                        unsigned nmetrics, char *err, size_t errlen)
+/* A new temporary file next to <name>: made here, never through a link
+ * (another file at the first name gets the next one). */
+static FILE *create_temporary(int dir_fd, const char *name, char *tmp, size_t tmplen)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    tar_writer w = {.file = fopen(tmp, "wb"), .mtime = time(NULL)};
+    for (int attempt = 0; attempt < 100; attempt++) {
+        if (attempt == 0)
+            snprintf(tmp, tmplen, "%s.tmp", name);
+        else
+            snprintf(tmp, tmplen, "%s.tmp-%d", name, attempt);
+        int fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+        if (fd >= 0)
+            return fdopen(fd, "wb");
+        if (errno != EEXIST)
+            return NULL;
+    }
+    return NULL;
+}
+
+/* The whole file, into a temporary one that becomes <dir>/<name> when
+ * complete: a profile is never left half-written, never written through a
+ * link, and never replaces a file of that name it did not make. */
+static bool write_cubex(int dir_fd, const char *dir, const char *name, const bytes *anchor, const bytes *index,
+                        const value_layout *v, unsigned nmetrics, char *err, size_t errlen)
+{
+    char tmp[NAME_MAX + 1];
+    tar_writer w = {.file = create_temporary(dir_fd, name, tmp, sizeof tmp), .mtime = time(NULL)};
     if (!w.file) {
-        snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+        snprintf(err, errlen, "cannot write '%s/%s': %s", dir, name, strerror(errno ? errno : EEXIST));
         return false;
     }
     tar_member(&w, "anchor.xml", anchor);
@@ -498,11 +518,16 @@ static bool write_cubex(const char *path, const bytes *anchor, const bytes *inde
         w.error = errno ? errno : EIO;
     if (fclose(w.file) != 0 && !w.error)
         w.error = errno ? errno : EIO;
-    if (memory && !w.error && rename(tmp, path) != 0)
-        w.error = errno ? errno : EIO;
     if (!memory || w.error) {
-        snprintf(err, errlen, "cannot write '%s': %s", path, memory ? strerror(w.error) : "out of memory");
-        unlink(tmp);
+        snprintf(err, errlen, "cannot write '%s/%s': %s", dir, name, memory ? strerror(w.error) : "out of memory");
+        unlinkat(dir_fd, tmp, 0);
+        return false;
+    }
+    if (renameat2(dir_fd, tmp, dir_fd, name, RENAME_NOREPLACE) != 0) {
+        /* the complete profile stays under its temporary name */
+        snprintf(err, errlen, "cannot name the profile '%s/%s' (%s): it is left in '%s/%s'", dir, name,
+                 errno == EEXIST ? "a file of that name exists that this measurement did not make" : strerror(errno),
+                 dir, tmp);
         return false;
     }
     return true;
@@ -510,8 +535,8 @@ static bool write_cubex(const char *path, const bytes *anchor, const bytes *inde
 
 bool cube4_write(const cube4_profile *p, const char *dir, const char *base_name, char *err, size_t errlen)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s.cubex", dir, base_name);
+    char name[NAME_MAX + 1];
+    snprintf(name, sizeof name, "%s.cubex", base_name);
     uint32_t nlocs = p->tree_count;
     uint32_t **maps = calloc(nlocs ? nlocs : 1, sizeof *maps);
     merged_tree merged = {.failed = maps == NULL};
@@ -541,9 +566,10 @@ bool cube4_write(const cube4_profile *p, const char *dir, const char *base_name,
             .nlocs = nlocs,
             .seconds_per_tick = 1.0 / (double)p->summary->clock_resolution,
         };
-        ok = write_cubex(path, &anchor, &index, &layout, p->facts->metric_count, err, errlen);
+        ok = write_cubex(p->facts->experiment_fd, dir, name, &anchor, &index, &layout, p->facts->metric_count, err,
+                         errlen);
     } else {
-        snprintf(err, errlen, "cannot write '%s': out of memory", path);
+        snprintf(err, errlen, "cannot write '%s/%s': out of memory", dir, name);
     }
     free(anchor.data);
     free(index.data);

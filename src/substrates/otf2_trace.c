@@ -19,6 +19,8 @@
  * replays that location (the core's replay lock). */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <otf2/OTF2_Pthread_Locks.h>
 #include <otf2/otf2.h>
 #include <pthread.h>
@@ -28,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../core/substrate.h"
@@ -57,6 +60,12 @@ typedef struct trace {
     atomic_bool failed;
     char error[1024];
     OTF2_ErrorCallback previous_error_callback;
+    /* OTF2 writes into a directory of this run's own inside the experiment
+     * (OTF2 opens its files by path and would follow links); its files
+     * are moved to their names when the archive is complete */
+    char staging[64];           /* its name */
+    char staging_path[PATH_MAX];
+    int staging_fd;
 } trace;
 
 /* ---- errors ---- */
@@ -97,9 +106,17 @@ static bool fail(trace *t, OTF2_ErrorCode code, const char *doing)
             path++;
             n -= 2;
         }
+        /* named as it would be in the experiment directory */
+        size_t staged = strlen(t->staging_path);
+        const char *dir = "";
+        if (path && n > staged && strncmp(path, t->staging_path, staged) == 0 && path[staged] == '/') {
+            dir = t->facts->experiment_dir;
+            path += staged;
+            n -= staged;
+        }
         if (path && n)
-            snprintf(t->error, sizeof t->error, "cannot write the OTF2 trace file '%.*s': %s; the incomplete trace "
-                     "is removed", (int)n, path, OTF2_Error_GetDescription(code));
+            snprintf(t->error, sizeof t->error, "cannot write the OTF2 trace file '%s%.*s': %s; the incomplete trace "
+                     "is removed", dir, (int)n, path, OTF2_Error_GetDescription(code));
         else
             snprintf(t->error, sizeof t->error, "cannot write the OTF2 trace in '%s' (%s): %s%s%s; the incomplete "
                      "trace is removed", t->facts->experiment_dir, doing,
@@ -545,10 +562,58 @@ static bool setup_archive(trace *t)
     CHECK(t, OTF2_Archive_SetMemoryCallbacks(a, &memory_callbacks, NULL), "setting it up");
     CHECK(t, OTF2_Archive_SetSerialCollectiveCallbacks(a), "setting it up");
     CHECK(t, OTF2_Pthread_Archive_SetLockingCallbacks(a, NULL), "setting it up");
-    CHECK(t, OTF2_Archive_SetCreator(a, "scorep (Python measurement)"), "setting it up");
+    CHECK(t, OTF2_Archive_SetCreator(a, "scorep (Python measurement) " SCOREP_VERSION), "setting it up");
     CHECK(t, OTF2_Archive_SetMachineName(a, t->facts->cfg->machine_name), "setting it up");
     CHECK(t, OTF2_Archive_OpenEvtFiles(a), "opening the event files");
     CHECK(t, OTF2_Archive_OpenDefFiles(a), "opening the definition files");
+    return true;
+}
+
+static void remove_archive(const char *dir);
+
+/* The staging directory, made here (mkdirat never follows a link), for
+ * this user only. */
+static bool make_staging(trace *t, char *err, size_t errlen)
+{
+    int dir = t->facts->experiment_fd;
+    for (int attempt = 0; attempt < 100; attempt++) {
+        snprintf(t->staging, sizeof t->staging, ".scorep-traces-%ld-%d", (long)getpid(), attempt);
+        if (mkdirat(dir, t->staging, 0700) == 0) {
+            t->staging_fd = openat(dir, t->staging, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (t->staging_fd < 0)
+                break;
+            snprintf(t->staging_path, sizeof t->staging_path, "%s/%s", t->facts->experiment_dir, t->staging);
+            return true;
+        }
+        if (errno != EEXIST)
+            break;
+    }
+    snprintf(err, errlen, "cannot create the OTF2 trace in '%s': %s", t->facts->experiment_dir, strerror(errno));
+    return false;
+}
+
+static void remove_staging(trace *t)
+{
+    close(t->staging_fd);
+    unlinkat(t->facts->experiment_fd, t->staging, AT_REMOVEDIR);
+}
+
+/* The complete archive under its names: traces/, traces.def, and the
+ * anchor file last; never over files of those names it did not make. */
+static bool publish_archive(trace *t, char *err, size_t errlen)
+{
+    static const char *const names[] = {"traces", "traces.def", "traces.otf2"};
+    for (int i = 0; i < 3; i++) {
+        if (renameat2(t->staging_fd, names[i], t->facts->experiment_fd, names[i], RENAME_NOREPLACE) != 0) {
+            snprintf(err, errlen, "cannot name the OTF2 trace file '%s/%s' (%s): the trace is left in '%s'",
+                     t->facts->experiment_dir, names[i],
+                     errno == EEXIST ? "a file of that name exists that this measurement did not make" : strerror(errno),
+                     t->staging_path);
+            close(t->staging_fd);
+            return false;
+        }
+    }
+    remove_staging(t);
     return true;
 }
 
@@ -560,6 +625,10 @@ static void *trace_open(const substrate_facts *facts, char *err, size_t errlen)
         return NULL;
     }
     t->facts = facts;
+    if (!make_staging(t, err, errlen)) {
+        free(t);
+        return NULL;
+    }
     /* each open writer may hold 4 MiB (OTF2's file buffer) and a chunk:
      * about as many as SCOREP_TOTAL_MEMORY holds, at least two */
     uint64_t per_writer = 4u << 20;
@@ -571,13 +640,15 @@ static void *trace_open(const substrate_facts *facts, char *err, size_t errlen)
     /* definition chunks of OTF2's smallest size: the library touches a
      * whole chunk per definition file, and 4 MiB (its default) made closing
      * the archive cost 3 ms more whatever the size of the trace */
-    t->archive = OTF2_Archive_Open(facts->experiment_dir, "traces", OTF2_FILEMODE_WRITE, OTF2_CHUNK_SIZE_MIN,
+    t->archive = OTF2_Archive_Open(t->staging_path, "traces", OTF2_FILEMODE_WRITE, OTF2_CHUNK_SIZE_MIN,
                                    OTF2_CHUNK_SIZE_MIN, OTF2_SUBSTRATE_POSIX, OTF2_COMPRESSION_NONE);
     bool ok = t->archive ? setup_archive(t) : fail(t, OTF2_ERROR_MEM_ALLOC_FAILED, "creating the archive");
     if (!ok) {
         snprintf(err, errlen, "%s", t->error);
         if (t->archive)
             OTF2_Archive_Close(t->archive);
+        remove_archive(t->staging_path);
+        remove_staging(t);
         OTF2_Error_RegisterCallback(t->previous_error_callback, NULL);
         pthread_mutex_destroy(&t->lock);
         free(t);
@@ -827,8 +898,11 @@ static bool trace_close(void *self, const substrate_summary *summary, char *err,
         for (trace_location *tl = t->first; tl && t->archive; tl = tl->next)
             if (tl->writer && !tl->broken)
                 OTF2_Archive_CloseEvtWriter(t->archive, tl->writer);
-        remove_archive(t->facts->experiment_dir);
+        remove_archive(t->staging_path);
+        remove_staging(t);
         snprintf(err, errlen, "%s", t->error[0] ? t->error : "the OTF2 trace was not written");
+    } else {
+        ok = publish_archive(t, err, errlen);
     }
     OTF2_Error_RegisterCallback(t->previous_error_callback, NULL);
     for (trace_location *tl = t->first; tl;) {
