@@ -2,7 +2,8 @@
 # Idempotent setup for building and testing scorep:
 #   * Debian packages: the OTF2 library (libotf2-trace-dev) and its tools
 #     (otf2-tools, for otf2-print); apt-get runs only when one is missing.
-#   * Python packages for the tests (pytest, otf2, pycubexr) and scorep
+#   * Python packages for the tests (pytest, otf2, pycubexr, coverage,
+#     build) and scorep
 #     itself, built from this checkout.
 # The interpreter is $PYTHON (default: python3).
 set -euo pipefail
@@ -45,8 +46,8 @@ sys.exit(not os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNAL
     export PIP_BREAK_SYSTEM_PACKAGES=1
 fi
 
-log "installing pytest, otf2 and pycubexr for $PYTHON ($("$PYTHON" -c 'import platform; print(platform.python_version())'))"
-"$PYTHON" -m pip install -q pytest otf2 pycubexr coverage
+log "installing pytest, otf2, pycubexr, coverage and build for $PYTHON ($("$PYTHON" -c 'import platform; print(platform.python_version())'))"
+"$PYTHON" -m pip install -q pytest otf2 pycubexr coverage build
 
 log "building and installing scorep from $(pwd)"
 "$PYTHON" -m pip install -q .

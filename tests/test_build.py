@@ -3,9 +3,13 @@ package is built by pip (as users install it) or by setup.py directly."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tarfile
+
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HINT = ("scorep: error: the OTF2 library was not found (otf2-config is missing); install it with: "
@@ -41,3 +45,49 @@ def test_this_python_is_declared_exactly():
     assert f'"Programming Language :: Python :: {version}"' in text
     assert 'requires-python = ">=3.9,<3.14"' in text
     assert (3, 9) <= sys.version_info < (3, 14)
+
+
+@pytest.mark.heavy
+def test_sdist_to_wheel_to_a_fresh_virtualenv_measures(tmp_path):
+    """python -m build: the sdist holds every source file; the wheel built
+    from that sdist (not from the checkout) installs into a fresh
+    virtualenv without anything else, imports, knows its version and
+    measures a program."""
+    out = tmp_path / "dist"
+    sdist = subprocess.run([sys.executable, "-m", "build", "--sdist", "-o", str(out), ROOT], capture_output=True,
+                           text=True, timeout=600)
+    assert sdist.returncode == 0, sdist.stdout + sdist.stderr
+    (archive,) = out.glob("scorep-*.tar.gz")
+    with tarfile.open(archive) as tar:
+        names = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
+    tracked = subprocess.run(["git", "-C", ROOT, "ls-files", "src", "scorep", "setup.py", "pyproject.toml",
+                              "scorep.pth", "MANIFEST.in", "README.md"], capture_output=True, text=True,
+                             check=True).stdout.split()
+    missing = sorted(set(tracked) - names)
+    assert not missing, f"not in the sdist: {missing}"
+    wheel = subprocess.run([sys.executable, "-m", "build", "--wheel", "-o", str(out), str(archive)],
+                           capture_output=True, text=True, timeout=600)
+    assert wheel.returncode == 0, wheel.stdout + wheel.stderr
+    (built,) = out.glob("scorep-*.whl")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    python = str(venv / "bin" / "python")
+    install = subprocess.run([python, "-m", "pip", "install", "-q", "--no-index", str(built)], capture_output=True,
+                             text=True, timeout=300)
+    assert install.returncode == 0, install.stdout + install.stderr
+    version = re.search(r'^__version__ = "([^"]+)"$', open(os.path.join(ROOT, "scorep", "__init__.py")).read(),
+                        re.M).group(1)
+    assert built.name.startswith(f"scorep-{version}-")
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "prog.py").write_text("def f():\n    return 1\nfor _ in range(3):\n    f()\nprint('measured')\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCOREP_")}
+    env.update(SCOREP_ENABLE_TRACING="true", SCOREP_EXPERIMENT_DIRECTORY="exp")
+    run = subprocess.run([python, "-m", "scorep", "prog.py"], cwd=work, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0 and run.stdout == "measured\n" and run.stderr == "", run.stderr
+    printed = subprocess.run(["otf2-print", str(work / "exp" / "traces.otf2")], capture_output=True, text=True,
+                             check=True).stdout
+    assert printed.count('Region: "__main__:f"') == 6  # 3 enters, 3 leaves
+    assert f"scorep (Python measurement) {version}" in subprocess.run(
+        ["otf2-print", "-A", str(work / "exp" / "traces.otf2")], capture_output=True, text=True, check=True).stdout

@@ -345,6 +345,25 @@ def test_a_completely_full_disk_at_the_start(disk, runner, named):
     assert only(disk) == ["filler"]
 
 
+def test_a_full_disk_puts_the_previous_experiment_back(disk, runner):
+    """The named directory's previous experiment was moved away for this
+    run; the run is refused, and the previous one has its name again."""
+    (disk / "exp").mkdir()
+    (disk / "exp" / "scorep.cfg").write_text("# the previous run\n")
+    fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT)
+    try:
+        while os.write(fd, b"x" * 4096):
+            pass
+    except OSError:
+        pass
+    os.close(fd)
+    run = run_in(disk, runner, {"SCOREP_EXPERIMENT_DIRECTORY": "exp"})
+    assert run.stdout == "" and run.returncode == 1
+    assert run.stderr == f"scorep: error: cannot write '{disk}/exp/scorep.cfg': No space left on device\n"
+    assert only(disk) == ["exp", "filler"]
+    assert (disk / "exp" / "scorep.cfg").read_text() == "# the previous run\n"
+
+
 def test_a_read_only_working_directory(disk, runner):
     subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
     run = run_in(disk, runner, {})

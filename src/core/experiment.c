@@ -119,6 +119,8 @@ static int parent_length(const char *path)
 static char *made[64];
 static int made_count;
 
+static char *moved_away;  /* where the named directory's previous experiment went */
+
 static void note_made(const char *path)
 {
     if (made_count < (int)(sizeof made / sizeof made[0]))
@@ -319,10 +321,13 @@ char *experiment_create(const measurement_config *cfg, char *err, size_t errlen)
             free(dir);
             return NULL;
         }
-        if (!named)
+        if (!named) {
             log_warning("an experiment directory left by a run that did not finish was moved to '%s'", moved);
+            free(moved);
+        } else {
+            moved_away = moved;  /* put back should this run be refused */
+        }
         close(fd);
-        free(moved);
     }
     return create_locked(dir, named, err, errlen);
 }
@@ -425,6 +430,8 @@ static void release(void)
     free(copy_name);
     copy_name = NULL;
     config_name = NULL;
+    free(moved_away);
+    moved_away = NULL;
 }
 
 void experiment_abandon(void)
@@ -437,9 +444,13 @@ void experiment_abandon(void)
     }
     /* the experiment directory, then the parents made for it; rmdir
      * removes only what is empty: nothing of anyone else's */
-    for (int i = made_count - 1; i >= 0; i--)
+    bool removed = made_count > 0 && rmdir(made[made_count - 1]) == 0;
+    for (int i = made_count - 2; removed && i >= 0; i--)
         if (rmdir(made[i]) != 0)
             break;
+    /* the previous experiment of a named directory gets its name back */
+    if (removed && moved_away)
+        renameat2(AT_FDCWD, moved_away, AT_FDCWD, made[made_count - 1], RENAME_NOREPLACE);
     release();
 }
 

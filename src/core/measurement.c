@@ -41,7 +41,7 @@ static _Atomic int termination_signal;  /* caught (scorep_catch_termination), 0 
 static _Atomic bool finishing;          /* scorep_measurement_finish() is writing */
 static void die_by(int signo);
 static void termination_check(void);
-static void catch_crashes(void);
+static void catch_crashes(bool handlers_hand_on);
 static pthread_mutex_t lifecycle_lock = PTHREAD_MUTEX_INITIALIZER;
 static substrate_facts facts;  /* what the substrates keep for the whole run */
 
@@ -290,7 +290,7 @@ bool scorep_measurement_start(const scorep_start_info *info, char *err, size_t e
     }
     pthread_atfork(NULL, NULL, after_fork_in_child);
     buffers_on_drain_pass(termination_check);
-    catch_crashes();
+    catch_crashes(info->crash_handlers_hand_on);
     buffers_start(&(buffers_policy){
         .total_memory = cfg.total_memory,
         .flush_events = cfg.enable_tracing,
@@ -463,13 +463,18 @@ static void give_alternate_stack(void)
         sigaltstack(&stack, NULL);
 }
 
-static void catch_crashes(void)
+static void catch_crashes(bool handlers_hand_on)
 {
     give_alternate_stack();
     struct sigaction action = {.sa_sigaction = on_crash_signal, .sa_flags = SA_SIGINFO | SA_ONSTACK};
     sigemptyset(&action.sa_mask);
-    for (unsigned i = 0; i < CRASH_SIGNAL_COUNT; i++)
-        sigaction(crash_signals[i], &action, &crash_previous[i]);
+    for (unsigned i = 0; i < CRASH_SIGNAL_COUNT; i++) {
+        struct sigaction *previous = &crash_previous[i];
+        if (sigaction(crash_signals[i], NULL, previous) != 0 || previous->sa_handler == SIG_IGN)
+            continue;
+        if (previous->sa_handler == SIG_DFL || handlers_hand_on)
+            sigaction(crash_signals[i], &action, NULL);
+    }
 }
 
 /* On the drain thread: write the results of a crashed process. */

@@ -32,6 +32,12 @@ typedef struct {
     int argc;                 /* the program's arguments, for the trace */
     char **argv;
     bool verbose;             /* as SCOREP_VERBOSE=true */
+    /* Crash signals (SIGSEGV, SIGABRT, ...) are caught while their action
+     * is the default one, and also when it is a handler that hands the
+     * signal on once it is done (Python's faulthandler): the results are
+     * written first.  Any other handler is the program's own business
+     * (some runtimes use SIGSEGV routinely). */
+    bool crash_handlers_hand_on;
 } scorep_start_info;
 
 /* Read the configuration (SCOREP_* variables), create the experiment

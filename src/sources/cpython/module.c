@@ -42,6 +42,19 @@ static void set_error(PyObject *type, const char *text)
     }
 }
 
+/* Whether Python's faulthandler has the crash signals (it hands them on
+ * to the previous action once it has printed its report). */
+static bool faulthandler_enabled(void)
+{
+    PyObject *module = PyImport_ImportModule("faulthandler");
+    PyObject *enabled = module ? PyObject_CallMethod(module, "is_enabled", NULL) : NULL;
+    bool yes = enabled && PyObject_IsTrue(enabled) == 1;
+    Py_XDECREF(enabled);
+    Py_XDECREF(module);
+    PyErr_Clear();
+    return yes;
+}
+
 static PyObject *native_init(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -65,7 +78,8 @@ static PyObject *native_init(PyObject *self, PyObject *args)
         }
     }
     char err[1024] = "";
-    scorep_start_info info = {.program = program, .argc = (int)argc, .argv = cargs, .verbose = verbose};
+    scorep_start_info info = {.program = program, .argc = (int)argc, .argv = cargs, .verbose = verbose,
+                              .crash_handlers_hand_on = faulthandler_enabled()};
     bool ok = scorep_measurement_start(&info, err, sizeof err);
     PyMem_Free(cargs);
     if (!ok) {
