@@ -305,6 +305,43 @@ def test_links_at_the_final_names_are_never_replaced(runner, tmp_path):
                     profile=experiment / "profile.cubex.tmp")
 
 
+REPLACER = """
+import os, sys
+experiment = os.environ.get("SCOREP_EXPERIMENT_DIRECTORY") or "scorep-measurement-tmp"
+def work(n):
+    return sum(range(n))
+for i in range(3):
+    work(10)
+os.rename(experiment, "moved")
+os.symlink(sys.argv[1], experiment)
+for i in range(2):
+    work(10)
+print("program output")
+sys.exit(4)
+"""
+
+
+@pytest.mark.parametrize("named", [True, False], ids=["named", "unnamed"])
+def test_a_directory_replaced_by_a_link_while_the_program_runs(runner, tmp_path, named):
+    """The program moves the experiment directory away and puts a link at
+    its name: the results go where the directory went, the link and what it
+    points at are left alone, one line says where the results are."""
+    place, files = victim(tmp_path)
+    runner.write("prog.py", REPLACER)
+    env = {"SCOREP_ENABLE_PROFILING": "true"}
+    if named:
+        env["SCOREP_EXPERIMENT_DIRECTORY"] = "exp"
+    run = runner.run("prog.py", str(place), env=env)
+    assert run.stdout == PROGRAM_STDOUT and run.returncode == PROGRAM_EXIT, run.stderr
+    name = runner.cwd / ("exp" if named else "scorep-measurement-tmp")
+    assert run.stderr == f"[Score-P] the experiment directory '{name}' was moved or replaced while the program ran: " \
+                         f"its results are in '{runner.cwd / 'moved'}'\n"
+    assert os.readlink(name) == str(place)
+    assert_untouched(place, files)
+    assert only(runner.cwd / "moved") == ["profile.cubex", "scorep.cfg", "traces", "traces.def", "traces.otf2"]
+    assert_readable(runner.cwd / "moved")
+
+
 # --------------------------------------------------------------------------
 # Full and read-only disks
 

@@ -454,8 +454,29 @@ void experiment_abandon(void)
     release();
 }
 
+/* Whether dir still names the directory this run holds (it may have been
+ * moved, and something else put at its name, while the program ran). */
+static bool still_there(const char *dir)
+{
+    struct stat held, named;
+    if (fstat(held_fd, &held) != 0 || held.st_nlink == 0)
+        return true;  /* removed: what could not be written said so */
+    return lstat(dir, &named) == 0 && held.st_dev == named.st_dev && held.st_ino == named.st_ino;
+}
+
 char *experiment_finish(const char *dir, const measurement_config *cfg)
 {
+    if (held_fd >= 0 && !still_there(dir)) {
+        /* whatever is at its name now is not this run's: left alone */
+        char link[64], where[PATH_MAX];
+        snprintf(link, sizeof link, "/proc/self/fd/%d", held_fd);
+        ssize_t n = readlink(link, where, sizeof where - 1);
+        where[n > 0 ? n : 0] = '\0';
+        log_warning("the experiment directory '%s' was moved or replaced while the program ran: its results are "
+                    "in '%s'", dir, n > 0 ? where : "(unknown)");
+        release();
+        return strdup(n > 0 ? where : dir);
+    }
     if (cfg->experiment_directory && cfg->experiment_directory[0]) {
         release();
         return strdup(dir);

@@ -396,7 +396,7 @@ static spill_file *spill_of(trace *t, char *err, size_t errlen)
 {
     pthread_mutex_lock(&t->lock);
     if (!t->spill)
-        t->spill = spill_open(t->facts->experiment_dir, err, errlen);
+        t->spill = spill_open(t->staging_fd, t->facts->experiment_dir, err, errlen);
     spill_file *spill = t->spill;
     pthread_mutex_unlock(&t->lock);
     return spill;
@@ -582,7 +582,11 @@ static bool make_staging(trace *t, char *err, size_t errlen)
             t->staging_fd = openat(dir, t->staging, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             if (t->staging_fd < 0)
                 break;
-            snprintf(t->staging_path, sizeof t->staging_path, "%s/%s", t->facts->experiment_dir, t->staging);
+            /* through the descriptor, where the system has it: the path
+             * still leads there should the directory be moved meanwhile */
+            snprintf(t->staging_path, sizeof t->staging_path, "/proc/self/fd/%d", t->staging_fd);
+            if (access(t->staging_path, W_OK) != 0)
+                snprintf(t->staging_path, sizeof t->staging_path, "%s/%s", t->facts->experiment_dir, t->staging);
             return true;
         }
         if (errno != EEXIST)
@@ -605,10 +609,10 @@ static bool publish_archive(trace *t, char *err, size_t errlen)
     static const char *const names[] = {"traces", "traces.def", "traces.otf2"};
     for (int i = 0; i < 3; i++) {
         if (renameat2(t->staging_fd, names[i], t->facts->experiment_fd, names[i], RENAME_NOREPLACE) != 0) {
-            snprintf(err, errlen, "cannot name the OTF2 trace file '%s/%s' (%s): the trace is left in '%s'",
+            snprintf(err, errlen, "cannot name the OTF2 trace file '%s/%s' (%s): the trace is left in '%s/%s'",
                      t->facts->experiment_dir, names[i],
                      errno == EEXIST ? "a file of that name exists that this measurement did not make" : strerror(errno),
-                     t->staging_path);
+                     t->facts->experiment_dir, t->staging);
             close(t->staging_fd);
             return false;
         }

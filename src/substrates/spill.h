@@ -25,8 +25,9 @@ typedef struct {
     uint64_t time;               /* time of the last record */
 } spill_stream;
 
-/* A temporary file in `dir`; NULL with the reason in err. */
-spill_file *spill_open(const char *dir, char *err, size_t errlen);
+/* A temporary file without a name in the directory dir_fd (`dir` names it
+ * in messages); NULL with the reason in err. */
+spill_file *spill_open(int dir_fd, const char *dir, char *err, size_t errlen);
 void spill_close(spill_file *file);
 
 /* Append an enter or leave, or an extended record (events.h).  False with
