@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from helpers.cube_profile import read_profile
+from helpers.disks import fill, tmpfs
 from helpers.otf2_trace import cross_check, otf2_print
 
 pytestmark = pytest.mark.heavy  # version independent: the main Python runs them
@@ -253,13 +254,7 @@ experiment = os.environ["SCOREP_EXPERIMENT_DIRECTORY"]
 victim = sys.argv[1]
 for name, target in zip(sys.argv[2::2], sys.argv[3::2]):
     os.symlink(os.path.join(victim, target), os.path.join(experiment, name))
-def work(n):
-    return sum(range(n))
-for i in range(5):
-    work(10)
-print("program output")
-sys.exit(4)
-"""
+""" + PROGRAM
 
 
 def test_links_at_the_temporary_names_are_passed_by(runner, tmp_path):
@@ -347,14 +342,8 @@ def test_a_directory_replaced_by_a_link_while_the_program_runs(runner, tmp_path,
 
 @pytest.fixture
 def disk(tmp_path):
-    """A 1 MiB tmpfs."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True,
-                          text=True)
-    assert done.returncode == 0, f"mounting a tmpfs needs root: {done.stderr}"
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=True)
+    with tmpfs(tmp_path / "disk", "1m") as mount:
+        yield mount
 
 
 def run_in(directory: Path, runner, env: dict) -> subprocess.CompletedProcess:
@@ -367,13 +356,7 @@ def run_in(directory: Path, runner, env: dict) -> subprocess.CompletedProcess:
 def test_a_completely_full_disk_at_the_start(disk, runner, named):
     """Nothing fits: one line, and nothing left (the parents made for a named
     directory are removed again)."""
-    fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT)
-    try:
-        while os.write(fd, b"x" * 4096):
-            pass
-    except OSError:
-        pass
-    os.close(fd)
+    fill(disk)
     run = run_in(disk, runner, {"SCOREP_ENABLE_PROFILING": "true", "SCOREP_EXPERIMENT_DIRECTORY": named})
     assert run.stdout == ""
     assert run.returncode == 1
@@ -387,13 +370,7 @@ def test_a_full_disk_puts_the_previous_experiment_back(disk, runner):
     run; the run is refused, and the previous one has its name again."""
     (disk / "exp").mkdir()
     (disk / "exp" / "scorep.cfg").write_text("# the previous run\n")
-    fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT)
-    try:
-        while os.write(fd, b"x" * 4096):
-            pass
-    except OSError:
-        pass
-    os.close(fd)
+    fill(disk)
     run = run_in(disk, runner, {"SCOREP_EXPERIMENT_DIRECTORY": "exp"})
     assert run.stdout == "" and run.returncode == 1
     assert run.stderr == f"scorep: error: cannot write '{disk}/exp/scorep.cfg': No space left on device\n"

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from helpers.cube_profile import read_profile
+from helpers.disks import fill, tmpfs
 
 PROGRAM = """
 import sys
@@ -36,20 +37,8 @@ TRACE_FAILED = re.compile(r"^\[Score-P\] error: cannot write the OTF2 trace file
 @pytest.fixture
 def small_disk(tmp_path):
     """A 2 MiB tmpfs: room for scorep.cfg and a profile, not for the trace."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True,
-                          text=True)
-    assert done.returncode == 0, f"mounting a tmpfs needs root: {done.stderr}"
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=True)
-
-
-def fill(disk: Path, leave: int) -> None:
-    """Fill the disk up to `leave` bytes."""
-    free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
-    with open(disk / "filler", "wb") as handle:
-        handle.write(b"x" * max(0, free - leave))
+    with tmpfs(tmp_path / "disk", "2m") as mount:
+        yield mount
 
 
 def run_on(disk: Path, env: dict, runner) -> subprocess.CompletedProcess:

@@ -477,34 +477,12 @@ static void catch_crashes(bool handlers_hand_on)
     }
 }
 
-/* On the drain thread: write the results of a crashed process. */
-static void crash_check(void)
+/* On the drain thread, after a signal: write the results (false when the
+ * measurement is ending already, on another thread). */
+static bool finish_after(int signo)
 {
-    int signo = atomic_load(&crash_signal);
-    if (!signo || atomic_load(&crash_written))
-        return;
     if (pthread_mutex_trylock(&lifecycle_lock) != 0)
-        return;
-    bool running = phase == SCOREP_RUNNING && !forked_child;
-    pthread_mutex_unlock(&lifecycle_lock);
-    if (running) {
-        scorep_measurement_stop();
-        struct timespec pause_time = {0, 2000000};
-        nanosleep(&pause_time, NULL);
-        scorep_set_exit_status(128 + signo);
-        scorep_measurement_finish();
-    }
-    atomic_store(&crash_written, true);
-}
-
-static void termination_check(void)
-{
-    crash_check();
-    int signo = atomic_load(&termination_signal);
-    if (!signo)
-        return;
-    if (pthread_mutex_trylock(&lifecycle_lock) != 0)
-        return;  /* the measurement is ending already; it dies by the signal afterwards */
+        return false;
     bool running = phase == SCOREP_RUNNING && !forked_child;
     pthread_mutex_unlock(&lifecycle_lock);
     if (running) {
@@ -515,7 +493,19 @@ static void termination_check(void)
         scorep_set_exit_status(128 + signo);
         scorep_measurement_finish();
     }
-    die_by(signo);
+    return true;
+}
+
+/* The drain thread's pass hook: a crash or a termination signal arrived. */
+static void termination_check(void)
+{
+    int crashed = atomic_load(&crash_signal);
+    if (crashed && !atomic_load(&crash_written) && finish_after(crashed))
+        atomic_store(&crash_written, true);  /* the crashed thread lets the signal take its course */
+    int signo = atomic_load(&termination_signal);
+    if (signo && finish_after(signo))
+        die_by(signo);
+    /* else: the measurement is ending already; it dies by the signal afterwards */
 }
 
 bool scorep_catch_termination(int signo)
