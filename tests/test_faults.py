@@ -147,6 +147,24 @@ def test_a_name_too_long_to_be_moved_away_later_is_refused(runner):
     assert only(runner.cwd) == ["prog.py"]
 
 
+@pytest.mark.parametrize("spelling", ["{cwd}/exp/", "{cwd}/exp/.", "exp//", "./exp/./", "{cwd}//exp"])
+def test_spellings_of_one_directory_are_that_directory(runner, spelling):
+    """Two runs, the second renames the first one's experiment away as
+    <name>-<stamp> next to it (never into it)."""
+    env = {"SCOREP_EXPERIMENT_DIRECTORY": spelling.format(cwd=runner.cwd), "SCOREP_ENABLE_PROFILING": "true"}
+    for _ in range(2):
+        run = measured(runner, env)
+        assert run.stderr == ""
+    entries = only(runner.cwd)
+    assert len(entries) == 3 and entries[0] == "exp" and entries[2] == "prog.py", entries
+    moved = [name for name in entries if name.startswith("exp-")]
+    assert len(moved) == 1 and re.fullmatch(r"exp-\d{8}_\d{4}_\d+", moved[0]), entries
+    assert only(runner.cwd / "exp") == only(runner.cwd / moved[0]) == ["profile.cubex", "scorep.cfg", "traces",
+                                                                      "traces.def", "traces.otf2"]
+    assert_readable(runner.cwd / "exp")
+    assert_readable(runner.cwd / moved[0])
+
+
 # --------------------------------------------------------------------------
 # The filter file
 

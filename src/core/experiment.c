@@ -75,20 +75,23 @@ static bool holds_working_directory(const char *dir)
 
 static char *absolute(const char *path)
 {
-    if (path[0] == '/')
-        return strdup(path);
     char cwd[PATH_MAX];
-    if (!getcwd(cwd, sizeof cwd))
-        return strdup(path);
-    size_t n = strlen(cwd) + strlen(path) + 2;
+    bool relative = path[0] != '/' && getcwd(cwd, sizeof cwd);
+    size_t n = (relative ? strlen(cwd) + 1 : 0) + strlen(path) + 1;
     char *out = malloc(n);
     if (!out)
         return NULL;
-    snprintf(out, n, "%s/%s", cwd, path);
-    /* drop trailing slashes so renaming to <name>-<stamp> works */
-    size_t len = strlen(out);
-    while (len > 1 && out[len - 1] == '/')
-        out[--len] = '\0';
+    snprintf(out, n, "%s%s%s", relative ? cwd : "", relative ? "/" : "", path);
+    /* the directory's own name last ("exp/", "exp/." are exp), so that
+     * renaming to <name>-<stamp> renames it */
+    for (size_t len = strlen(out); len > 1;) {
+        if (out[len - 1] == '/')
+            out[--len] = '\0';
+        else if (len > 2 && out[len - 1] == '.' && out[len - 2] == '/')
+            out[len -= 2] = '\0';
+        else
+            break;
+    }
     return out;
 }
 
