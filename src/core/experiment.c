@@ -27,6 +27,15 @@
  * into a directory a live run holds.  The descriptor is close-on-exec; a
  * forked child shares the lock (its open file description). */
 static int held_fd = -1;
+static struct stat held;  /* which directory it is */
+static char *held_path;
+
+static bool is_held(int fd)
+{
+    struct stat st;
+    return fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) && st.st_dev == held.st_dev &&
+           st.st_ino == held.st_ino;
+}
 
 /* 1: locked now (held in *fd), 0: another live run holds it, -1: error. */
 static int lock_directory(const char *dir, int *fd)
@@ -205,6 +214,8 @@ static char *create_locked(char *dir, bool named, char *err, size_t errlen)
             int fd;
             if (lock_directory(dir, &fd) == 1) {
                 held_fd = fd;
+                fstat(fd, &held);
+                held_path = strdup(dir);
                 return dir;
             }
         } else if (errno != EEXIST || named) {
@@ -335,13 +346,29 @@ char *experiment_create(const measurement_config *cfg, char *err, size_t errlen)
     return create_locked(dir, named, err, errlen);
 }
 
-int experiment_fd(void) { return held_fd; }
+int experiment_fd(void)
+{
+    if (held_fd < 0 || is_held(held_fd))
+        return held_fd;
+    /* the program closed it (os.closerange) and may use the number for a
+     * file of its own: the directory again from its path, if it is still
+     * there (else -1: nothing more is written) */
+    int fd = held_path ? open(held_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+    if (fd >= 0 && !is_held(fd)) {
+        close(fd);
+        fd = -1;
+    }
+    if (fd >= 0)
+        flock(fd, LOCK_EX | LOCK_NB);
+    held_fd = fd;
+    return held_fd;
+}
 
 /* A new file in the experiment directory: made here, never through a link
  * and never over an existing file. */
 static FILE *create_file(const char *name, char *err, size_t errlen, const char *dir)
 {
-    int fd = openat(held_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    int fd = openat(experiment_fd(), name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
     FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!f) {
         snprintf(err, errlen, "cannot write '%s/%s': %s", dir, name,
@@ -426,9 +453,11 @@ bool experiment_copy_file(const char *dir, const char *path, const measurement_c
 
 static void release(void)
 {
-    if (held_fd >= 0)
+    if (is_held(held_fd))  /* never a descriptor that is no longer this run's */
         close(held_fd);
     held_fd = -1;
+    free(held_path);
+    held_path = NULL;
     forget_made();
     free(copy_name);
     copy_name = NULL;
@@ -439,7 +468,7 @@ static void release(void)
 
 void experiment_abandon(void)
 {
-    if (held_fd >= 0) {
+    if (experiment_fd() >= 0) {
         if (config_name)
             unlinkat(held_fd, config_name, 0);
         if (copy_name)
@@ -461,15 +490,15 @@ void experiment_abandon(void)
  * moved, and something else put at its name, while the program ran). */
 static bool still_there(const char *dir)
 {
-    struct stat held, named;
-    if (fstat(held_fd, &held) != 0 || held.st_nlink == 0)
+    struct stat now, named;
+    if (fstat(held_fd, &now) != 0 || now.st_nlink == 0)
         return true;  /* removed: what could not be written said so */
-    return lstat(dir, &named) == 0 && held.st_dev == named.st_dev && held.st_ino == named.st_ino;
+    return lstat(dir, &named) == 0 && now.st_dev == named.st_dev && now.st_ino == named.st_ino;
 }
 
 char *experiment_finish(const char *dir, const measurement_config *cfg)
 {
-    if (held_fd >= 0 && !still_there(dir)) {
+    if (experiment_fd() >= 0 && !still_there(dir)) {
         /* whatever is at its name now is not this run's: left alone */
         char link[64], where[PATH_MAX];
         snprintf(link, sizeof link, "/proc/self/fd/%d", held_fd);

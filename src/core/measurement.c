@@ -354,6 +354,7 @@ bool scorep_measurement_finish(void)
     location_def *locations = location_table(&summary.location_count);
     summary.locations = locations;
     bool ok;
+    facts.experiment_fd = experiment_fd();  /* the program may have closed it */
     if (locations && defs_snapshot(&summary.defs)) {
         ok = substrates_close(&summary);
     } else {

@@ -61,12 +61,15 @@ typedef struct trace {
     char error[1024];
     OTF2_ErrorCallback previous_error_callback;
     /* OTF2 writes into a directory of this run's own inside the experiment
-     * (OTF2 opens its files by path and would follow links); its files
-     * are moved to their names when the archive is complete */
+     * (OTF2 opens its files by path and would follow links at their
+     * names); its files are moved to their names when the archive is
+     * complete */
     char staging[64];           /* its name */
     char staging_path[PATH_MAX];
-    int staging_fd;
+    struct stat staging_id;     /* which directory it is */
 } trace;
+
+static int open_staging(trace *t);
 
 /* ---- errors ---- */
 
@@ -395,8 +398,12 @@ static bool spill_failed(trace *t, const char *why)
 static spill_file *spill_of(trace *t, char *err, size_t errlen)
 {
     pthread_mutex_lock(&t->lock);
-    if (!t->spill)
-        t->spill = spill_open(t->staging_fd, t->facts->experiment_dir, err, errlen);
+    if (!t->spill) {
+        int staging = open_staging(t);
+        t->spill = spill_open(staging, t->facts->experiment_dir, err, errlen);
+        if (staging >= 0)
+            close(staging);
+    }
     spill_file *spill = t->spill;
     pthread_mutex_unlock(&t->lock);
     return spill;
@@ -569,7 +576,7 @@ static bool setup_archive(trace *t)
     return true;
 }
 
-static void remove_archive(const char *dir);
+static void remove_archive(trace *t);
 
 /* The staging directory, made here (mkdirat never follows a link), for
  * this user only. */
@@ -579,14 +586,9 @@ static bool make_staging(trace *t, char *err, size_t errlen)
     for (int attempt = 0; attempt < 100; attempt++) {
         snprintf(t->staging, sizeof t->staging, ".scorep-traces-%ld-%d", (long)getpid(), attempt);
         if (mkdirat(dir, t->staging, 0700) == 0) {
-            t->staging_fd = openat(dir, t->staging, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            if (t->staging_fd < 0)
+            if (fstatat(dir, t->staging, &t->staging_id, AT_SYMLINK_NOFOLLOW) != 0)
                 break;
-            /* through the descriptor, where the system has it: the path
-             * still leads there should the directory be moved meanwhile */
-            snprintf(t->staging_path, sizeof t->staging_path, "/proc/self/fd/%d", t->staging_fd);
-            if (access(t->staging_path, W_OK) != 0)
-                snprintf(t->staging_path, sizeof t->staging_path, "%s/%s", t->facts->experiment_dir, t->staging);
+            snprintf(t->staging_path, sizeof t->staging_path, "%s/%s", t->facts->experiment_dir, t->staging);
             return true;
         }
         if (errno != EEXIST)
@@ -596,10 +598,27 @@ static bool make_staging(trace *t, char *err, size_t errlen)
     return false;
 }
 
+/* The staging directory, opened now: the one made at the start, never
+ * something put at its name since (-1 then). */
+static int open_staging(trace *t)
+{
+    int fd = openat(t->facts->experiment_fd, t->staging, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) != 0 || st.st_dev != t->staging_id.st_dev || st.st_ino != t->staging_id.st_ino)) {
+        close(fd);
+        errno = ESTALE;
+        fd = -1;
+    }
+    return fd;
+}
+
 static void remove_staging(trace *t)
 {
-    close(t->staging_fd);
-    unlinkat(t->facts->experiment_fd, t->staging, AT_REMOVEDIR);
+    int fd = open_staging(t);
+    if (fd >= 0) {
+        close(fd);
+        unlinkat(t->facts->experiment_fd, t->staging, AT_REMOVEDIR);
+    }
 }
 
 /* The complete archive under its names: traces/, traces.def, and the
@@ -607,16 +626,19 @@ static void remove_staging(trace *t)
 static bool publish_archive(trace *t, char *err, size_t errlen)
 {
     static const char *const names[] = {"traces", "traces.def", "traces.otf2"};
+    int staging = open_staging(t);
     for (int i = 0; i < 3; i++) {
-        if (renameat2(t->staging_fd, names[i], t->facts->experiment_fd, names[i], RENAME_NOREPLACE) != 0) {
+        if (staging < 0 || renameat2(staging, names[i], t->facts->experiment_fd, names[i], RENAME_NOREPLACE) != 0) {
             snprintf(err, errlen, "cannot name the OTF2 trace file '%s/%s' (%s): the trace is left in '%s/%s'",
                      t->facts->experiment_dir, names[i],
                      errno == EEXIST ? "a file of that name exists that this measurement did not make" : strerror(errno),
                      t->facts->experiment_dir, t->staging);
-            close(t->staging_fd);
+            if (staging >= 0)
+                close(staging);
             return false;
         }
     }
+    close(staging);
     remove_staging(t);
     return true;
 }
@@ -651,8 +673,7 @@ static void *trace_open(const substrate_facts *facts, char *err, size_t errlen)
         snprintf(err, errlen, "%s", t->error);
         if (t->archive)
             OTF2_Archive_Close(t->archive);
-        remove_archive(t->staging_path);
-        remove_staging(t);
+        remove_archive(t);
         OTF2_Error_RegisterCallback(t->previous_error_callback, NULL);
         pthread_mutex_destroy(&t->lock);
         free(t);
@@ -857,37 +878,42 @@ static bool write_trace(trace *t, const substrate_summary *s)
     return true;
 }
 
-/* Remove a file, and free its space even if OTF2 still holds it open (the
- * broken writers' files are never closed). */
-static void remove_file(const char *path)
+/* Remove a file in dir, and free its space even if OTF2 still holds it
+ * open (the broken writers' files are never closed). */
+static void remove_file(int dir, const char *name)
 {
-    if (truncate(path, 0) == 0 || errno != ENOENT)
-        unlink(path);
+    int fd = openat(dir, name, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0)
+        close(fd);
+    unlinkat(dir, name, 0);
 }
 
-/* An archive that could not be completed is removed: traces.otf2,
- * traces.def and traces/ with the files OTF2 wrote there. */
-static void remove_archive(const char *dir)
+/* An archive that could not be completed is removed with the staging
+ * directory: traces.otf2, traces.def and traces/ with the files OTF2 wrote
+ * there (found through the directory made at the start, never through a
+ * link put at its name). */
+static void remove_archive(trace *t)
 {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/traces", dir);
-    DIR *d = opendir(path);
+    int staging = open_staging(t);
+    if (staging < 0)
+        return;
+    int traces = openat(staging, "traces", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *d = traces >= 0 ? fdopendir(traces) : NULL;
     if (d) {
         for (struct dirent *e; (e = readdir(d));) {
             size_t n = strlen(e->d_name);
-            if ((n > 4 && strcmp(e->d_name + n - 4, ".evt") == 0) || (n > 4 && strcmp(e->d_name + n - 4, ".def") == 0)) {
-                char file[4500];
-                snprintf(file, sizeof file, "%s/%s", path, e->d_name);
-                remove_file(file);
-            }
+            if (n > 4 && (strcmp(e->d_name + n - 4, ".evt") == 0 || strcmp(e->d_name + n - 4, ".def") == 0))
+                remove_file(traces, e->d_name);
         }
         closedir(d);
-        rmdir(path);
+        unlinkat(staging, "traces", AT_REMOVEDIR);
+    } else if (traces >= 0) {
+        close(traces);
     }
-    snprintf(path, sizeof path, "%s/traces.otf2", dir);
-    remove_file(path);
-    snprintf(path, sizeof path, "%s/traces.def", dir);
-    remove_file(path);
+    remove_file(staging, "traces.otf2");
+    remove_file(staging, "traces.def");
+    close(staging);
+    remove_staging(t);
 }
 
 static bool trace_close(void *self, const substrate_summary *summary, char *err, size_t errlen)
@@ -902,8 +928,7 @@ static bool trace_close(void *self, const substrate_summary *summary, char *err,
         for (trace_location *tl = t->first; tl && t->archive; tl = tl->next)
             if (tl->writer && !tl->broken)
                 OTF2_Archive_CloseEvtWriter(t->archive, tl->writer);
-        remove_archive(t->staging_path);
-        remove_staging(t);
+        remove_archive(t);
         snprintf(err, errlen, "%s", t->error[0] ? t->error : "the OTF2 trace was not written");
     } else {
         ok = publish_archive(t, err, errlen);
