@@ -419,9 +419,14 @@ static bool own_name(const char *name, const measurement_config *cfg)
 
 bool experiment_copy_file(const char *dir, const char *path, const measurement_config *cfg, char *err, size_t errlen)
 {
-    FILE *in = fopen(path, "rb");
+    /* (read before, but it may have been replaced by a FIFO meanwhile) */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    struct stat st;
+    FILE *in = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? fdopen(fd, "rb") : NULL;
     if (!in) {
-        snprintf(err, errlen, "cannot read '%s': %s", path, strerror(errno));
+        snprintf(err, errlen, "cannot read '%s': %s", path, fd < 0 ? strerror(errno) : "not a regular file");
+        if (fd >= 0)
+            close(fd);
         return false;
     }
     const char *base = strrchr(path, '/');
