@@ -164,7 +164,9 @@ def _at_exit() -> None:
 # them at SIG_DFL, the measurement's own thread writes the results when one
 # arrives (also while the program is in a long C call) and then ends the
 # process by it.  signal.getsignal() still says SIG_DFL.
-_TERMINATION_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+_TERMINATION_SIGNALS = tuple(getattr(signal, name) for name in (
+    "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGVTALRM", "SIGPROF", "SIGXCPU",
+    "SIGTRAP", "SIGSYS") if hasattr(signal, name))
 
 
 def _on_sigterm(signum, frame) -> None:

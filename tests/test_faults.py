@@ -492,6 +492,34 @@ def test_a_crash_leaves_a_readable_experiment(runner, how, signo, where):
     assert profile.region_visits()["__main__:crash"] == 1
 
 
+ENDER = """
+import os, signal, sys
+def work(n):
+    return sum(range(n))
+for i in range(5):
+    work(10)
+print("before the signal", flush=True)
+os.kill(os.getpid(), getattr(signal, sys.argv[1]))
+signal.pause()
+"""
+
+
+@pytest.mark.parametrize("name", ["SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGVTALRM", "SIGPROF", "SIGXCPU",
+                                  "SIGTRAP", "SIGSYS", "SIGHUP", "SIGTERM"])  # (Python ignores SIGXFSZ, SIGPIPE)
+def test_every_signal_that_ends_the_program_by_default_leaves_its_results(runner, name):
+    env = {"SCOREP_ENABLE_PROFILING": "true"}
+    runner.write("prog.py", ENDER)
+    plain = runner.run_plain("prog.py", name, env=env)
+    run = runner.run("prog.py", name, env=env)
+    assert plain.returncode == run.returncode == -getattr(signal, name)
+    assert run.stdout == plain.stdout == "before the signal\n"
+    assert run.stderr == plain.stderr == ""
+    trace, _ = cross_check(run.experiment / "traces.otf2")
+    trace.check_balanced()
+    assert trace.enter_counts()["__main__:work"] == 5
+    assert read_profile(run.experiment / "profile.cubex").region_visits()["__main__:work"] == 5
+
+
 def test_a_crash_under_faulthandler_keeps_its_report(runner):
     env = {"SCOREP_ENABLE_PROFILING": "true"}
     runner.write("prog.py", CRASHER)
