@@ -6,7 +6,9 @@ line, and what is left is an experiment that otf2-print, the otf2 reader
 and pycubexr read -- or nothing at all.
 
 Bad configuration is refused before the script runs (exit code 1, the
-script's output never appears), naming the variable that is wrong."""
+script's output never appears), naming the variable that is wrong.  (About
+30 s: every Python runs them, since crashes, signals and names go through
+each version's own interpreter.)"""
 from __future__ import annotations
 
 import os
@@ -21,8 +23,6 @@ import pytest
 from helpers.cube_profile import read_profile
 from helpers.disks import fill, tmpfs
 from helpers.otf2_trace import cross_check, otf2_print
-
-pytestmark = pytest.mark.heavy  # version independent: the main Python runs them
 
 PROGRAM = """
 import sys
