@@ -419,6 +419,17 @@ def test_a_completely_full_disk_at_the_start(disk, runner, named):
     assert only(disk) == ["filler"]
 
 
+def test_parents_made_before_the_directory_failed_are_removed(runner, tmp_path):
+    """Room for two more directories only: the run makes a/ and a/b/, cannot
+    make the rest, and removes both again."""
+    with tmpfs(tmp_path / "small", "1m", inodes=3) as place:
+        run = run_in(place, runner, {"SCOREP_EXPERIMENT_DIRECTORY": "a/b/c/d"})
+        assert run.stdout == "" and run.returncode == 1
+        assert run.stderr == f"scorep: error: invalid value for SCOREP_EXPERIMENT_DIRECTORY: cannot create experiment " \
+                             f"directory '{place}/a/b/c/d': No space left on device\n"
+        assert only(place) == []
+
+
 def test_a_full_disk_puts_the_previous_experiment_back(disk, runner):
     """The named directory's previous experiment was moved away for this
     run; the run is refused, and the previous one has its name again."""

@@ -131,7 +131,8 @@ static int parent_length(const char *path)
 static char *made[64];
 static int made_count;
 
-static char *moved_away;  /* where the named directory's previous experiment went */
+/* A named directory's previous experiment: its name, and where it went */
+static char *moved_from, *moved_away;
 
 static void note_made(const char *path)
 {
@@ -339,11 +340,16 @@ char *experiment_create(const measurement_config *cfg, char *err, size_t errlen)
             log_warning("an experiment directory left by a run that did not finish was moved to '%s'", moved);
             free(moved);
         } else {
-            moved_away = moved;  /* put back should this run be refused */
+            /* put back should this run be refused */
+            moved_away = moved;
+            moved_from = strdup(dir);
         }
         close(fd);
     }
-    return create_locked(dir, named, err, errlen);
+    char *made_dir = create_locked(dir, named, err, errlen);
+    if (!made_dir)
+        experiment_abandon();  /* the parents made on the way, the previous experiment */
+    return made_dir;
 }
 
 int experiment_fd(void)
@@ -468,7 +474,8 @@ static void release(void)
     copy_name = NULL;
     config_name = NULL;
     free(moved_away);
-    moved_away = NULL;
+    free(moved_from);
+    moved_away = moved_from = NULL;
 }
 
 void experiment_abandon(void)
@@ -481,13 +488,13 @@ void experiment_abandon(void)
     }
     /* the experiment directory, then the parents made for it; rmdir
      * removes only what is empty: nothing of anyone else's */
-    bool removed = made_count > 0 && rmdir(made[made_count - 1]) == 0;
-    for (int i = made_count - 2; removed && i >= 0; i--)
+    for (int i = made_count - 1; i >= 0; i--)
         if (rmdir(made[i]) != 0)
             break;
-    /* the previous experiment of a named directory gets its name back */
-    if (removed && moved_away)
-        renameat2(AT_FDCWD, moved_away, AT_FDCWD, made[made_count - 1], RENAME_NOREPLACE);
+    /* the previous experiment of a named directory gets its name back
+     * (never over what is there now) */
+    if (moved_away && moved_from)
+        renameat2(AT_FDCWD, moved_away, AT_FDCWD, moved_from, RENAME_NOREPLACE);
     release();
 }
 

@@ -110,11 +110,14 @@ static bool select_clock(char *err, size_t errlen)
     return true;
 }
 
-/* A size variable's text as the user wrote it (or the default). */
-static const char *size_text(const char *env, const char *fallback)
+/* A variable's text as the user wrote it, or its default from the table. */
+static const char *value_text(const char *env)
 {
     const char *text = getenv(env);
-    return text ? text : fallback;
+    for (int i = 0; !text && i < config_var_count; i++)
+        if (strcmp(config_vars[i].env_name, env) == 0)
+            text = config_vars[i].default_value;
+    return text ? text : "";
 }
 
 static uint64_t physical_memory(void)
@@ -127,7 +130,7 @@ static uint64_t physical_memory(void)
  * each message names the variable that is wrong. */
 static bool check_config(char *err, size_t errlen)
 {
-    const char *page = size_text("SCOREP_PAGE_SIZE", "8k"), *total = size_text("SCOREP_TOTAL_MEMORY", "16000k");
+    const char *page = value_text("SCOREP_PAGE_SIZE"), *total = value_text("SCOREP_TOTAL_MEMORY");
     if (cfg.page_size < MIN_PAGE_SIZE) {
         snprintf(err, errlen, "invalid value for SCOREP_PAGE_SIZE: '%s' is less than the smallest page size, 4k", page);
         return false;
@@ -151,7 +154,7 @@ static bool check_config(char *err, size_t errlen)
     }
     if (cfg.profiling_max_callpath_depth < 1) {
         snprintf(err, errlen, "invalid value for SCOREP_PROFILING_MAX_CALLPATH_DEPTH: '%s' is less than 1",
-                 size_text("SCOREP_PROFILING_MAX_CALLPATH_DEPTH", ""));
+                 value_text("SCOREP_PROFILING_MAX_CALLPATH_DEPTH"));
         return false;
     }
     if (strlen(cfg.machine_name) > MAX_MACHINE_NAME) {

@@ -612,14 +612,8 @@ static int open_staging(trace *t)
     return fd;
 }
 
-static void remove_staging(trace *t)
-{
-    int fd = open_staging(t);
-    if (fd >= 0) {
-        close(fd);
-        unlinkat(t->facts->experiment_fd, t->staging, AT_REMOVEDIR);
-    }
-}
+/* (rmdir removes an empty directory only, never a link put at its name) */
+static void remove_staging(trace *t) { unlinkat(t->facts->experiment_fd, t->staging, AT_REMOVEDIR); }
 
 /* The complete archive under its names: traces/, traces.def, and the
  * anchor file last; never over files of those names it did not make. */

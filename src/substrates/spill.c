@@ -35,16 +35,14 @@ spill_file *spill_open(int dir_fd, const char *dir, char *err, size_t errlen)
     snprintf(file->path, sizeof file->path, "%s/(the spill file)", dir);
     /* a file without a name: nothing to plant a link at, nothing left behind */
     file->fd = openat(dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    for (int attempt = 0; file->fd < 0 && errno != EEXIST && attempt < 100; attempt++) {
+    for (int attempt = 0; file->fd < 0 && attempt < 100; attempt++) {
         /* a file system without O_TMPFILE: a new name, removed at once */
         char name[64];
         snprintf(name, sizeof name, "traces.spill-%ld-%d", (long)getpid(), attempt);
         file->fd = openat(dir_fd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (file->fd >= 0)
             unlinkat(dir_fd, name, 0);
-        else if (errno == EEXIST)
-            errno = 0;
-        else
+        else if (errno != EEXIST)
             break;
     }
     if (file->fd < 0) {

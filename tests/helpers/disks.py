@@ -10,10 +10,12 @@ from typing import Iterator
 
 
 @contextlib.contextmanager
-def tmpfs(mount: Path, size: str) -> Iterator[Path]:
-    """A tmpfs of `size` (e.g. "2m") mounted at `mount` (made if missing)."""
+def tmpfs(mount: Path, size: str, inodes: int = 0) -> Iterator[Path]:
+    """A tmpfs of `size` (e.g. "2m") mounted at `mount` (made if missing),
+    with room for `inodes` files and directories (0: as many as fit)."""
     mount.mkdir(exist_ok=True)
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], capture_output=True,
+    options = f"size={size}" + (f",nr_inodes={inodes}" if inodes else "")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mount)], capture_output=True,
                           text=True)
     assert done.returncode == 0, f"mounting a tmpfs needs root: {done.stderr}"
     try:
