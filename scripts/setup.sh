@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Idempotent setup for building and testing scorep:
 #   * Debian packages: the OTF2 library (libotf2-trace-dev) and its tools
-#     (otf2-tools, for otf2-print); apt-get runs only when one is missing.
+#     (otf2-tools, for otf2-print), PAPI (libpapi-dev) and pkg-config, which
+#     the build finds it with; apt-get runs only when one is missing.
 #   * Python packages for the tests (pytest, otf2, pycubexr, coverage,
-#     build) and scorep
-#     itself, built from this checkout.
+#     build) and scorep itself, built from this checkout.
 # The interpreter is $PYTHON (default: python3).
 set -euo pipefail
 
@@ -21,7 +21,7 @@ installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
 }
 
-packages=(libotf2-trace-dev otf2-tools libpapi-dev)
+packages=(libotf2-trace-dev otf2-tools libpapi-dev pkg-config)
 # The C core needs a compiler; Debian's own python3 also needs pip and headers.
 command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || packages+=(gcc)
 if [ "$(command -v "$PYTHON")" = /usr/bin/python3 ]; then
