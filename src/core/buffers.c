@@ -5,6 +5,7 @@
 #include "clock.h"
 #include "defs.h"
 #include "drain.h"
+#include "journal.h"
 #include "log.h"
 #include "replay.h"
 #include "state.h"
@@ -33,6 +34,9 @@ uint64_t buffers_budget(void)
 
 static void replay_taken(location *loc, event_chunk *chunks)
 {
+    /* what these events use is on disk before any of them can be */
+    if (chunks)
+        journal_sync();
     replay_chunks(loc, chunks);
     chunks_free(chunks);
 }

@@ -92,6 +92,26 @@ uint64_t clock_finish(void)
 
 uint64_t clock_resolution(void) { return resolution; }
 
+void clock_start_point(uint64_t *ticks, uint64_t *mono_ns, uint64_t *epoch)
+{
+    *ticks = start_ticks;
+    *mono_ns = start_mono_ns;
+    *epoch = start_epoch_ns;
+}
+
+void clock_reading(uint64_t *ticks, uint64_t *mono_ns)
+{
+    *mono_ns = monotonic_ns();
+    *ticks = clock_now();
+}
+
+uint64_t clock_resolution_between(clock_kind kind, uint64_t ticks0, uint64_t mono0, uint64_t ticks1, uint64_t mono1)
+{
+    if (kind != CLOCK_KIND_TSC || mono1 <= mono0 || ticks1 <= ticks0)
+        return 1000000000ull;
+    return (uint64_t)((double)(ticks1 - ticks0) * 1e9 / (double)(mono1 - mono0) + 0.5);
+}
+
 uint64_t clock_ticks_to_epoch_ns(uint64_t t)
 {
     double dt = ((double)t - (double)start_ticks) * 1e9 / (double)resolution;

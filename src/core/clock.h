@@ -65,6 +65,16 @@ uint64_t clock_resolution(void);
 /* Wall-clock time (ns since epoch) that corresponds to tick value t. */
 uint64_t clock_ticks_to_epoch_ns(uint64_t t);
 
+/* The starting calibration point (clock_init): ticks, CLOCK_MONOTONIC and
+ * wall-clock nanoseconds; and a reading of the clock with CLOCK_MONOTONIC
+ * now (a later point of the calibration, for the journal). */
+void clock_start_point(uint64_t *ticks, uint64_t *mono_ns, uint64_t *epoch_ns);
+void clock_reading(uint64_t *ticks, uint64_t *mono_ns);
+
+/* Ticks per second from two points (ticks, CLOCK_MONOTONIC ns) of one
+ * clock kind: what clock_finish computes, for a run that is over. */
+uint64_t clock_resolution_between(clock_kind kind, uint64_t ticks0, uint64_t mono0, uint64_t ticks1, uint64_t mono1);
+
 const char *clock_kind_name(clock_kind kind);
 
 /* Nanoseconds one read of that clock costs here (measured now, ~20 ms). */

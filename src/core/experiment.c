@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "journal.h"
 #include "log.h"
 
 #define TMP_NAME "scorep-measurement-tmp"
@@ -70,6 +71,16 @@ static bool is_experiment(const char *dir)
         empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
     closedir(d);
     return empty;
+}
+
+/* Whether the leftover of a killed run in dir holds events a recovery can
+ * use (the journal of a traced run). */
+static bool has_journal(const char *dir)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/" JOURNAL_NAME, dir);
+    struct stat st;
+    return lstat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 /* Whether dir is the working directory or one of its ancestors. */
@@ -336,8 +347,11 @@ char *experiment_create(const measurement_config *cfg, char *err, size_t errlen)
             free(dir);
             return NULL;
         }
+        if (!named || has_journal(moved))
+            log_warning("an experiment directory left by a run that did not finish was moved to '%s'%s%s%s", moved,
+                        has_journal(moved) ? "; 'python -m scorep.recover " : "", has_journal(moved) ? moved : "",
+                        has_journal(moved) ? "' makes a readable experiment of the events it had written" : "");
         if (!named) {
-            log_warning("an experiment directory left by a run that did not finish was moved to '%s'", moved);
             free(moved);
         } else {
             /* put back should this run be refused */
@@ -536,4 +550,31 @@ char *experiment_finish(const char *dir, const measurement_config *cfg)
     }
     release();
     return final;
+}
+
+char *experiment_adopt(const char *path, char *err, size_t errlen)
+{
+    char *dir = absolute(path);
+    if (!dir) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    int fd = -1;
+    int locked = lock_directory(dir, &fd);
+    if (locked == 0)
+        snprintf(err, errlen, "'%s' is being written by a measurement that is still running", dir);
+    else if (locked < 0)
+        snprintf(err, errlen, "cannot open experiment directory '%s': %s", dir, strerror(errno));
+    else if (!is_experiment(dir))
+        snprintf(err, errlen, "'%s' is not an experiment directory (it has no scorep.cfg)", dir);
+    if (locked != 1 || !is_experiment(dir)) {
+        if (fd >= 0)
+            close(fd);
+        free(dir);
+        return NULL;
+    }
+    held_fd = fd;
+    fstat(fd, &held);
+    held_path = strdup(dir);
+    return dir;
 }

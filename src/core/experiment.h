@@ -30,4 +30,11 @@ void experiment_abandon(void);
  * a named directory keeps its name.  Returns the final path (malloc'd). */
 char *experiment_finish(const char *dir, const measurement_config *cfg);
 
+/* Take over an existing experiment directory (a killed run's leftover,
+ * to complete it): locked as if this run had made it, so that no other
+ * measurement touches it meanwhile.  Returns the absolute path (malloc'd)
+ * or NULL with a one-line message (a live run holds it, it is not an
+ * experiment directory).  experiment_finish ends it. */
+char *experiment_adopt(const char *path, char *err, size_t errlen);
+
 #endif

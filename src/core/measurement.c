@@ -17,6 +17,7 @@
 #include "buffers.h"
 #include "experiment.h"
 #include "filter.h"
+#include "journal.h"
 #include "log.h"
 #include "metrics.h"
 #include "substrates.h"
@@ -219,6 +220,7 @@ static void after_fork_in_child(void)
     state_set(MEASUREMENT_STOPPED);
     buffers_forget();
     substrates_forget();
+    journal_forget();
 }
 
 static void start_failed(void)
@@ -234,6 +236,15 @@ static void start_failed(void)
     config_free(&cfg);
     free(program_args);
     program_args = NULL;
+}
+
+static const char *host_name(void)
+{
+    static char name[256];
+    if (gethostname(name, sizeof name) != 0)
+        strcpy(name, "localhost");
+    name[sizeof name - 1] = '\0';
+    return name;
 }
 
 bool scorep_measurement_start(const scorep_start_info *info, char *err, size_t errlen)
@@ -291,6 +302,22 @@ bool scorep_measurement_start(const scorep_start_info *info, char *err, size_t e
         pthread_mutex_unlock(&lifecycle_lock);
         return false;
     }
+    /* a traced run's event files are written while it runs: what a
+     * SIGKILL leaves of them can be completed with the journal */
+    if (cfg.enable_tracing)
+        journal_open(facts.experiment_fd, &(journal_start){
+            .rank = facts.rank,
+            .start_time = start_time,
+            .clock_kind = scorep_clock_kind,
+            .program_region = program_region,
+            .program_name = program_name,
+            .program_args = program_args,
+            .program_argc = program_argc,
+            .metrics = facts.metrics,
+            .metric_count = facts.metric_count,
+            .thread_metric_count = facts.thread_metric_count,
+            .host_name = host_name(),
+        });
     pthread_atfork(NULL, NULL, after_fork_in_child);
     buffers_on_drain_pass(termination_check);
     catch_crashes(info->crash_handlers_hand_on);
@@ -309,14 +336,6 @@ bool scorep_measurement_start(const scorep_start_info *info, char *err, size_t e
 
 /* ---- end ---- */
 
-static const char *host_name(void)
-{
-    static char name[256];
-    if (gethostname(name, sizeof name) != 0)
-        strcpy(name, "localhost");
-    name[sizeof name - 1] = '\0';
-    return name;
-}
 
 static location_def *location_table(uint32_t *count)
 {
@@ -367,6 +386,7 @@ bool scorep_measurement_finish(void)
     }
     defs_snapshot_free(&summary.defs);
     free(locations);
+    journal_remove();
     if (experiment_dir) {
         result_dir = experiment_finish(experiment_dir, &cfg);
         log_verbose("results written to %s", result_dir ? result_dir : experiment_dir);

@@ -61,6 +61,20 @@ SCOREP_API void scorep_measurement_stop(void);
 typedef enum { SCOREP_NOT_STARTED, SCOREP_RUNNING, SCOREP_FINISHED } scorep_phase;
 SCOREP_API scorep_phase scorep_measurement_phase(void);
 
+/* Complete what a killed run (SIGKILL) left in the experiment directory
+ * `path`, in another process that measures nothing, with the
+ * configuration of the SCOREP_* variables (those of the run's scorep.cfg):
+ * the events its trace had written and the journal of its definitions
+ * become the experiment the run would have written had it ended at its
+ * last written event.  The leftover's own files are removed once the
+ * results are written; a scorep-measurement-tmp or scorep-failed-
+ * directory then gets its scorep-<stamp> name.  True with the final path
+ * (malloc'd) in *result and one line about what was recovered in message;
+ * false with a one-line reason in err (the leftover's own files are kept;
+ * a directory that holds results already is refused). */
+SCOREP_API bool scorep_recover(const char *path, char **result, char *message, size_t messagelen, char *err,
+                               size_t errlen);
+
 /* The directory being written (its final name once finished); NULL if none. */
 SCOREP_API const char *scorep_experiment_directory(void);
 

@@ -40,6 +40,9 @@ typedef struct {
     /* metrics recorded with enters and leaves, thread metrics first */
     const metric_def *metrics;
     unsigned metric_count, thread_metric_count;
+    /* the events are those of a killed run, salvaged (recovery.h): not a
+     * run that could be killed itself */
+    bool salvaging;
 } substrate_facts;
 
 /* A location as a substrate meets it (location_open). */
@@ -68,6 +71,24 @@ typedef struct {
     const location_def *locations;  /* every location, in creation order */
     uint32_t location_count;
 } substrate_summary;
+
+/* Where salvaged events go (recovery.h): a substrate that finds what a
+ * killed run of it left hands its events over location by location, each
+ * location's in time order.  location() gives the handle of a location by
+ * its id (NULL: not one the journal knows, its events are skipped); the
+ * event functions return false when the results cannot be written (the
+ * salvage stops). */
+typedef struct {
+    void *self;
+    void *(*location)(void *self, uint64_t location_id);
+    bool (*enter)(void *loc, uint64_t time, uint32_t region);
+    bool (*leave)(void *loc, uint64_t time, uint32_t region);
+    bool (*parameter_int)(void *loc, uint64_t time, uint32_t parameter, int64_t value);
+    bool (*parameter_uint)(void *loc, uint64_t time, uint32_t parameter, uint64_t value);
+    bool (*parameter_string)(void *loc, uint64_t time, uint32_t parameter, uint32_t string);
+    bool (*measurement_on_off)(void *loc, uint64_t time, bool on);
+    bool (*metric)(void *loc, uint64_t time, const uint64_t *values, unsigned count);
+} salvage_sink;
 
 typedef struct substrate_ops {
     const char *name;               /* "tracing", "profiling": for messages */
@@ -102,6 +123,16 @@ typedef struct substrate_ops {
     bool (*buffer_flush)(void *state, uint64_t time, uint64_t end_time, uint32_t region);
     /* metric values taken with the enter or leave just before */
     bool (*metric)(void *state, uint64_t time, const uint64_t *values, unsigned count);
+
+    /* optional, in another process after the run was killed: find what
+     * this substrate had written of it in the experiment directory
+     * (dir_fd, named dir), and deliver its events to the sink.  Returns
+     * the number of events delivered, or -1 with a one-line reason in err
+     * (0 and err empty: the substrate left nothing there).  Nothing is
+     * changed in the directory. */
+    int64_t (*salvage)(int dir_fd, const char *dir, const salvage_sink *sink, char *err, size_t errlen);
+    /* the results were written anew: remove what salvage read */
+    void (*salvaged)(int dir_fd);
 } substrate_ops;
 
 /* Make a substrate available to every measurement of this process. */

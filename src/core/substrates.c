@@ -129,3 +129,27 @@ bool substrates_close(const substrate_summary *summary)
 }
 
 void substrates_forget(void) { substrate_instance_count = 0; }
+
+static const substrate_ops *salvager;
+
+int64_t substrates_salvage(int dir_fd, const char *dir, const salvage_sink *sink, char *err, size_t errlen)
+{
+    err[0] = '\0';
+    for (unsigned r = 0; r < registered; r++) {
+        if (!registry[r]->salvage)
+            continue;
+        int64_t n = registry[r]->salvage(dir_fd, dir, sink, err, errlen);
+        if (n != 0 || err[0]) {
+            salvager = registry[r];
+            return n;
+        }
+    }
+    return 0;
+}
+
+void substrates_salvaged(int dir_fd)
+{
+    if (salvager && salvager->salvaged)
+        salvager->salvaged(dir_fd);
+    salvager = NULL;
+}

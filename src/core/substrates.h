@@ -44,6 +44,13 @@ uint64_t substrates_memory(void);
  * write its results (each reported on stderr once). */
 bool substrates_close(const substrate_summary *summary);
 
+/* A killed run's leftover in dir_fd: the first registered substrate that
+ * finds events of it there delivers them to the sink (substrate.h,
+ * salvage); -1 with err on an error, 0 if none found anything.
+ * substrates_salvaged() then lets it remove what it read. */
+int64_t substrates_salvage(int dir_fd, const char *dir, const salvage_sink *sink, char *err, size_t errlen);
+void substrates_salvaged(int dir_fd);
+
 /* Forget the instances without closing them (a forked child). */
 void substrates_forget(void);
 

@@ -71,6 +71,10 @@ typedef struct trace {
 
 static int open_staging(trace *t);
 
+#define STAGING_PREFIX ".scorep-traces-"
+#define SALVAGING_PREFIX ".scorep-salvage-"
+#define FLUSHED_NAME "flushed"
+
 /* ---- errors ---- */
 
 /* What OTF2 said first about the error of the call under way in this
@@ -156,10 +160,17 @@ static const char *trace_error(void *self) { return ((trace *)self)->error; }
 
 /* After a failure nothing more is written: OTF2 then drops its buffers
  * instead of writing them (it would write through a broken file). */
+static void note_flushed(trace *t, OTF2_LocationRef loc, OTF2_EvtWriter *writer);
+
 static OTF2_FlushType pre_flush(void *user, OTF2_FileType type, OTF2_LocationRef loc, void *caller, bool final)
 {
-    (void)type; (void)loc; (void)caller; (void)final;
-    return atomic_load(&((trace *)user)->failed) ? OTF2_NO_FLUSH : OTF2_FLUSH;
+    (void)final;
+    trace *t = user;
+    if (atomic_load(&t->failed))
+        return OTF2_NO_FLUSH;
+    if (type == OTF2_FILETYPE_EVENTS && caller && loc != OTF2_UNDEFINED_LOCATION && !t->facts->salvaging)
+        note_flushed(t, loc, caller);
+    return OTF2_FLUSH;
 }
 
 /* OTF2 stamps the end of its own buffer flushes with this value.  Events are
@@ -584,7 +595,8 @@ static bool make_staging(trace *t, char *err, size_t errlen)
 {
     int dir = t->facts->experiment_fd;
     for (int attempt = 0; attempt < 100; attempt++) {
-        snprintf(t->staging, sizeof t->staging, ".scorep-traces-%ld-%d", (long)getpid(), attempt);
+        snprintf(t->staging, sizeof t->staging, "%s%ld-%d",
+                 t->facts->salvaging ? SALVAGING_PREFIX : STAGING_PREFIX, (long)getpid(), attempt);
         if (mkdirat(dir, t->staging, 0700) == 0) {
             if (fstatat(dir, t->staging, &t->staging_id, AT_SYMLINK_NOFOLLOW) != 0)
                 break;
@@ -613,7 +625,42 @@ static int open_staging(trace *t)
 }
 
 /* (rmdir removes an empty directory only, never a link put at its name) */
-static void remove_staging(trace *t) { unlinkat(t->facts->experiment_fd, t->staging, AT_REMOVEDIR); }
+static void remove_staging(trace *t)
+{
+    int staging = open_staging(t);
+    if (staging >= 0) {
+        unlinkat(staging, FLUSHED_NAME, 0);
+        close(staging);
+    }
+    unlinkat(t->facts->experiment_fd, t->staging, AT_REMOVEDIR);
+}
+
+/* ---- what a SIGKILL leaves: the flushed event counts ---- */
+
+/* OTF2 writes an event file in whole chunks of OTF2_CHUNK_SIZE_MIN bytes,
+ * each begun with a chunk header, and only the last one of a closed file
+ * is marked as the end: a reader of a file that was never closed reads
+ * past its last chunk.  So each chunk handed to the file is noted in
+ * FLUSHED_NAME as (location, events in all its chunks so far); chunk k of
+ * a location (k counted from 1 in the file as it is found) then holds the
+ * events up to its k-th note.  Notes reach the file before the chunk they
+ * count (OTF2 holds up to 4 MiB before it writes). */
+static void note_flushed(trace *t, OTF2_LocationRef loc, OTF2_EvtWriter *writer)
+{
+    uint64_t note[2] = {loc, 0};
+    if (OTF2_EvtWriter_GetNumberOfEvents(writer, &note[1]) != OTF2_SUCCESS)
+        return;
+    int staging = open_staging(t);
+    int fd = staging >= 0 ? openat(staging, FLUSHED_NAME, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600)
+                          : -1;
+    if (fd >= 0) {
+        if (write(fd, note, sizeof note) != (ssize_t)sizeof note)
+            ftruncate(fd, 0);  /* a note cut short: the counts are unusable */
+        close(fd);
+    }
+    if (staging >= 0)
+        close(staging);
+}
 
 /* The complete archive under its names: traces/, traces.def, and the
  * anchor file last; never over files of those names it did not make. */
@@ -940,6 +987,357 @@ static bool trace_close(void *self, const substrate_summary *summary, char *err,
     return ok;
 }
 
+/* ---- salvage: the events a killed run had written ---- */
+
+typedef struct {
+    uint64_t id;
+    uint64_t *counts;          /* its notes, in order */
+    size_t count, capacity;
+    uint64_t events;           /* in its file's whole chunks */
+} salvage_location;
+
+typedef struct {
+    const salvage_sink *sink;
+    void *handle;              /* the sink's location */
+    bool failed;
+} salvage_reading;
+
+/* The leftover of a killed run: a staging directory with the notes.
+ * Returns its descriptor (name in `name`), -1 if there is none (err
+ * empty) or it cannot be used (err says why). */
+static int find_leftover(int dir_fd, const char *dir, char *name, size_t namelen, char *err, size_t errlen)
+{
+    err[0] = '\0';
+    /* a descriptor of its own: a dup would share the read position */
+    int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        snprintf(err, errlen, "cannot read '%s': %s", dir, strerror(errno));
+        return -1;
+    }
+    int found = -1, seen = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (strncmp(e->d_name, STAGING_PREFIX, strlen(STAGING_PREFIX)) != 0)
+            continue;
+        int staging = openat(dir_fd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st;
+        if (staging < 0 || fstatat(staging, FLUSHED_NAME, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
+            if (staging >= 0)
+                close(staging);
+            continue;
+        }
+        if (seen++) {
+            close(staging);
+            continue;
+        }
+        found = staging;
+        snprintf(name, namelen, "%s", e->d_name);
+    }
+    closedir(d);
+    if (seen > 1) {
+        close(found);
+        snprintf(err, errlen, "'%s' holds the event files of %d runs ('%s*'): only one can be recovered", dir, seen,
+                 STAGING_PREFIX);
+        return -1;
+    }
+    return found;
+}
+
+static salvage_location *salvage_location_of(salvage_location **all, size_t *n, uint64_t id)
+{
+    for (size_t i = 0; i < *n; i++)
+        if ((*all)[i].id == id)
+            return &(*all)[i];
+    salvage_location *grown = realloc(*all, (*n + 1) * sizeof *grown);
+    if (!grown)
+        return NULL;
+    *all = grown;
+    grown[*n] = (salvage_location){.id = id};
+    return &grown[(*n)++];
+}
+
+/* The notes, and for each location how many events its file's whole
+ * chunks hold. */
+static bool read_notes(int staging, const char *where, salvage_location **out, size_t *n, char *err, size_t errlen)
+{
+    *out = NULL;
+    *n = 0;
+    int fd = openat(staging, FLUSHED_NAME, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot read '%s/%s': %s", where, FLUSHED_NAME, strerror(errno));
+        return false;
+    }
+    uint64_t note[2];
+    bool ok = true;
+    while (ok && read(fd, note, sizeof note) == (ssize_t)sizeof note) {
+        salvage_location *l = salvage_location_of(out, n, note[0]);
+        if (!l || (l->count == l->capacity &&
+                   !(l->counts = realloc(l->counts, (l->capacity = l->capacity ? 2 * l->capacity : 64) * 8)))) {
+            snprintf(err, errlen, "out of memory reading '%s/%s'", where, FLUSHED_NAME);
+            ok = false;
+        } else {
+            l->counts[l->count++] = note[1];
+        }
+    }
+    close(fd);
+    int traces = ok ? openat(staging, "traces", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+    for (size_t i = 0; ok && i < *n; i++) {
+        salvage_location *l = &(*out)[i];
+        char file[64];
+        snprintf(file, sizeof file, "%llu.evt", (unsigned long long)l->id);
+        struct stat st;
+        uint64_t chunks = traces >= 0 && fstatat(traces, file, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)
+                              ? (uint64_t)st.st_size / OTF2_CHUNK_SIZE_MIN
+                              : 0;
+        if (chunks > l->count)
+            chunks = l->count;  /* cannot be: each chunk was noted before it was written */
+        l->events = chunks ? l->counts[chunks - 1] : 0;
+    }
+    if (traces >= 0)
+        close(traces);
+    return ok;
+}
+
+static void free_notes(salvage_location *all, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(all[i].counts);
+    free(all);
+}
+
+/* An anchor file and global definitions (locations and their event
+ * counts, nothing else) for the leftover's event files, in a directory of
+ * this process's own: its `traces` is a link to the leftover's. */
+static bool write_reading_anchor(const char *path, const char *leftover_traces, const salvage_location *all, size_t n,
+                                 char *err, size_t errlen)
+{
+    otf2_message[0] = '\0';
+    OTF2_Archive *a = OTF2_Archive_Open(path, "traces", OTF2_FILEMODE_WRITE, OTF2_CHUNK_SIZE_MIN, OTF2_CHUNK_SIZE_MIN,
+                                        OTF2_SUBSTRATE_POSIX, OTF2_COMPRESSION_NONE);
+    OTF2_GlobalDefWriter *defs = NULL;
+    bool ok = a && OTF2_Archive_SetFlushCallbacks(a, &(OTF2_FlushCallbacks){NULL, NULL}, NULL) == OTF2_SUCCESS &&
+              OTF2_Archive_SetSerialCollectiveCallbacks(a) == OTF2_SUCCESS &&
+              OTF2_Archive_SetCreator(a, "scorep (Python measurement) " SCOREP_VERSION) == OTF2_SUCCESS &&
+              (defs = OTF2_Archive_GetGlobalDefWriter(a)) != NULL &&
+              OTF2_GlobalDefWriter_WriteClockProperties(defs, 1, 0, UINT64_MAX / 2, 0) == OTF2_SUCCESS &&
+              OTF2_GlobalDefWriter_WriteString(defs, 0, "") == OTF2_SUCCESS &&
+              OTF2_GlobalDefWriter_WriteSystemTreeNode(defs, 0, 0, 0, OTF2_UNDEFINED_SYSTEM_TREE_NODE) ==
+                  OTF2_SUCCESS &&
+              OTF2_GlobalDefWriter_WriteLocationGroup(defs, 0, 0, OTF2_LOCATION_GROUP_TYPE_PROCESS, 0,
+                                                      OTF2_UNDEFINED_LOCATION_GROUP) == OTF2_SUCCESS;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = OTF2_GlobalDefWriter_WriteLocation(defs, all[i].id, 0, OTF2_LOCATION_TYPE_CPU_THREAD, all[i].events, 0) ==
+             OTF2_SUCCESS;
+    ok = ok && OTF2_Archive_CloseGlobalDefWriter(a, defs) == OTF2_SUCCESS;
+    if (a)
+        ok = OTF2_Archive_Close(a) == OTF2_SUCCESS && ok;
+    char traces[PATH_MAX];
+    snprintf(traces, sizeof traces, "%s/traces", path);
+    ok = ok && rmdir(traces) == 0 && symlink(leftover_traces, traces) == 0;
+    if (!ok)
+        snprintf(err, errlen, "cannot prepare reading the leftover trace in '%s': %s", path,
+                 otf2_message[0] ? otf2_message : strerror(errno));
+    return ok;
+}
+
+static void remove_reading_anchor(const char *path)
+{
+    char file[PATH_MAX];
+    static const char *const names[] = {"traces", "traces.otf2", "traces.def"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(file, sizeof file, "%s/%s", path, names[i]);
+        unlink(file);
+    }
+    rmdir(path);
+}
+
+#define SALVAGE_CALL(r, call)                                         \
+    do {                                                              \
+        if (!(call)) {                                                \
+            (r)->failed = true;                                       \
+            return OTF2_CALLBACK_INTERRUPT;                           \
+        }                                                             \
+        return OTF2_CALLBACK_SUCCESS;                                 \
+    } while (0)
+
+static OTF2_CallbackCode salvage_enter(OTF2_LocationRef loc, OTF2_TimeStamp time, uint64_t pos, void *user,
+                                       OTF2_AttributeList *attributes, OTF2_RegionRef region)
+{
+    (void)loc; (void)pos; (void)attributes;
+    salvage_reading *r = user;
+    SALVAGE_CALL(r, r->sink->enter(r->handle, time, region));
+}
+
+static OTF2_CallbackCode salvage_leave(OTF2_LocationRef loc, OTF2_TimeStamp time, uint64_t pos, void *user,
+                                       OTF2_AttributeList *attributes, OTF2_RegionRef region)
+{
+    (void)loc; (void)pos; (void)attributes;
+    salvage_reading *r = user;
+    SALVAGE_CALL(r, r->sink->leave(r->handle, time, region));
+}
+
+static OTF2_CallbackCode salvage_parameter_int(OTF2_LocationRef loc, OTF2_TimeStamp time, uint64_t pos, void *user,
+                                               OTF2_AttributeList *attributes, OTF2_ParameterRef parameter,
+                                               int64_t value)
+{
+    (void)loc; (void)pos; (void)attributes;
+    salvage_reading *r = user;
+    SALVAGE_CALL(r, r->sink->parameter_int(r->handle, time, parameter, value));
+}
+
+static OTF2_CallbackCode salvage_parameter_uint(OTF2_LocationRef loc, OTF2_TimeStamp time, uint64_t pos, void *user,
+                                                OTF2_AttributeList *attributes, OTF2_ParameterRef parameter,
+                                                uint64_t value)
+{
+    (void)loc; (void)pos; (void)attributes;
+    salvage_reading *r = user;
+    SALVAGE_CALL(r, r->sink->parameter_uint(r->handle, time, parameter, value));
+}
+
+static OTF2_CallbackCode salvage_parameter_string(OTF2_LocationRef loc, OTF2_TimeStamp time, uint64_t pos,
+                                                  void *user, OTF2_AttributeList *attributes,
+                                                  OTF2_ParameterRef parameter, OTF2_StringRef string)
+{
+    (void)loc; (void)pos; (void)attributes;
+    salvage_reading *r = user;
+    SALVAGE_CALL(r, r->sink->parameter_string(r->handle, time, parameter, string));
+}
+
+static OTF2_CallbackCode salvage_on_off(OTF2_LocationRef loc, OTF2_TimeStamp time, uint64_t pos, void *user,
+                                        OTF2_AttributeList *attributes, OTF2_MeasurementMode mode)
+{
+    (void)loc; (void)pos; (void)attributes;
+    salvage_reading *r = user;
+    SALVAGE_CALL(r, r->sink->measurement_on_off(r->handle, time, mode == OTF2_MEASUREMENT_ON));
+}
+
+static OTF2_CallbackCode salvage_metric(OTF2_LocationRef loc, OTF2_TimeStamp time, uint64_t pos, void *user,
+                                        OTF2_AttributeList *attributes, OTF2_MetricRef metric, uint8_t count,
+                                        const OTF2_Type *types, const OTF2_MetricValue *values)
+{
+    (void)loc; (void)pos; (void)attributes; (void)metric; (void)types;
+    salvage_reading *r = user;
+    uint64_t v[METRICS_MAX];
+    unsigned n = count < METRICS_MAX ? count : METRICS_MAX;
+    for (unsigned i = 0; i < n; i++)
+        v[i] = values[i].unsigned_int;
+    SALVAGE_CALL(r, r->sink->metric(r->handle, time, v, n));
+}
+
+/* Read the events of every noted location through the OTF2 reader. */
+static int64_t read_leftover(const char *anchor, const salvage_location *all, size_t n, const salvage_sink *sink,
+                             char *err, size_t errlen)
+{
+    otf2_message[0] = '\0';
+    OTF2_Reader *reader = OTF2_Reader_Open(anchor);
+    OTF2_EvtReaderCallbacks *callbacks = OTF2_EvtReaderCallbacks_New();
+    if (!reader || !callbacks || OTF2_Reader_SetSerialCollectiveCallbacks(reader) != OTF2_SUCCESS) {
+        snprintf(err, errlen, "cannot read the leftover trace: %s", otf2_message[0] ? otf2_message : "no memory");
+        if (callbacks)
+            OTF2_EvtReaderCallbacks_Delete(callbacks);
+        if (reader)
+            OTF2_Reader_Close(reader);
+        return -1;
+    }
+    OTF2_EvtReaderCallbacks_SetEnterCallback(callbacks, salvage_enter);
+    OTF2_EvtReaderCallbacks_SetLeaveCallback(callbacks, salvage_leave);
+    OTF2_EvtReaderCallbacks_SetParameterIntCallback(callbacks, salvage_parameter_int);
+    OTF2_EvtReaderCallbacks_SetParameterUnsignedIntCallback(callbacks, salvage_parameter_uint);
+    OTF2_EvtReaderCallbacks_SetParameterStringCallback(callbacks, salvage_parameter_string);
+    OTF2_EvtReaderCallbacks_SetMeasurementOnOffCallback(callbacks, salvage_on_off);
+    OTF2_EvtReaderCallbacks_SetMetricCallback(callbacks, salvage_metric);
+    int64_t total = 0;
+    for (size_t i = 0; i < n && total >= 0; i++) {
+        if (!all[i].events)
+            continue;
+        salvage_reading r = {sink, sink->location(sink->self, all[i].id), false};
+        if (!r.handle)
+            continue;
+        otf2_message[0] = '\0';
+        OTF2_EvtReader *events = NULL;
+        uint64_t read = 0;
+        bool ok = OTF2_Reader_SelectLocation(reader, all[i].id) == OTF2_SUCCESS &&
+                  OTF2_Reader_OpenEvtFiles(reader) == OTF2_SUCCESS &&
+                  (events = OTF2_Reader_GetEvtReader(reader, all[i].id)) != NULL &&
+                  OTF2_Reader_RegisterEvtCallbacks(reader, events, callbacks, &r) == OTF2_SUCCESS;
+        OTF2_ErrorCode rc = ok ? OTF2_Reader_ReadLocalEvents(reader, events, all[i].events, &read) : OTF2_ERROR_END_OF_BUFFER;
+        if (r.failed) {
+            snprintf(err, errlen, "writing the recovered results failed");
+            total = -1;
+        } else if (!ok || (rc != OTF2_SUCCESS && rc != OTF2_ERROR_INTERRUPTED_BY_CALLBACK) || read != all[i].events) {
+            snprintf(err, errlen, "cannot read the events of location %llu from the leftover trace%s%s",
+                     (unsigned long long)all[i].id, otf2_message[0] ? ": " : "", otf2_message);
+            total = -1;
+        } else {
+            total += (int64_t)read;
+        }
+        if (events)
+            OTF2_Reader_CloseEvtReader(reader, events);
+        OTF2_Reader_CloseEvtFiles(reader);
+    }
+    OTF2_EvtReaderCallbacks_Delete(callbacks);
+    OTF2_Reader_Close(reader);
+    return total;
+}
+
+static int64_t trace_salvage(int dir_fd, const char *dir, const salvage_sink *sink, char *err, size_t errlen)
+{
+    char name[NAME_MAX + 1];
+    int staging = find_leftover(dir_fd, dir, name, sizeof name, err, errlen);
+    if (staging < 0)
+        return err[0] ? -1 : 0;
+    char where[PATH_MAX];
+    snprintf(where, sizeof where, "%s/%s", dir, name);
+    salvage_location *all;
+    size_t n;
+    OTF2_ErrorCallback previous = OTF2_Error_RegisterCallback(capture_error, NULL);
+    int64_t total = -1;
+    if (read_notes(staging, where, &all, &n, err, errlen)) {
+        char reading[PATH_MAX], leftover_traces[PATH_MAX + 16], anchor[PATH_MAX + 16];
+        snprintf(reading, sizeof reading, "%s/%s%ld", dir, SALVAGING_PREFIX, (long)getpid());
+        snprintf(leftover_traces, sizeof leftover_traces, "../%s/traces", name);
+        snprintf(anchor, sizeof anchor, "%s/traces.otf2", reading);
+        if (mkdir(reading, 0700) != 0)
+            snprintf(err, errlen, "cannot create '%s': %s", reading, strerror(errno));
+        else if (write_reading_anchor(reading, leftover_traces, all, n, err, errlen))
+            total = read_leftover(anchor, all, n, sink, err, errlen);
+        remove_reading_anchor(reading);
+        free_notes(all, n);
+    }
+    OTF2_Error_RegisterCallback(previous, NULL);
+    close(staging);
+    return total;
+}
+
+/* The recovered results are written: the leftover goes. */
+static void trace_salvaged(int dir_fd)
+{
+    char name[NAME_MAX + 1], err[256];
+    int staging = find_leftover(dir_fd, ".", name, sizeof name, err, sizeof err);
+    if (staging < 0)
+        return;
+    int traces = openat(staging, "traces", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *d = traces >= 0 ? fdopendir(traces) : NULL;
+    if (d) {
+        for (struct dirent *e; (e = readdir(d));) {
+            size_t len = strlen(e->d_name);
+            if (len > 4 && (strcmp(e->d_name + len - 4, ".evt") == 0 || strcmp(e->d_name + len - 4, ".def") == 0))
+                unlinkat(traces, e->d_name, 0);
+        }
+        closedir(d);
+        unlinkat(staging, "traces", AT_REMOVEDIR);
+    } else if (traces >= 0) {
+        close(traces);
+    }
+    unlinkat(staging, "traces.otf2", 0);
+    unlinkat(staging, "traces.def", 0);
+    unlinkat(staging, FLUSHED_NAME, 0);
+    close(staging);
+    unlinkat(dir_fd, name, AT_REMOVEDIR);
+}
+
 static const substrate_ops trace_ops = {
     .name = "tracing",
     .wanted = trace_wanted,
@@ -956,6 +1354,8 @@ static const substrate_ops trace_ops = {
     .measurement_on_off = trace_on_off,
     .buffer_flush = trace_buffer_flush,
     .metric = trace_metric,
+    .salvage = trace_salvage,
+    .salvaged = trace_salvaged,
 };
 
 SUBSTRATE_REGISTER(trace_ops)

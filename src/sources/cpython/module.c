@@ -777,6 +777,29 @@ static PyObject *native_finalize(PyObject *self, PyObject *unused)
     return PyUnicode_DecodeFSDefault(dir);
 }
 
+/* recover(path) -> (final directory, what was recovered); OSError with
+ * the one-line reason when it cannot be done. */
+static PyObject *native_recover(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *path_obj;
+    if (!PyArg_ParseTuple(args, "O&", PyUnicode_FSConverter, &path_obj))
+        return NULL;
+    char *result = NULL, message[1024], err[2048];
+    bool ok;
+    Py_BEGIN_ALLOW_THREADS
+    ok = scorep_recover(PyBytes_AS_STRING(path_obj), &result, message, sizeof message, err, sizeof err);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(path_obj);
+    if (!ok) {
+        PyErr_SetString(PyExc_OSError, err);
+        return NULL;
+    }
+    PyObject *out = Py_BuildValue("(O&s)", PyUnicode_DecodeFSDefault, result, message);
+    free(result);
+    return out;
+}
+
 static PyObject *native_state(PyObject *self, PyObject *unused)
 {
     (void)self;
@@ -898,6 +921,7 @@ static PyMethodDef native_methods[] = {
     {"rewind_end", native_rewind_end, METH_VARARGS, "rewind_end(name, discard)"},
     {"set_exit_status", native_set_exit_status, METH_O, "exit status for the trace's program end"},
     {"finalize", native_finalize, METH_NOARGS, "finish the measurement; returns the experiment directory"},
+    {"recover", native_recover, METH_VARARGS, "recover(path): complete what a killed run left in an experiment directory"},
     {"state", native_state, METH_NOARGS, "'uninitialized', 'running' or 'finalized'"},
     {"experiment_dir", native_experiment_dir, METH_NOARGS, "directory being written (final name after finalize)"},
     {"verbose", native_verbose, METH_O, "log a line when SCOREP_VERBOSE is true"},
