@@ -349,8 +349,9 @@ char *experiment_create(const measurement_config *cfg, char *err, size_t errlen)
         }
         if (!named || has_journal(moved))
             log_warning("an experiment directory left by a run that did not finish was moved to '%s'%s%s%s", moved,
-                        has_journal(moved) ? "; 'python -m scorep.recover " : "", has_journal(moved) ? moved : "",
-                        has_journal(moved) ? "' makes a readable experiment of the events it had written" : "");
+                        has_journal(moved) ? "; if its trace had written events, 'python -m scorep.recover " : "",
+                        has_journal(moved) ? moved : "",
+                        has_journal(moved) ? "' makes a readable experiment of them" : "");
         if (!named) {
             free(moved);
         } else {

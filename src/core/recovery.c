@@ -322,7 +322,7 @@ bool scorep_recover(const char *path, char **result, char *message, size_t messa
                          "with SCOREP_ENABLE_TRACING=true, a chunk of 256 KiB per thread at a time)", dir);
             else
                 snprintf(err, errlen, "cannot recover '%s': %s", dir, why);
-            substrates_close(NULL);
+            substrates_discard();
             ok = false;
         }
     }

@@ -51,6 +51,10 @@ bool substrates_close(const substrate_summary *summary);
 int64_t substrates_salvage(int dir_fd, const char *dir, const salvage_sink *sink, char *err, size_t errlen);
 void substrates_salvaged(int dir_fd);
 
+/* Close every substrate without results, saying nothing (what they made
+ * goes). */
+void substrates_discard(void);
+
 /* Forget the instances without closing them (a forked child). */
 void substrates_forget(void);
 

@@ -160,7 +160,7 @@ static const char *trace_error(void *self) { return ((trace *)self)->error; }
 
 /* After a failure nothing more is written: OTF2 then drops its buffers
  * instead of writing them (it would write through a broken file). */
-static void note_flushed(trace *t, OTF2_LocationRef loc, OTF2_EvtWriter *writer);
+static void note_flushed(trace *t, OTF2_LocationRef loc, OTF2_EvtWriter *writer, bool final);
 
 static OTF2_FlushType pre_flush(void *user, OTF2_FileType type, OTF2_LocationRef loc, void *caller, bool final)
 {
@@ -169,7 +169,7 @@ static OTF2_FlushType pre_flush(void *user, OTF2_FileType type, OTF2_LocationRef
     if (atomic_load(&t->failed))
         return OTF2_NO_FLUSH;
     if (type == OTF2_FILETYPE_EVENTS && caller && loc != OTF2_UNDEFINED_LOCATION && !t->facts->salvaging)
-        note_flushed(t, loc, caller);
+        note_flushed(t, loc, caller, final);
     return OTF2_FLUSH;
 }
 
@@ -644,10 +644,12 @@ static void remove_staging(trace *t)
  * FLUSHED_NAME as (location, events in all its chunks so far); chunk k of
  * a location (k counted from 1 in the file as it is found) then holds the
  * events up to its k-th note.  Notes reach the file before the chunk they
- * count (OTF2 holds up to 4 MiB before it writes). */
-static void note_flushed(trace *t, OTF2_LocationRef loc, OTF2_EvtWriter *writer)
+ * count (OTF2 holds up to 4 MiB before it writes).  The last chunk of a
+ * closed writer is written as far as it is filled, after a final note: a
+ * file with that one complete holds all the events of its final note. */
+static void note_flushed(trace *t, OTF2_LocationRef loc, OTF2_EvtWriter *writer, bool final)
 {
-    uint64_t note[2] = {loc, 0};
+    uint64_t note[3] = {loc, 0, final};
     if (OTF2_EvtWriter_GetNumberOfEvents(writer, &note[1]) != OTF2_SUCCESS)
         return;
     int staging = open_staging(t);
@@ -992,6 +994,7 @@ static bool trace_close(void *self, const substrate_summary *summary, char *err,
 typedef struct {
     uint64_t id;
     uint64_t *counts;          /* its notes, in order */
+    bool final;                /* the last note is the writer's final one */
     size_t count, capacity;
     uint64_t events;           /* in its file's whole chunks */
 } salvage_location;
@@ -1069,7 +1072,7 @@ static bool read_notes(int staging, const char *where, salvage_location **out, s
         snprintf(err, errlen, "cannot read '%s/%s': %s", where, FLUSHED_NAME, strerror(errno));
         return false;
     }
-    uint64_t note[2];
+    uint64_t note[3];
     bool ok = true;
     while (ok && read(fd, note, sizeof note) == (ssize_t)sizeof note) {
         salvage_location *l = salvage_location_of(out, n, note[0]);
@@ -1079,6 +1082,7 @@ static bool read_notes(int staging, const char *where, salvage_location **out, s
             ok = false;
         } else {
             l->counts[l->count++] = note[1];
+            l->final = note[2] != 0;
         }
     }
     close(fd);
@@ -1088,9 +1092,11 @@ static bool read_notes(int staging, const char *where, salvage_location **out, s
         char file[64];
         snprintf(file, sizeof file, "%llu.evt", (unsigned long long)l->id);
         struct stat st;
-        uint64_t chunks = traces >= 0 && fstatat(traces, file, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)
-                              ? (uint64_t)st.st_size / OTF2_CHUNK_SIZE_MIN
-                              : 0;
+        bool found = traces >= 0 && fstatat(traces, file, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+        uint64_t chunks = found ? (uint64_t)st.st_size / OTF2_CHUNK_SIZE_MIN : 0;
+        /* a closed writer's file: whole up to its last, partly filled chunk */
+        if (found && l->final && chunks + 1 == l->count && (uint64_t)st.st_size % OTF2_CHUNK_SIZE_MIN)
+            chunks = l->count;
         if (chunks > l->count)
             chunks = l->count;  /* cannot be: each chunk was noted before it was written */
         l->events = chunks ? l->counts[chunks - 1] : 0;
