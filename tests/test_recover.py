@@ -17,8 +17,6 @@ import sys
 import time
 from pathlib import Path
 
-import otf2
-
 from helpers.cube_profile import read_profile
 from helpers.otf2_trace import cross_check
 
@@ -71,6 +69,7 @@ def reader_counts(anchor: Path) -> tuple[collections.Counter, collections.Counte
     """Enters and leaves per (location name, region name) through the otf2
     reader, whose events must be in time order per location; and the
     clock properties."""
+    import otf2  # as the helpers do: lazily
     enters: collections.Counter = collections.Counter()
     leaves: collections.Counter = collections.Counter()
     last: dict = {}
