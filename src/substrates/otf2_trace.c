@@ -601,6 +601,16 @@ static bool make_staging(trace *t, char *err, size_t errlen)
             if (fstatat(dir, t->staging, &t->staging_id, AT_SYMLINK_NOFOLLOW) != 0)
                 break;
             snprintf(t->staging_path, sizeof t->staging_path, "%s/%s", t->facts->experiment_dir, t->staging);
+            /* the notes' file exists from the start: no name appears in
+             * the directory later (a program removing it meets no race) */
+            int staging = t->facts->salvaging ? -1 : open_staging(t);
+            int notes = staging >= 0 ? openat(staging, FLUSHED_NAME, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+                                              O_CLOEXEC, 0600)
+                                     : -1;
+            if (notes >= 0)
+                close(notes);
+            if (staging >= 0)
+                close(staging);
             return true;
         }
         if (errno != EEXIST)
@@ -653,8 +663,7 @@ static void note_flushed(trace *t, OTF2_LocationRef loc, OTF2_EvtWriter *writer,
     if (OTF2_EvtWriter_GetNumberOfEvents(writer, &note[1]) != OTF2_SUCCESS)
         return;
     int staging = open_staging(t);
-    int fd = staging >= 0 ? openat(staging, FLUSHED_NAME, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600)
-                          : -1;
+    int fd = staging >= 0 ? openat(staging, FLUSHED_NAME, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC) : -1;
     if (fd >= 0) {
         if (write(fd, note, sizeof note) != (ssize_t)sizeof note)
             ftruncate(fd, 0);  /* a note cut short: the counts are unusable */
