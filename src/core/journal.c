@@ -112,18 +112,17 @@ static void write_out(out_buffer *b)
     free(b->bytes);
 }
 
-static void put_clock(out_buffer *b)
+static void put_clock(out_buffer *b, uint64_t ticks, uint64_t mono)
 {
-    uint64_t ticks, mono;
-    clock_reading(&ticks, &mono);
     record(b, RECORD_CLOCK, 16);
     put_u64(b, ticks);
     put_u64(b, mono);
     last_clock_ns = mono;
 }
 
-bool journal_open(int dir_fd, const journal_start *s)
+bool journal_open(const substrate_facts *s, uint32_t clock_kind, const char *host_name)
 {
+    int dir_fd = s->experiment_fd;
     pthread_mutex_lock(&journal_lock);
     int fd = dir_fd >= 0 ? openat(dir_fd, JOURNAL_NAME, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_APPEND | O_CLOEXEC,
                                   0644)
@@ -146,7 +145,7 @@ bool journal_open(int dir_fd, const journal_start *s)
     put_u32(&payload, JOURNAL_VERSION);
     put_u32(&payload, s->rank);
     put_u64(&payload, s->start_time);
-    put_u32(&payload, s->clock_kind);
+    put_u32(&payload, clock_kind);
     put_u64(&payload, ticks);
     put_u64(&payload, mono);
     put_u64(&payload, epoch);
@@ -165,15 +164,28 @@ bool journal_open(int dir_fd, const journal_start *s)
         put_text(&payload, m->unit);
         put_text(&payload, m->description);
     }
-    put_text(&payload, s->host_name);
+    put_text(&payload, host_name);
     record(&b, RECORD_START, (uint32_t)payload.used);
     put(&b, payload.bytes, payload.used);
     b.failed |= payload.failed;
     free(payload.bytes);
-    put_clock(&b);
+    clock_reading(&ticks, &mono);
+    put_clock(&b, ticks, mono);
     write_out(&b);
     pthread_mutex_unlock(&journal_lock);
     return true;
+}
+
+/* Every string made since the last call. */
+static void put_new_strings(out_buffer *b)
+{
+    for (uint32_t n = defs_string_count(); strings_done < n; strings_done++) {
+        const char *text = defs_string_text(strings_done);
+        size_t len = strlen(text);
+        record(b, RECORD_STRING, (uint32_t)(4 + len));
+        put_u32(b, strings_done);
+        put(b, text, len);
+    }
 }
 
 void journal_sync(void)
@@ -187,13 +199,7 @@ void journal_sync(void)
     }
     out_buffer b = {0};
     /* strings first: regions, parameters and locations refer to them */
-    for (uint32_t n = defs_string_count(); strings_done < n; strings_done++) {
-        const char *text = defs_string_text(strings_done);
-        size_t len = strlen(text);
-        record(&b, RECORD_STRING, (uint32_t)(4 + len));
-        put_u32(&b, strings_done);
-        put(&b, text, len);
-    }
+    put_new_strings(&b);
     for (uint32_t n = defs_region_count(); regions_done < n; regions_done++) {
         region_def r = defs_region_get(regions_done);
         record(&b, RECORD_REGION, 32);
@@ -209,19 +215,10 @@ void journal_sync(void)
     }
     /* a new location's name may be a string made just now: sync strings again */
     location *loc = last_location ? atomic_load(&last_location->next) : locations_first();
-    bool strings_again = false;
     for (; loc; loc = atomic_load(&loc->next)) {
         uint32_t name = atomic_load(&loc->name);
-        if (name >= strings_done && !strings_again) {
-            strings_again = true;
-            for (uint32_t n = defs_string_count(); strings_done < n; strings_done++) {
-                const char *text = defs_string_text(strings_done);
-                size_t len = strlen(text);
-                record(&b, RECORD_STRING, (uint32_t)(4 + len));
-                put_u32(&b, strings_done);
-                put(&b, text, len);
-            }
-        }
+        if (name >= strings_done)
+            put_new_strings(&b);
         record(&b, RECORD_LOCATION, 16);
         put_u64(&b, loc->id);
         put_u32(&b, loc->index);
@@ -231,7 +228,7 @@ void journal_sync(void)
     uint64_t ticks, mono;
     clock_reading(&ticks, &mono);
     if (b.used || mono - last_clock_ns >= CLOCK_EVERY_NS)
-        put_clock(&b);
+        put_clock(&b, ticks, mono);
     if (b.used)
         write_out(&b);
     pthread_mutex_unlock(&journal_lock);
@@ -332,10 +329,10 @@ static bool read_start(reader *r, journal_contents *c)
 {
     if (take_u32(r) != JOURNAL_VERSION)
         return false;
-    journal_start *s = &c->start;
+    substrate_facts *s = &c->facts;
     s->rank = take_u32(r);
     s->start_time = take_u64(r);
-    s->clock_kind = take_u32(r);
+    c->clock_kind = take_u32(r);
     c->start_ticks = take_u64(r);
     c->start_mono_ns = take_u64(r);
     c->start_epoch_ns = take_u64(r);
@@ -363,7 +360,6 @@ static bool read_start(reader *r, journal_contents *c)
     }
     s->metrics = c->metrics;
     c->host_name = take_text(r);
-    s->host_name = c->host_name;
     return c->args && c->metrics && !r->bad;
 }
 
@@ -376,8 +372,8 @@ static bool sanitize(journal_contents *c)
         !(c->defs.strings[empty] = strdup("")))
         return false;
 #define STRING_REF(x) if ((x) >= empty) (x) = empty
-    STRING_REF(c->start.program_name);
-    for (uint32_t i = 0; i < c->start.program_argc; i++)
+    STRING_REF(c->facts.program_name);
+    for (uint32_t i = 0; i < c->facts.program_argc; i++)
         STRING_REF(c->args[i]);
     for (uint32_t i = 0; i < c->defs.region_count; i++) {
         STRING_REF(c->defs.regions[i].name);
@@ -389,13 +385,13 @@ static bool sanitize(journal_contents *c)
     for (uint32_t i = 0; i < c->location_count; i++)
         STRING_REF(c->locations[i].name);
 #undef STRING_REF
-    if (c->start.program_region >= c->defs.region_count) {
+    if (c->facts.program_region >= c->defs.region_count) {
         uint32_t id = c->defs.region_count;
         if (!grow_to((void **)&c->defs.regions, &c->defs.region_count, id, sizeof(region_def)))
             return false;
         c->defs.regions[id] = (region_def){empty, empty, empty, 0, 0, REGION_ROLE_ARTIFICIAL,
                                            REGION_PARADIGM_MEASUREMENT};
-        c->start.program_region = id;
+        c->facts.program_region = id;
     }
     return true;
 }
@@ -509,7 +505,7 @@ void journal_contents_free(journal_contents *c)
     free(c->defs.parameters);
     free(c->locations);
     free(c->args);
-    for (unsigned i = 0; c->metrics && i < c->start.metric_count; i++) {
+    for (unsigned i = 0; c->metrics && i < c->facts.metric_count; i++) {
         free((char *)c->metrics[i].name);
         free((char *)c->metrics[i].unit);
         free((char *)c->metrics[i].description);

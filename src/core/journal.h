@@ -27,23 +27,10 @@
 
 #define JOURNAL_NAME ".scorep-journal"
 
-/* What the run starts with. */
-typedef struct {
-    uint32_t rank;
-    uint64_t start_time;       /* ticks */
-    uint32_t clock_kind;       /* clock_kind */
-    uint32_t program_region;   /* the root of every call path */
-    uint32_t program_name;     /* string ids */
-    const uint32_t *program_args;
-    uint32_t program_argc;
-    const metric_def *metrics;
-    unsigned metric_count, thread_metric_count;
-    const char *host_name;
-} journal_start;
-
-/* Start the journal in the directory dir_fd; false (and no journal) when
- * it cannot be made. */
-bool journal_open(int dir_fd, const journal_start *start);
+/* Start the journal in the experiment directory (facts->experiment_fd)
+ * with the facts the run starts with, the clock it uses and the host; false
+ * (and no journal) when it cannot be made. */
+bool journal_open(const substrate_facts *facts, uint32_t clock_kind, const char *host_name);
 
 /* Append what is new since the last call: definitions, locations, a clock
  * reading now and then.  Cheap when there is nothing new (a few loads);
@@ -59,9 +46,12 @@ void journal_forget(void);
 /* ---- reading it back ---- */
 
 typedef struct {
-    journal_start start;
-    uint32_t *args;             /* start.program_args */
-    metric_def *metrics;        /* start.metrics */
+    /* the run's facts as it started: rank, start time, program, metrics
+     * (cfg, experiment directory and descriptor are not the journal's) */
+    substrate_facts facts;
+    uint32_t clock_kind;        /* clock_kind */
+    uint32_t *args;             /* facts.program_args */
+    metric_def *metrics;        /* facts.metrics */
     char *host_name;
     uint64_t start_ticks, start_mono_ns, start_epoch_ns;
     uint64_t last_ticks, last_mono_ns;  /* the latest clock reading */

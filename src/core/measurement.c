@@ -305,19 +305,7 @@ bool scorep_measurement_start(const scorep_start_info *info, char *err, size_t e
     /* a traced run's event files are written while it runs: what a
      * SIGKILL leaves of them can be completed with the journal */
     if (cfg.enable_tracing)
-        journal_open(facts.experiment_fd, &(journal_start){
-            .rank = facts.rank,
-            .start_time = start_time,
-            .clock_kind = scorep_clock_kind,
-            .program_region = program_region,
-            .program_name = program_name,
-            .program_args = program_args,
-            .program_argc = program_argc,
-            .metrics = facts.metrics,
-            .metric_count = facts.metric_count,
-            .thread_metric_count = facts.thread_metric_count,
-            .host_name = host_name(),
-        });
+        journal_open(&facts, scorep_clock_kind, host_name());
     pthread_atfork(NULL, NULL, after_fork_in_child);
     buffers_on_drain_pass(termination_check);
     catch_crashes(info->crash_handlers_hand_on);

@@ -70,14 +70,8 @@ static void *sink_location(void *self, uint64_t id)
         if (!l->opened) {
             l->opened = true;
             substrate_location where = {.id = l->id, .index = l->index, .metric_count = l->metric_count};
-            for (unsigned s = 0; s < substrate_instance_count; s++) {
-                substrate_instance *inst = &substrate_instances[s];
-                if (atomic_load(&inst->failed))
-                    continue;
-                l->state[s] = inst->ops->location_open(inst->self, &where);
-                if (!l->state[s])
-                    substrates_fail(s);
-            }
+            for (unsigned s = 0; s < substrate_instance_count; s++)
+                l->state[s] = substrates_open_location(s, &where);
         }
         return l;
     }
@@ -203,7 +197,7 @@ static uint32_t off_region_of(const journal_contents *j)
 static uint64_t resolution_of(const journal_contents *j)
 {
     uint64_t span = j->last_mono_ns > j->start_mono_ns ? j->last_mono_ns - j->start_mono_ns : 0;
-    if (j->start.clock_kind != CLOCK_KIND_TSC)
+    if (j->clock_kind != CLOCK_KIND_TSC)
         return 1000000000ull;
     if (span >= 20000000ull)
         return clock_resolution_between(CLOCK_KIND_TSC, j->start_ticks, j->start_mono_ns, j->last_ticks,
@@ -271,7 +265,7 @@ bool scorep_recover(const char *path, char **result, char *message, size_t messa
     if (ok) {
         r.locations = calloc(journal.location_count ? journal.location_count : 1, sizeof *r.locations);
         r.off_region = off_region_of(&journal);
-        r.end_time = journal.start.start_time;
+        r.end_time = journal.facts.start_time;
         ok = r.locations != NULL;
         if (!ok)
             snprintf(err, errlen, "out of memory");
@@ -279,25 +273,16 @@ bool scorep_recover(const char *path, char **result, char *message, size_t messa
             r.locations[i] = (recovered_location){
                 .id = journal.locations[i].id,
                 .index = journal.locations[i].index,
-                .metric_count = journal.locations[i].index == 0 ? journal.start.metric_count
-                                                                : journal.start.thread_metric_count,
+                .metric_count = journal.locations[i].index == 0 ? journal.facts.metric_count
+                                                                : journal.facts.thread_metric_count,
             };
     }
-    substrate_facts facts = {
-        .cfg = &cfg,
-        .experiment_dir = dir,
-        .experiment_fd = experiment_fd(),
-        .rank = ok ? journal.start.rank : 0,
-        .start_time = ok ? journal.start.start_time : 0,
-        .program_region = ok ? journal.start.program_region : 0,
-        .program_name = ok ? journal.start.program_name : 0,
-        .program_args = ok ? journal.start.program_args : NULL,
-        .program_argc = ok ? journal.start.program_argc : 0,
-        .metrics = ok ? journal.start.metrics : NULL,
-        .metric_count = ok ? journal.start.metric_count : 0,
-        .thread_metric_count = ok ? journal.start.thread_metric_count : 0,
-        .salvaging = true,
-    };
+    /* the killed run's facts (all zero if its journal could not be read) */
+    substrate_facts facts = journal.facts;
+    facts.cfg = &cfg;
+    facts.experiment_dir = dir;
+    facts.experiment_fd = experiment_fd();
+    facts.salvaging = true;
     ok = ok && substrates_open(&facts, err, errlen);
     int64_t events = -1;
     uint64_t resolution = 1000000000ull;
@@ -329,14 +314,14 @@ bool scorep_recover(const char *path, char **result, char *message, size_t messa
     if (ok) {
         close_locations(&r);
         resolution = resolution_of(&journal);
-        double since = ((double)journal.start.start_time - (double)journal.start_ticks) * 1e9 / (double)resolution;
+        double since = ((double)journal.facts.start_time - (double)journal.start_ticks) * 1e9 / (double)resolution;
         substrate_summary summary = {
-            .start_time = journal.start.start_time,
+            .start_time = journal.facts.start_time,
             .end_time = r.end_time,
             .clock_resolution = resolution,
             .start_epoch_ns = journal.start_epoch_ns + (uint64_t)(since > 0 ? since : 0),
             .has_exit_status = false,
-            .host_name = journal.start.host_name,
+            .host_name = journal.host_name,
             .defs = journal.defs,
             .locations = journal.locations,
             .location_count = journal.location_count,
@@ -355,7 +340,7 @@ bool scorep_recover(const char *path, char **result, char *message, size_t messa
         snprintf(message, messagelen,
                  "recovered %lld events of %u thread%s, %.3f s of the run up to the last event written%s",
                  (long long)events, threads, threads == 1 ? "" : "s",
-                 (double)(r.end_time - journal.start.start_time) / (double)resolution,
+                 (double)(r.end_time - journal.facts.start_time) / (double)resolution,
                  journal.complete ? "" : " (the journal's last record was cut off)");
     }
     /* a killed unnamed run's directory gets the name its end would have
@@ -373,8 +358,7 @@ bool scorep_recover(const char *path, char **result, char *message, size_t messa
         for (uint32_t i = 0; i < journal.location_count; i++)
             free(r.locations[i].open_regions);
     free(r.locations);
-    if (r.journal && journal.start.host_name)
-        journal_contents_free(&journal);
+    journal_contents_free(&journal);
     current = NULL;
     free(dir);
     config_free(&cfg);

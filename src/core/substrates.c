@@ -77,10 +77,17 @@ void *substrates_location_state(location *loc, unsigned i)
         .index = loc->index,
         .metric_count = metrics_count(loc->index),
     };
-    void *state = s->ops->location_open(s->self, &where);
+    return loc->substrate_state[i] = substrates_open_location(i, &where);
+}
+
+void *substrates_open_location(unsigned i, const substrate_location *where)
+{
+    substrate_instance *s = &substrate_instances[i];
+    if (atomic_load(&s->failed))
+        return NULL;
+    void *state = s->ops->location_open(s->self, where);
     if (!state)
         substrates_fail(i);
-    loc->substrate_state[i] = state;
     return state;
 }
 

@@ -30,6 +30,10 @@ bool substrates_open(const substrate_facts *facts, char *err, size_t errlen);
  * that failed (the substrate is then failed). */
 void *substrates_location_state(location *loc, unsigned i);
 
+/* Substrate i's state for a location described by `where` (NULL when
+ * that failed: the substrate is then failed). */
+void *substrates_open_location(unsigned i, const substrate_location *where);
+
 /* Report substrate i's error (once) and deliver nothing more to it. */
 void substrates_fail(unsigned i);
 

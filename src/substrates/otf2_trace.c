@@ -940,15 +940,10 @@ static void remove_file(int dir, const char *name)
     unlinkat(dir, name, 0);
 }
 
-/* An archive that could not be completed is removed with the staging
- * directory: traces.otf2, traces.def and traces/ with the files OTF2 wrote
- * there (found through the directory made at the start, never through a
- * link put at its name). */
-static void remove_archive(trace *t)
+/* The archive files in a staging directory: traces.otf2, traces.def and
+ * traces/ with the files OTF2 wrote there, and the notes. */
+static void remove_archive_files(int staging)
 {
-    int staging = open_staging(t);
-    if (staging < 0)
-        return;
     int traces = openat(staging, "traces", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     DIR *d = traces >= 0 ? fdopendir(traces) : NULL;
     if (d) {
@@ -964,6 +959,18 @@ static void remove_archive(trace *t)
     }
     remove_file(staging, "traces.otf2");
     remove_file(staging, "traces.def");
+    unlinkat(staging, FLUSHED_NAME, 0);
+}
+
+/* An archive that could not be completed is removed with the staging
+ * directory (found through the directory made at the start, never through
+ * a link put at its name). */
+static void remove_archive(trace *t)
+{
+    int staging = open_staging(t);
+    if (staging < 0)
+        return;
+    remove_archive_files(staging);
     close(staging);
     remove_staging(t);
 }
@@ -1333,22 +1340,7 @@ static void trace_salvaged(int dir_fd)
     int staging = find_leftover(dir_fd, ".", name, sizeof name, err, sizeof err);
     if (staging < 0)
         return;
-    int traces = openat(staging, "traces", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    DIR *d = traces >= 0 ? fdopendir(traces) : NULL;
-    if (d) {
-        for (struct dirent *e; (e = readdir(d));) {
-            size_t len = strlen(e->d_name);
-            if (len > 4 && (strcmp(e->d_name + len - 4, ".evt") == 0 || strcmp(e->d_name + len - 4, ".def") == 0))
-                unlinkat(traces, e->d_name, 0);
-        }
-        closedir(d);
-        unlinkat(staging, "traces", AT_REMOVEDIR);
-    } else if (traces >= 0) {
-        close(traces);
-    }
-    unlinkat(staging, "traces.otf2", 0);
-    unlinkat(staging, "traces.def", 0);
-    unlinkat(staging, FLUSHED_NAME, 0);
+    remove_archive_files(staging);
     close(staging);
     unlinkat(dir_fd, name, AT_REMOVEDIR);
 }
