@@ -39,6 +39,9 @@ Options:
                              dummy records nothing
   --instrumenter-file=FILE   execute FILE before the program (not measured)
   --no-c-calls               do not record calls of C functions (builtins, extensions)
+  --no-children              do not measure the processes the program starts
+                             (by default multiprocessing workers, forked processes
+                             and Python subprocesses join the experiment)
   --keep-files               keep temporary files (accepted for compatibility)
   --config-vars              list the SCOREP_* configuration variables and exit
   --                         end of options: the next argument is the script
@@ -119,6 +122,8 @@ def parse_args(argv: list[str]) -> Options:
             opts.instrumenter = False
         elif arg == "--no-c-calls":
             opts.c_calls = False
+        elif arg == "--no-children":
+            opts.children = False
         elif arg == "--keep-files":
             opts.noted.append("--keep-files: this implementation writes no temporary files")
         elif name == "--instrumenter-type":

@@ -20,6 +20,10 @@ import os
 import sys
 
 LAUNCH_VARIABLE = "SCOREP_PYTHON_LAUNCH"
+# In the environment of the processes a measured program starts (not in its
+# os.environ): the experiment they join and the options they are measured
+# with.  Non-Python children inherit it and ignore it.
+CHILD_VARIABLE = "SCOREP_PYTHON_CHILD"
 
 
 class LaunchOptions:
@@ -31,6 +35,8 @@ class LaunchOptions:
         self.instrumenter_type = ""
         self.instrumenter_file = ""
         self.c_calls = True
+        self.children = True
+        self.experiment = ""    # a child process's: the experiment it joins
         self.noted: list[str] = []
 
     def encode(self) -> str:
@@ -40,7 +46,8 @@ class LaunchOptions:
             return os.fsencode(value).hex()
 
         fields = [f"v={int(self.verbose)}", f"i={int(self.instrumenter)}", f"c={int(self.c_calls)}",
-                  f"t={text(self.instrumenter_type)}", f"f={text(self.instrumenter_file)}"]
+                  f"k={int(self.children)}", f"t={text(self.instrumenter_type)}",
+                  f"f={text(self.instrumenter_file)}", f"x={text(self.experiment)}"]
         fields += [f"n={text(note)}" for note in self.noted]
         return ",".join(fields)
 
@@ -49,14 +56,17 @@ class LaunchOptions:
         opts = cls()
         for field in value.split(","):
             key, _, data = field.partition("=")
-            if key in ("v", "i", "c"):
-                setattr(opts, {"v": "verbose", "i": "instrumenter", "c": "c_calls"}[key], data == "1")
-            elif key in ("t", "f", "n"):
+            if key in ("v", "i", "c", "k"):
+                setattr(opts, {"v": "verbose", "i": "instrumenter", "c": "c_calls", "k": "children"}[key],
+                        data == "1")
+            elif key in ("t", "f", "x", "n"):
                 decoded = os.fsdecode(bytes.fromhex(data))
                 if key == "t":
                     opts.instrumenter_type = decoded
                 elif key == "f":
                     opts.instrumenter_file = decoded
+                elif key == "x":
+                    opts.experiment = decoded
                 else:
                     opts.noted.append(decoded)
         return opts
@@ -85,19 +95,48 @@ def _run_instrumenter_file(path: str) -> None:
     exec(code, {"__name__": "__scorep_instrumenter_file__", "__file__": path, "__builtins__": __builtins__})
 
 
+# multiprocessing's own helper processes are not the program's work: they
+# are not measured (the fork server's children, the workers, are)
+_HELPERS = ("from multiprocessing.resource_tracker import main", "from multiprocessing.semaphore_tracker import main",
+            "from multiprocessing.forkserver import main")
+
+
+def _helper(kind: str, args: tuple) -> str:
+    if kind != "command" or not args:
+        return ""
+    code = str(args[0]).lstrip()
+    return next((helper for helper in _HELPERS if code.startswith(helper)), "")
+
+
 def _begin(opts: LaunchOptions, kind: str, args: tuple) -> None:
     """CPython starts running the program: start the measurement."""
     from scorep import _measurement, _native
 
+    child = bool(opts.experiment)
+    if child and _helper(kind, args):
+        if "forkserver" in _helper(kind, args):
+            os.register_at_fork(after_in_child=lambda: _begin_forked(opts))
+        return
     if opts.instrumenter:
         # the interpreter's own way to the program (runpy) is no part of it;
         # without the instrumenter no frame would say where the program starts
         _native.await_main()
     try:
-        _measurement.start(opts.instrumenter_type or _measurement.DEFAULT_INSTRUMENTER, c_calls=opts.c_calls,
-                           verbose=opts.verbose, argv=_program_argv(kind, args))
+        started = _measurement.start(opts.instrumenter_type or _measurement.DEFAULT_INSTRUMENTER,
+                                     c_calls=opts.c_calls, verbose=opts.verbose, argv=_program_argv(kind, args),
+                                     join=opts.experiment or None, children=opts.children,
+                                     instrumenter_on=opts.instrumenter)
     except _measurement.ConfigurationError as error:
+        if child:
+            # the experiment this process was to join is gone or full: it runs
+            # unmeasured (the root has reported any configuration problem)
+            return
         _fail(str(error), 1)
+        return
+    if child:
+        if started and opts.instrumenter:
+            _measurement.enable_instrumenter()
+        return
     for note in opts.noted:
         _native.verbose(note)
     if opts.instrumenter_file:
@@ -114,9 +153,46 @@ def _begin(opts: LaunchOptions, kind: str, args: tuple) -> None:
         _measurement.enable_instrumenter()
 
 
+def _begin_forked(opts: LaunchOptions) -> None:
+    """A child forked by an unmeasured process (the fork server): measured
+    from here on."""
+    from scorep import _measurement
+
+    try:
+        started = _measurement.start(opts.instrumenter_type or _measurement.DEFAULT_INSTRUMENTER,
+                                     c_calls=opts.c_calls, verbose=opts.verbose, join=opts.experiment,
+                                     children=opts.children, instrumenter_on=opts.instrumenter)
+    except _measurement.ConfigurationError:
+        return
+    if started and opts.instrumenter:
+        _measurement.enable_instrumenter()
+
+
+def _hide(name: str) -> None:
+    """Out of os.environ, still in the process's environment (so that the
+    processes it starts have it): the program sees what it was given."""
+    try:
+        del os.environ._data[os.environ.encodekey(name)]  # type: ignore[attr-defined]
+    except (AttributeError, KeyError):
+        pass
+
+
 def boot() -> None:
     value = os.environ.pop(LAUNCH_VARIABLE, None)
     if value is None:
+        value = os.environ.get(CHILD_VARIABLE)
+        if value is None:
+            return
+        _hide(CHILD_VARIABLE)
+        try:
+            opts = LaunchOptions.decode(value)
+        except ValueError:
+            return
+        if not opts.experiment:
+            return
+        from scorep import _native
+
+        _native.on_main_start(lambda kind, args: _begin(opts, kind, args))
         return
     try:
         opts = LaunchOptions.decode(value)

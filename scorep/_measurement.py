@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 
-from scorep import _native
+from scorep import _children, _native
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -23,28 +23,70 @@ class ConfigurationError(Exception):
 
 
 def start(instrumenter_type: str = DEFAULT_INSTRUMENTER, c_calls: bool | None = None, verbose: bool = False,
-          program: str | None = None, argv: list[str] | None = None) -> bool:
-    """Initialise the measurement (config, experiment directory).
+          program: str | None = None, argv: list[str] | None = None, join: str | None = None,
+          children: bool = True, instrumenter_on: bool = True) -> bool:
+    """Initialise the measurement (config, experiment directory); join: the
+    experiment of another process this one is a further process of.
 
     Returns False if it was already running.  Raises ConfigurationError for
     bad configuration; nothing is written then."""
     try:
         started = _native.init(_PACKAGE_DIR, program or sys.executable or "python",
-                               [str(a) for a in (argv if argv is not None else sys.argv)], verbose)
+                               [str(a) for a in (argv if argv is not None else sys.argv)], verbose,
+                               join or "", not children)
     except ValueError as error:
         raise ConfigurationError(str(error)) from None
     if not started:
         return False
-    _native.configure(instrumenter_type, True if c_calls is None else c_calls)
+    c_calls = True if c_calls is None else c_calls
+    _native.configure(instrumenter_type, c_calls)
     _state["instrumenter"] = instrumenter_type
     _share_hooks_with_the_program(instrumenter_type)
     atexit.register(_at_exit)
     # the measurement's thread is not there while the program forks (Python
     # 3.12+ warns about forking a multi-threaded process)
-    # (it starts again by itself with the next full buffer chunk)
-    os.register_at_fork(before=_native.fork_prepare)
+    # (it starts again by itself with the next full buffer chunk); a forked
+    # child is a process of the experiment of its own, or not measured
+    os.register_at_fork(before=_native.fork_prepare, after_in_child=_forked)
     _install_sigterm_handler()
+    _install_exit_wrapper()
+    experiment = _native.children_experiment()
+    if experiment is not None:
+        from scorep._boot import LaunchOptions
+
+        opts = LaunchOptions()
+        opts.verbose, opts.c_calls, opts.instrumenter_type = verbose, c_calls, instrumenter_type
+        opts.instrumenter = instrumenter_on
+        opts.experiment = experiment
+        _children.follow(opts.encode())
     return True
+
+
+def _forked() -> None:
+    if _native.fork_child():
+        return
+    _reset_thread_hooks()
+
+
+def _install_exit_wrapper() -> None:
+    """os._exit ends the process without atexit (multiprocessing's workers
+    end so): the results are written first, with that exit status."""
+    if getattr(os._exit, "__wrapped__", None) is _original_exit:
+        return
+
+    def _exit(status):
+        try:
+            if _native.state() == "running":
+                _native.set_exit_status(int(status) & 0xFF)
+                finalize()
+        except BaseException:  # noqa: B902 - the process ends as asked, whatever happens here
+            pass
+        _original_exit(status)
+
+    os._exit = functools.update_wrapper(_exit, _original_exit)
+
+
+_original_exit = os._exit
 
 
 def _share_hooks_with_the_program(instrumenter_type: str) -> None:

@@ -3,7 +3,9 @@ profile summarised in the terminal.
 
 Prints the regions with the most exclusive time (visits, exclusive and
 inclusive time, time per visit, share of the total), the call tree cut to the
-hot paths, and with ``--threads`` the same figures per thread."""
+hot paths; for an experiment of several processes the time and visits of
+each process, and with ``--processes`` its regions; with ``--threads`` the
+same figures per thread."""
 from __future__ import annotations
 
 import argparse
@@ -129,15 +131,42 @@ def print_tree(summary: Summary, min_percent: float, max_depth: int, out) -> Non
         walk(root, 0)
 
 
+def print_processes(profile: Profile, top: int, regions: bool, out) -> None:
+    """Per process (location group): threads, visits, time, its hottest region."""
+    by_process: Dict[str, List[int]] = {}
+    for location in profile.locations:
+        by_process.setdefault(location.process, []).append(location.id)
+    width = max(len("process"), *(len(name) for name in by_process))
+    print(f"{'process':<{width}}  {'threads':>7}  {'visits':>10}  {'time':>12}  hottest region (exclusive time)", file=out)
+    summaries = {}
+    for name, locations in by_process.items():
+        per = summaries[name] = Summary(profile, locations)
+        hottest = per.regions()[:1]
+        what = f"{hottest[0].name} ({_seconds(hottest[0].exclusive)})" if hottest else "-"
+        print(f"{name:<{width}}  {len(locations):>7}  {sum(per.visits.values()):>10}  {_seconds(per.total):>12}  {what}",
+              file=out)
+    if regions:
+        for name, per in summaries.items():
+            print(file=out)
+            print(f"{name}: {_seconds(per.total)}", file=out)
+            print_regions(per, top, out)
+
+
 def report(path: str, top: int = 20, min_percent: float = 1.0, max_depth: int = 12, threads: bool = False,
-           out=None) -> None:
+           out=None, processes: bool = False) -> None:
     out = out or sys.stdout
     with Profile(find_profile(path)) as profile:
         everything = Summary(profile, range(len(profile.locations)))
+        process_count = len({location.process for location in profile.locations})
         print(f"profile: {profile.path}", file=out)
-        print(f"locations: {len(profile.locations)}, call paths: {len(profile.nodes())}, "
-              f"total time (all locations): {_seconds(everything.total)}", file=out)
+        print(f"{f'processes: {process_count}, ' if process_count > 1 else ''}locations: {len(profile.locations)}, "
+              f"call paths: {len(profile.nodes())}, total time (all locations): {_seconds(everything.total)}",
+              file=out)
         print(file=out)
+        if process_count > 1 or processes:
+            print("Per process", file=out)
+            print_processes(profile, top, processes, out)
+            print(file=out)
         print(f"Top {top} regions by exclusive time", file=out)
         print_regions(everything, top, out)
         print(file=out)
@@ -160,9 +189,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="hide call paths below this share of the total time (default 1)")
     parser.add_argument("--depth", type=int, default=12, help="deepest call-tree level shown (default 12)")
     parser.add_argument("--threads", action="store_true", help="also list the regions of every thread")
+    parser.add_argument("--processes", action="store_true", help="also list the regions of every process")
     args = parser.parse_args(argv)
     try:
-        report(args.path, args.top, args.min_percent, args.depth, args.threads)
+        report(args.path, args.top, args.min_percent, args.depth, args.threads, processes=args.processes)
     except CubeError as error:
         print(f"scorep.report: error: {error}", file=sys.stderr)
         return 1

@@ -144,13 +144,21 @@ static char *trimmed_copy(const char *text)
     return copy;
 }
 
-bool config_load(measurement_config *cfg, char *err, size_t errlen)
+typedef const char *(*value_lookup)(const char *name, void *context);
+
+static const char *from_environment(const char *name, void *context)
+{
+    (void)context;
+    return getenv(name);
+}
+
+static bool load_with(measurement_config *cfg, value_lookup lookup, void *context, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof *cfg);
     bool ok = true;
     for (int i = 0; i < config_var_count; i++) {
         const config_var_info *var = &config_vars[i];
-        const char *env = getenv(var->env_name);
+        const char *env = lookup(var->env_name, context);
         const char *text = env ? env : var->default_value;
         void *slot = (char *)cfg + config_offsets[i];
         bool parsed = true;
@@ -189,6 +197,91 @@ bool config_load(measurement_config *cfg, char *err, size_t errlen)
     }
     if (!ok)
         config_free(cfg);
+    return ok;
+}
+
+bool config_load(measurement_config *cfg, char *err, size_t errlen)
+{
+    return load_with(cfg, from_environment, NULL, err, errlen);
+}
+
+/* scorep.cfg as config_write wrote it: NAME=value lines, the value in
+ * single quotes for text (a quote or ! outside them, escaped). */
+typedef struct {
+    char **names, **values;
+    size_t count;
+} cfg_file;
+
+static const char *from_file(const char *name, void *context)
+{
+    cfg_file *f = context;
+    for (size_t i = 0; i < f->count; i++)
+        if (strcmp(f->names[i], name) == 0)
+            return f->values[i];
+    return NULL;
+}
+
+static char *unquote(const char *s)
+{
+    char *out = malloc(strlen(s) + 1), *o = out;
+    if (!out)
+        return NULL;
+    bool quoted = false;
+    for (; *s && *s != '\n'; s++) {
+        if (*s == '\'' ) {
+            quoted = !quoted;
+        } else if (!quoted && *s == '\\' && s[1]) {
+            *o++ = *++s;
+        } else {
+            *o++ = *s;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+bool config_load_file(measurement_config *cfg, const char *path, char *err, size_t errlen)
+{
+    FILE *in = fopen(path, "re");
+    if (!in) {
+        snprintf(err, errlen, "cannot read the configuration '%s': %s", path, strerror(errno));
+        return false;
+    }
+    cfg_file f = {0};
+    char *line = NULL;
+    size_t cap = 0;
+    bool ok = true;
+    while (ok && getline(&line, &cap, in) > 0) {
+        char *eq = line[0] == '#' ? NULL : strchr(line, '=');
+        if (!eq)
+            continue;
+        char **names = realloc(f.names, (f.count + 1) * sizeof *names);
+        char **values = names ? realloc(f.values, (f.count + 1) * sizeof *values) : NULL;
+        if (names)
+            f.names = names;
+        if (values)
+            f.values = values;
+        *eq = '\0';
+        char *name = names && values ? strdup(line) : NULL, *value = name ? unquote(eq + 1) : NULL;
+        if (!value) {
+            free(name);
+            ok = false;
+            break;
+        }
+        f.names[f.count] = name;
+        f.values[f.count++] = value;
+    }
+    free(line);
+    fclose(in);
+    if (!ok)
+        snprintf(err, errlen, "out of memory reading '%s'", path);
+    ok = ok && load_with(cfg, from_file, &f, err, errlen);
+    for (size_t i = 0; i < f.count; i++) {
+        free(f.names[i]);
+        free(f.values[i]);
+    }
+    free(f.names);
+    free(f.values);
     return ok;
 }
 

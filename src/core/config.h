@@ -36,6 +36,10 @@ extern const int config_var_count;
  * returns false and writes a one-line message naming variable and value. */
 bool config_load(measurement_config *cfg, char *err, size_t errlen);
 
+/* The same from a scorep.cfg that config_write wrote (another process's
+ * configuration, exactly as it had it); false with a one-line reason. */
+bool config_load_file(measurement_config *cfg, const char *path, char *err, size_t errlen);
+
 /* Parse one textual value of the given type; false if it is malformed. */
 bool config_parse_bool(const char *text, bool *out);
 bool config_parse_size(const char *text, uint64_t *out);

@@ -46,6 +46,12 @@ static void init_locked(void)
     }
 }
 
+void defs_after_fork(void)
+{
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    defs_lock = fresh;
+}
+
 void defs_init(void)
 {
     pthread_mutex_lock(&defs_lock);

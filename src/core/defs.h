@@ -38,6 +38,9 @@ typedef struct {
 } parameter_def;
 
 void defs_init(void);
+/* In a forked child: the definitions stay valid (ids cached by sources
+ * too); only the lock is made anew (a thread that held it is gone). */
+void defs_after_fork(void);
 
 /* Ids returned when a definition cannot be stored (out of memory): no
  * valid id is that large. */

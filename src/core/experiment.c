@@ -30,6 +30,7 @@
 static int held_fd = -1;
 static struct stat held;  /* which directory it is */
 static char *held_path;
+static bool joined;       /* held_path is this process's directory in another's experiment */
 
 static bool is_held(int fd)
 {
@@ -438,6 +439,13 @@ static bool own_name(const char *name, const measurement_config *cfg)
            (strncmp(name, cfg->profiling_base_name, base) == 0 && strncmp(name + base, ".cubex", 6) == 0);
 }
 
+const char *experiment_copy_name(const char *path, const measurement_config *cfg)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    return own_name(base, cfg) ? "scorep.filter" : base;
+}
+
 bool experiment_copy_file(const char *dir, const char *path, const measurement_config *cfg, char *err, size_t errlen)
 {
     /* (read before, but it may have been replaced by a FIFO meanwhile) */
@@ -523,8 +531,27 @@ static bool still_there(const char *dir)
     return lstat(dir, &named) == 0 && now.st_dev == named.st_dev && now.st_ino == named.st_ino;
 }
 
+void experiment_hold(int fd, const char *path)
+{
+    held_fd = fd;
+    fstat(fd, &held);
+    held_path = strdup(path);
+    joined = true;
+}
+
+void experiment_forget_inherited(void)
+{
+    release();
+    joined = false;
+}
+
 char *experiment_finish(const char *dir, const measurement_config *cfg)
 {
+    if (joined) {
+        release();
+        joined = false;
+        return strdup(dir);
+    }
     if (experiment_fd() >= 0 && !still_there(dir)) {
         /* whatever is at its name now is not this run's: left alone */
         char link[64], where[PATH_MAX];

@@ -23,6 +23,9 @@ bool experiment_write_config(const char *dir, const measurement_config *cfg, cha
  * scorep.filter if the measurement writes a file of that name itself). */
 bool experiment_copy_file(const char *dir, const char *path, const measurement_config *cfg, char *err, size_t errlen);
 
+/* The name experiment_copy_file gives the copy of path. */
+const char *experiment_copy_name(const char *path, const measurement_config *cfg);
+
 /* A refused run: remove what experiment_create and the two above made. */
 void experiment_abandon(void);
 
@@ -36,5 +39,14 @@ char *experiment_finish(const char *dir, const measurement_config *cfg);
  * or NULL with a one-line message (a live run holds it, it is not an
  * experiment directory).  experiment_finish ends it. */
 char *experiment_adopt(const char *path, char *err, size_t errlen);
+
+/* A process of another's experiment: fd (locked, close-on-exec) and path
+ * are its own directory there, where it writes everything
+ * (processes.h); experiment_finish then only lets it go. */
+void experiment_hold(int fd, const char *path);
+
+/* A forked child: the directory is the parent's; let go of it (the lock
+ * stays the parent's). */
+void experiment_forget_inherited(void);
 
 #endif

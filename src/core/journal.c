@@ -23,9 +23,10 @@ enum {
     RECORD_PARAMETER,  /* u32 id, name, type */
     RECORD_LOCATION,   /* u64 id, u32 index, u32 name */
     RECORD_CLOCK,      /* u64 ticks, u64 CLOCK_MONOTONIC ns */
+    RECORD_END,        /* u64 end time, u32 has exit status, u32 exit status: the results are written */
 };
 
-#define JOURNAL_VERSION 1
+#define JOURNAL_VERSION 2
 /* a clock reading at most this often (ns): enough to calibrate the TSC */
 #define CLOCK_EVERY_NS 200000000ull
 
@@ -144,6 +145,7 @@ bool journal_open(const substrate_facts *s, uint32_t clock_kind, const char *hos
     out_buffer payload = {0};
     put_u32(&payload, JOURNAL_VERSION);
     put_u32(&payload, s->rank);
+    put_u64(&payload, (uint64_t)getpid());
     put_u64(&payload, s->start_time);
     put_u32(&payload, clock_kind);
     put_u64(&payload, ticks);
@@ -233,6 +235,26 @@ void journal_sync(void)
         write_out(&b);
     pthread_mutex_unlock(&journal_lock);
 }
+
+void journal_end(uint64_t end_time, bool has_exit_status, int exit_status)
+{
+    pthread_mutex_lock(&journal_lock);
+    if (atomic_load(&journal_live)) {
+        out_buffer b = {0};
+        record(&b, RECORD_END, 16);
+        put_u64(&b, end_time);
+        put_u32(&b, has_exit_status);
+        put_u32(&b, (uint32_t)exit_status);
+        write_out(&b);
+    }
+    if (checked_fd() >= 0)
+        close(journal_fd);
+    journal_fd = -1;
+    atomic_store(&journal_live, false);
+    pthread_mutex_unlock(&journal_lock);
+}
+
+bool journal_is_live(void) { return atomic_load(&journal_live); }
 
 void journal_remove(void)
 {
@@ -331,6 +353,7 @@ static bool read_start(reader *r, journal_contents *c)
         return false;
     substrate_facts *s = &c->facts;
     s->rank = take_u32(r);
+    c->pid = (long)take_u64(r);
     s->start_time = take_u64(r);
     c->clock_kind = take_u32(r);
     c->start_ticks = take_u64(r);
@@ -469,6 +492,11 @@ bool journal_load(int dir_fd, const char *dir, journal_contents *c, char *err, s
         } else if (type == RECORD_CLOCK) {
             c->last_ticks = take_u64(&r);
             c->last_mono_ns = take_u64(&r);
+        } else if (type == RECORD_END) {
+            c->end_time = take_u64(&r);
+            c->has_exit_status = take_u32(&r) != 0;
+            c->exit_status = (int)take_u32(&r);
+            c->ended = !r.bad;
         }
         if (!started)
             break;

@@ -37,6 +37,14 @@ bool journal_open(const substrate_facts *facts, uint32_t clock_kind, const char 
  * call it before replaying events. */
 void journal_sync(void);
 
+/* A process of a multi-process experiment (not its root) ended with its
+ * results written in its directory: the journal, which is the export of
+ * its definitions, gets its last record and stays for the root. */
+void journal_end(uint64_t end_time, bool has_exit_status, int exit_status);
+
+/* Whether every record so far reached the file. */
+bool journal_is_live(void);
+
 /* The run ended with its results written: remove the journal. */
 void journal_remove(void);
 
@@ -58,7 +66,12 @@ typedef struct {
     definitions defs;
     location_def *locations;
     uint32_t location_count;
+    long pid;                   /* the process that wrote it */
     bool complete;              /* no record was cut or missing */
+    bool ended;                 /* it has its end record (journal_end) */
+    uint64_t end_time;
+    bool has_exit_status;
+    int exit_status;
 } journal_contents;
 
 /* Read dir_fd's journal; false with a one-line reason in err. */

@@ -20,6 +20,18 @@ void locations_configure(uint64_t bytes, uint32_t rank)
     process_rank = rank;
 }
 
+void locations_forget(void)
+{
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    list_lock = fresh;
+    atomic_store(&all_head, NULL);
+    atomic_store(&live_head, NULL);
+    all_tail = live_tail = NULL;
+    location_counter = 0;
+    atomic_store(&buffered_bytes, 0);
+    atomic_store(&released_bytes, 0);
+}
+
 uint64_t locations_chunk_bytes(void) { return chunk_bytes; }
 uint64_t locations_buffered_bytes(void) { return atomic_load(&buffered_bytes); }
 uint64_t locations_released_bytes(void) { return atomic_load(&released_bytes); }

@@ -88,6 +88,9 @@ typedef struct location {
 /* Chunk size and the process rank that goes into location ids; before the
  * first location is made. */
 void locations_configure(uint64_t chunk_bytes, uint32_t rank);
+/* A forked child that measures on as a process of its own: the parent's
+ * locations are not its (their memory is left as it is). */
+void locations_forget(void);
 
 /* A new location, linked into both lists; NULL when out of memory. */
 location *location_create(uint32_t name, uint64_t start_time);

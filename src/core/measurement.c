@@ -20,6 +20,7 @@
 #include "journal.h"
 #include "log.h"
 #include "metrics.h"
+#include "processes.h"
 #include "substrates.h"
 
 /* The smallest SCOREP_PAGE_SIZE: an event buffer chunk holds many events. */
@@ -45,6 +46,10 @@ static void termination_check(void);
 static void catch_crashes(bool handlers_hand_on);
 static pthread_mutex_t lifecycle_lock = PTHREAD_MUTEX_INITIALIZER;
 static substrate_facts facts;  /* what the substrates keep for the whole run */
+/* The experiment further processes join (this one's, or the root's this
+ * process joined), NULL when they are not measured. */
+static char *children_root;
+static int state_at_fork;  /* recording on or off when the program forked */
 
 /* ---- the calling thread's location ---- */
 
@@ -195,8 +200,14 @@ static bool define_program(const scorep_start_info *info)
     return ok;
 }
 
-static bool create_experiment(char *err, size_t errlen)
+static bool create_experiment(const char *join, char *err, size_t errlen)
 {
+    if (join) {
+        experiment_dir = processes_join(join, &facts.rank, err, errlen);
+        if (experiment_dir)
+            log_verbose("process of rank %u in the experiment %s", facts.rank, join);
+        return experiment_dir != NULL;
+    }
     if (!cfg.enable_tracing && !cfg.enable_profiling && !cfg.force_cfg_files)
         return true;
     experiment_dir = experiment_create(&cfg, err, errlen);
@@ -212,11 +223,17 @@ static bool create_experiment(char *err, size_t errlen)
 }
 
 /* A forked child inherits the parent's buffers and open files; it must not
- * write into the parent's experiment.  (Measuring children is the job of
- * the multi-process support.) */
+ * write into the parent's experiment: it records nothing until
+ * scorep_fork_child_start() makes it a process of the experiment of its
+ * own (its parent's buffered events are never its). */
 static void after_fork_in_child(void)
 {
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    lifecycle_lock = fresh;
+    defs_after_fork();
     forked_child = true;
+    current_location = NULL;
+    state_at_fork = state_get();
     state_set(MEASUREMENT_STOPPED);
     buffers_forget();
     substrates_forget();
@@ -255,7 +272,15 @@ bool scorep_measurement_start(const scorep_start_info *info, char *err, size_t e
         return true;
     }
     err[0] = '\0';
-    bool ok = config_load(&cfg, err, errlen);
+    bool ok;
+    if (info->join) {
+        /* the configuration is the experiment's, whatever this process's environment says */
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/scorep.cfg", info->join);
+        ok = config_load_file(&cfg, path, err, errlen);
+    } else {
+        ok = config_load(&cfg, err, errlen);
+    }
     if (ok) {
         if (info->verbose)
             cfg.verbose = true;
@@ -263,8 +288,11 @@ bool scorep_measurement_start(const scorep_start_info *info, char *err, size_t e
         ok = select_clock(err, errlen) && check_config(err, errlen) && metrics_init(&cfg, err, errlen);
     }
     if (ok && cfg.filtering_file[0]) {
-        char why[900];
-        region_filter = filter_load(cfg.filtering_file, why, sizeof why);
+        char why[900], copy[PATH_MAX];
+        /* a further process reads the experiment's copy (its working directory may differ) */
+        if (info->join)
+            snprintf(copy, sizeof copy, "%s/%s", info->join, experiment_copy_name(cfg.filtering_file, &cfg));
+        region_filter = filter_load(info->join ? copy : cfg.filtering_file, why, sizeof why);
         if (!region_filter) {
             snprintf(err, errlen, "invalid value for SCOREP_FILTERING_FILE: %s", why);
             ok = false;
@@ -278,14 +306,16 @@ bool scorep_measurement_start(const scorep_start_info *info, char *err, size_t e
             ok = false;
         }
     }
-    ok = ok && create_experiment(err, errlen);
+    facts.rank = 0;
+    ok = ok && create_experiment(info->join, err, errlen);
     if (ok) {
-        locations_configure(cfg.page_size, 0);
+        locations_configure(cfg.page_size, facts.rank);
         facts = (substrate_facts){
             .cfg = &cfg,
             .experiment_dir = experiment_dir,
             .experiment_fd = experiment_fd(),
-            .rank = 0,
+            .rank = facts.rank,
+            .child = info->join != NULL,
             .start_time = start_time,
             .program_region = program_region,
             .program_name = program_name,
@@ -303,9 +333,17 @@ bool scorep_measurement_start(const scorep_start_info *info, char *err, size_t e
         return false;
     }
     /* a traced run's event files are written while it runs: what a
-     * SIGKILL leaves of them can be completed with the journal */
-    if (cfg.enable_tracing)
+     * SIGKILL leaves of them can be completed with the journal; a further
+     * process's journal is the export of its definitions */
+    if (cfg.enable_tracing || facts.child)
         journal_open(&facts, scorep_clock_kind, host_name());
+    free(children_root);
+    children_root = NULL;
+    if (info->join) {
+        children_root = strdup(info->join);
+    } else if (experiment_dir && cfg.python_children && !info->no_children) {
+        children_root = strdup(experiment_dir);
+    }
     pthread_atfork(NULL, NULL, after_fork_in_child);
     buffers_on_drain_pass(termination_check);
     catch_crashes(info->crash_handlers_hand_on);
@@ -340,6 +378,34 @@ static location_def *location_table(uint32_t *count)
     return table;
 }
 
+/* The root's end: the other processes of the experiment, their
+ * definitions defined here and their locations after this process's. */
+static bool add_processes(const process_results *others, location_def **locations, uint32_t *count,
+                          process_def **processes, uint32_t *process_count)
+{
+    uint32_t n = *count;
+    for (uint32_t i = 0; i < others->ended_count; i++)
+        n += others->ended[i].p.location_count;
+    location_def *all = realloc(*locations, (n ? n : 1) * sizeof *all);
+    process_def *procs = calloc((size_t)others->ended_count + 1, sizeof *procs);
+    if (all)
+        *locations = all;
+    if (!all || !procs) {
+        free(procs);
+        return false;
+    }
+    procs[0] = (process_def){0, (long)getpid()};
+    for (uint32_t i = 0; i < others->ended_count; i++) {
+        const substrate_process *p = &others->ended[i].p;
+        memcpy(all + *count, p->locations, p->location_count * sizeof *all);
+        *count += p->location_count;
+        procs[i + 1] = (process_def){p->rank, p->pid};
+    }
+    *processes = procs;
+    *process_count = others->ended_count + 1;
+    return true;
+}
+
 bool scorep_measurement_finish(void)
 {
     pthread_mutex_lock(&lifecycle_lock);
@@ -363,10 +429,45 @@ bool scorep_measurement_finish(void)
     };
     location_def *locations = location_table(&summary.location_count);
     summary.locations = locations;
-    bool ok;
     facts.experiment_fd = experiment_fd();  /* the program may have closed it */
+    /* the root takes in the processes that joined its experiment */
+    process_results others = {0};
+    process_def self = {facts.rank, (long)getpid()}, *processes = NULL;
+    summary.processes = &self;
+    summary.process_count = 1;
+    struct timespec unify_start, unify_end;
+    clock_gettime(CLOCK_MONOTONIC, &unify_start);
+    if (!facts.child && children_root && locations) {
+        processes_collect(facts.experiment_fd, experiment_dir, (double)cfg.python_children_wait, &others);
+        if (others.left_out)
+            log_warning("%u process%s of the experiment %s still running after SCOREP_PYTHON_CHILDREN_WAIT=%llu s, "
+                        "or ended without results: left out", others.left_out, others.left_out == 1 ? "" : "es",
+                        others.left_out == 1 ? "was" : "were", (unsigned long long)cfg.python_children_wait);
+        if (others.ended_count) {
+            if (add_processes(&others, &locations, &summary.location_count, &processes, &summary.process_count)) {
+                summary.locations = locations;
+                summary.processes = processes;
+            } else {
+                log_warning("error: out of memory for the processes of the experiment: they are left out");
+                others.ended_count = 0;
+            }
+        }
+        for (uint32_t i = 0; i < others.ended_count; i++)
+            if (others.ended[i].p.end_time > summary.end_time)
+                summary.end_time = others.ended[i].p.end_time;
+    }
+    bool ok;
     if (locations && defs_snapshot(&summary.defs)) {
+        for (uint32_t i = 0; i < others.ended_count; i++)
+            others.ended[i].merged = substrates_merge(&others.ended[i].p);
         ok = substrates_close(&summary);
+        clock_gettime(CLOCK_MONOTONIC, &unify_end);
+        if (others.ended_count)
+            log_verbose("%u processes of the experiment unified and written in %.1f ms (after waiting %.1f ms for "
+                        "them to end)", others.ended_count + 1,
+                        ((double)(unify_end.tv_sec - unify_start.tv_sec) * 1e3 +
+                         (double)(unify_end.tv_nsec - unify_start.tv_nsec) * 1e-6) - others.waited_s * 1e3,
+                        others.waited_s * 1e3);
     } else {
         log_warning("error: out of memory at the end of the measurement: no results written");
         substrates_close(NULL);
@@ -374,10 +475,24 @@ bool scorep_measurement_finish(void)
     }
     defs_snapshot_free(&summary.defs);
     free(locations);
-    journal_remove();
-    if (experiment_dir) {
-        result_dir = experiment_finish(experiment_dir, &cfg);
-        log_verbose("results written to %s", result_dir ? result_dir : experiment_dir);
+    free(processes);
+    if (others.ended)
+        processes_release(facts.experiment_fd, &others);
+    if (facts.child) {
+        /* the results stay for the root, which reads them once the
+         * journal has its end and this process has let go */
+        if (ok)
+            journal_end(end_time, has_exit_status, exit_status);
+        else
+            journal_remove();
+        processes_leave();
+        result_dir = strdup(experiment_dir);
+    } else {
+        journal_remove();
+        if (experiment_dir) {
+            result_dir = experiment_finish(experiment_dir, &cfg);
+            log_verbose("results written to %s", result_dir ? result_dir : experiment_dir);
+        }
     }
     phase = SCOREP_FINISHED;  /* after result_dir: whoever sees the phase sees the final name */
     pthread_mutex_unlock(&lifecycle_lock);
@@ -385,6 +500,59 @@ bool scorep_measurement_finish(void)
     if (signo)
         die_by(signo);  /* it arrived while the results were being written */
     return ok;
+}
+
+const char *scorep_children_experiment(void) { return phase == SCOREP_RUNNING ? children_root : NULL; }
+
+bool scorep_fork_child_start(void)
+{
+    if (!forked_child || phase != SCOREP_RUNNING || !children_root)
+        return false;
+    pthread_mutex_lock(&lifecycle_lock);
+    experiment_forget_inherited();
+    free(experiment_dir);
+    experiment_dir = NULL;
+    char err[1024];
+    uint32_t rank = 0;
+    char *dir = processes_join(children_root, &rank, err, sizeof err);
+    bool ok = dir != NULL;
+    if (ok) {
+        experiment_dir = dir;
+        locations_forget();
+        locations_configure(cfg.page_size, rank);
+        start_time = clock_now();
+        stop_time = 0;
+        has_exit_status = false;
+        exit_status = 0;
+        atomic_store(&termination_signal, 0);
+        atomic_store(&finishing, false);
+        facts.experiment_dir = experiment_dir;
+        facts.experiment_fd = experiment_fd();
+        facts.rank = rank;
+        facts.child = true;
+        facts.start_time = start_time;
+        ok = substrates_open(&facts, err, sizeof err);
+        if (!ok)
+            processes_leave();
+    }
+    if (!ok) {
+        log_verbose("the forked process is not measured: %s", err);
+        phase = SCOREP_FINISHED;
+        pthread_mutex_unlock(&lifecycle_lock);
+        return false;
+    }
+    journal_open(&facts, scorep_clock_kind, host_name());
+    buffers_start(&(buffers_policy){
+        .total_memory = cfg.total_memory,
+        .flush_events = cfg.enable_tracing,
+        .drain_thread = cfg.python_drain_thread,
+    });
+    forked_child = false;
+    state_set(state_at_fork == MEASUREMENT_RECORDING_OFF ? MEASUREMENT_RECORDING_OFF : MEASUREMENT_ACTIVE);
+    pthread_mutex_unlock(&lifecycle_lock);
+    log_verbose("forked process of rank %u in the experiment %s", rank, children_root);
+    scorep_location_current();  /* the forking thread is the master */
+    return true;
 }
 
 /* ---- the end on a termination signal ---- */

@@ -325,6 +325,8 @@ bool scorep_recover(const char *path, char **result, char *message, size_t messa
             .defs = journal.defs,
             .locations = journal.locations,
             .location_count = journal.location_count,
+            .processes = &(process_def){journal.facts.rank, journal.pid},
+            .process_count = 1,
         };
         ok = substrates_close(&summary);
         if (!ok)

@@ -38,6 +38,11 @@ typedef struct {
      * written first.  Any other handler is the program's own business
      * (some runtimes use SIGSEGV routinely). */
     bool crash_handlers_hand_on;
+    /* this process joins the experiment in this directory (whose root is
+     * running), as a further process of it (processes.h); NULL: it starts
+     * an experiment of its own, as the root */
+    const char *join;
+    bool no_children;          /* as SCOREP_PYTHON_CHILDREN=false */
 } scorep_start_info;
 
 /* Read the configuration (SCOREP_* variables), create the experiment
@@ -89,6 +94,17 @@ SCOREP_API void scorep_fork_prepare(void);
  * program's threads do, and ends the process by that signal.  False if it
  * cannot (another handler is set, or no drain thread runs). */
 SCOREP_API bool scorep_catch_termination(int signo);
+
+/* After fork(), in the child (e.g. os.register_at_fork(after_in_child)):
+ * measure it as a further process of the experiment, from here on, with
+ * the forking thread as its master location; the parent's buffered events
+ * are not its.  False when it is not measured (children are not followed,
+ * or the experiment has ended): it then records nothing. */
+SCOREP_API bool scorep_fork_child_start(void);
+
+/* The experiment directory further processes join (to be passed on to
+ * programs this one starts), or NULL when they are not measured. */
+SCOREP_API const char *scorep_children_experiment(void);
 
 /* The program's exit status, for the end of the trace. */
 SCOREP_API void scorep_set_exit_status(int status);

@@ -43,7 +43,15 @@ typedef struct {
     /* the events are those of a killed run, salvaged (recovery.h): not a
      * run that could be killed itself */
     bool salvaging;
+    /* a process of an experiment of several processes other than its
+     * root: experiment_dir is this process's own directory in the
+     * experiment, and the results stay there, unpublished, for the root
+     * to merge (merge below) */
+    bool child;
 } substrate_facts;
+
+/* Locations are numbered thread << 32 | rank: the process is in the id. */
+static inline uint32_t location_rank(uint64_t location_id) { return (uint32_t)location_id; }
 
 /* A location as a substrate meets it (location_open). */
 typedef struct {
@@ -59,6 +67,29 @@ typedef struct {
     uint32_t name;                  /* string id */
 } location_def;
 
+/* A process of the experiment. */
+typedef struct {
+    uint32_t rank;                  /* 0: the root, then in the order they started */
+    long pid;
+} process_def;
+
+/* Another process of the experiment, as the root merges it (merge, before
+ * close): its directory, where the same substrate wrote its results in
+ * that process, and how that process's definition ids map to the
+ * summary's.  Its locations are in the summary too. */
+typedef struct {
+    uint32_t rank;
+    long pid;
+    int dir_fd;
+    const char *dir;
+    const uint32_t *strings, *regions, *parameters;  /* its id -> the summary's */
+    uint32_t string_count, region_count, parameter_count;
+    const location_def *locations;  /* its locations, names in the summary's ids */
+    uint32_t location_count;
+    uint64_t start_time, end_time;  /* ticks, on the root's time line */
+    unsigned metric_count, thread_metric_count;  /* as its facts said */
+} substrate_process;
+
 /* What a substrate learns when it closes. */
 typedef struct {
     uint64_t start_time, end_time;  /* ticks */
@@ -68,8 +99,11 @@ typedef struct {
     int exit_status;
     const char *host_name;
     definitions defs;               /* every string, region, parameter */
-    const location_def *locations;  /* every location, in creation order */
+    const location_def *locations;  /* every location: the root's in creation order, then each
+                                     * other process's, by rank */
     uint32_t location_count;
+    const process_def *processes;   /* every process of the experiment, by rank */
+    uint32_t process_count;
 } substrate_summary;
 
 /* Where salvaged events go (recovery.h): a substrate that finds what a
@@ -133,6 +167,13 @@ typedef struct substrate_ops {
     int64_t (*salvage)(int dir_fd, const char *dir, const salvage_sink *sink, char *err, size_t errlen);
     /* the results were written anew: remove what salvage read */
     void (*salvaged)(int dir_fd);
+
+    /* optional, in the root of an experiment of several processes, before
+     * close: take in what this substrate wrote in process p, which has
+     * ended.  False with error() saying why: that process is then missing
+     * from this substrate's results, the rest goes on.  A substrate
+     * without it leaves other processes out. */
+    bool (*merge)(void *self, const substrate_process *p);
 } substrate_ops;
 
 /* Make a substrate available to every measurement of this process. */

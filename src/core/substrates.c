@@ -141,6 +141,27 @@ bool substrates_close(const substrate_summary *summary)
 
 void substrates_forget(void) { substrate_instance_count = 0; }
 
+bool substrates_merge(const substrate_process *p)
+{
+    bool all = true;
+    for (unsigned i = 0; i < substrate_instance_count; i++) {
+        substrate_instance *s = &substrate_instances[i];
+        if (atomic_load(&s->failed))
+            continue;
+        if (!s->ops->merge) {
+            all = false;
+            continue;
+        }
+        if (!s->ops->merge(s->self, p)) {
+            const char *why = s->ops->error ? s->ops->error(s->self) : NULL;
+            log_warning("error: %s; the %s results of process %ld (rank %u) are left out", why && why[0] ? why : "failed",
+                        s->ops->name, p->pid, p->rank);
+            all = false;
+        }
+    }
+    return all;
+}
+
 static const substrate_ops *salvager;
 
 int64_t substrates_salvage(int dir_fd, const char *dir, const salvage_sink *sink, char *err, size_t errlen)

@@ -59,6 +59,10 @@ void substrates_salvaged(int dir_fd);
  * goes). */
 void substrates_discard(void);
 
+/* Hand another process's results to every substrate (substrate.h,
+ * merge); false when some substrate left them out (reported). */
+bool substrates_merge(const substrate_process *p);
+
 /* Forget the instances without closing them (a forked child). */
 void substrates_forget(void);
 

@@ -318,19 +318,45 @@ static void write_anchor(bytes *x, const merged_tree *t, const cube4_profile *p)
     bytes_printf(x, "</name>\n<class>machine</class>\n<attr key=\"platform\" value=\"Linux\"/>\n");
     bytes_printf(x, "<systemtreenode Id=\"1\">\n<name>node ");
     bytes_xml(x, p->summary->host_name);
-    bytes_printf(x, "</name>\n<class>node</class>\n<locationgroup Id=\"0\">\n<name>Process</name>\n<rank>%u</rank>\n"
-                    "<type>process</type>\n", facts->rank);
-    for (uint32_t i = 0; i < p->tree_count; i++) {
-        bytes_printf(x, "<location Id=\"%u\">\n<name>", i);
-        bytes_xml(x, location_name(p, p->trees[i]));
-        bytes_printf(x, "</name>\n<rank>%u</rank>\n<type>thread</type>\n</location>\n", p->trees[i]->location_index);
+    bytes_printf(x, "</name>\n<class>node</class>\n");
+    /* one location group per process, its threads as locations: the
+     * trees are in that order (process, then thread) */
+    const substrate_summary *s = p->summary;
+    uint32_t groups = 0, widest = 0;
+    for (uint32_t i = 0; i < p->tree_count;) {
+        uint32_t rank = location_rank(p->trees[i]->location_id);
+        long pid = 0;
+        for (uint32_t k = 0; k < s->process_count; k++)
+            if (s->processes[k].rank == rank)
+                pid = s->processes[k].pid;
+        if (s->process_count > 1)
+            bytes_printf(x, "<locationgroup Id=\"%u\">\n<name>Process %ld</name>\n<rank>%u</rank>\n<type>process</type>\n",
+                         groups, pid, rank);
+        else
+            bytes_printf(x, "<locationgroup Id=\"%u\">\n<name>Process</name>\n<rank>%u</rank>\n<type>process</type>\n",
+                         groups, rank);
+        uint32_t threads = 0;
+        for (; i < p->tree_count && location_rank(p->trees[i]->location_id) == rank; i++, threads++) {
+            bytes_printf(x, "<location Id=\"%u\">\n<name>", i);
+            bytes_xml(x, location_name(p, p->trees[i]));
+            bytes_printf(x, "</name>\n<rank>%u</rank>\n<type>thread</type>\n</location>\n", p->trees[i]->location_index);
+        }
+        bytes_printf(x, "</locationgroup>\n");
+        groups++;
+        if (threads > widest)
+            widest = threads;
     }
-    bytes_printf(x, "</locationgroup>\n</systemtreenode>\n</systemtreenode>\n<topologies>\n"
+    bytes_printf(x, "</systemtreenode>\n</systemtreenode>\n<topologies>\n"
                     "<cart name=\"Process x Thread\" ndims=\"2\">\n"
-                    "<dim name=\"Process\" size=\"1\" periodic=\"false\"/>\n"
-                    "<dim name=\"Thread\" size=\"%u\" periodic=\"false\"/>\n", p->tree_count);
-    for (uint32_t i = 0; i < p->tree_count; i++)
-        bytes_printf(x, "<coord locId=\"%u\">0 %u</coord>\n", i, i);
+                    "<dim name=\"Process\" size=\"%u\" periodic=\"false\"/>\n"
+                    "<dim name=\"Thread\" size=\"%u\" periodic=\"false\"/>\n", groups, widest);
+    for (uint32_t i = 0, group = 0, thread = 0; i < p->tree_count; i++) {
+        if (i > 0 && location_rank(p->trees[i]->location_id) != location_rank(p->trees[i - 1]->location_id)) {
+            group++;
+            thread = 0;
+        }
+        bytes_printf(x, "<coord locId=\"%u\">%u %u</coord>\n", i, group, thread++);
+    }
     bytes_printf(x, "</cart>\n</topologies>\n</system>\n</cube>\n");
 }
 

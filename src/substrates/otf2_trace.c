@@ -64,6 +64,10 @@ typedef struct trace {
      * (OTF2 opens its files by path and would follow links at their
      * names); its files are moved to their names when the archive is
      * complete */
+    /* the locations of other processes (merge): their event files moved
+     * into this archive */
+    struct merged_location { uint64_t id; uint64_t events; } *merged;
+    size_t merged_count, merged_capacity;
     char staging[64];           /* its name */
     char staging_path[PATH_MAX];
     struct stat staging_id;     /* which directory it is */
@@ -348,6 +352,8 @@ static bool close_writer(trace_location *tl)
     pthread_mutex_unlock(&t->lock);
     CHECK(t, OTF2_EvtWriter_GetNumberOfEvents(writer, &tl->events), "counting events");
     CHECK(t, OTF2_Archive_CloseEvtWriter(t->archive, writer), "closing an event file");
+    if (t->facts->child)
+        return true;  /* the root writes its local definitions, with the mappings (trace_merge) */
     otf2_message[0] = '\0';
     OTF2_DefWriter *local = OTF2_Archive_GetDefWriter(t->archive, tl->id);
     if (!local)
@@ -856,10 +862,20 @@ static bool write_definitions(trace *t, OTF2_GlobalDefWriter *defs, const substr
     CHECK(t, OTF2_GlobalDefWriter_WriteSystemTreeNode(defs, 0, machine, machine_class, OTF2_UNDEFINED_SYSTEM_TREE_NODE),
           "the definitions");
     CHECK(t, OTF2_GlobalDefWriter_WriteSystemTreeNode(defs, 1, node, node_class, 0), "the definitions");
-    CHECK(t,
-          OTF2_GlobalDefWriter_WriteLocationGroup(defs, f->rank, process, OTF2_LOCATION_GROUP_TYPE_PROCESS, 1,
-                                                  OTF2_UNDEFINED_LOCATION_GROUP),
-          "the definitions");
+    /* one location group per process: "Process" alone, "Process <pid>" among several */
+    for (uint32_t i = 0; i < s->process_count; i++) {
+        uint32_t group_name = process;
+        if (s->process_count > 1) {
+            char text[64];
+            snprintf(text, sizeof text, "Process %ld", s->processes[i].pid);
+            CHECK(t, extra_string(&strings, text, &group_name), "the definitions");
+        }
+        CHECK(t,
+              OTF2_GlobalDefWriter_WriteLocationGroup(defs, s->processes[i].rank, group_name,
+                                                      OTF2_LOCATION_GROUP_TYPE_PROCESS, 1,
+                                                      OTF2_UNDEFINED_LOCATION_GROUP),
+              "the definitions");
+    }
     for (uint32_t i = 0; i < s->defs.region_count; i++) {
         const region_def *r = &s->defs.regions[i];
         /* a region without a file has the empty string as its file */
@@ -887,9 +903,18 @@ static bool write_definitions(trace *t, OTF2_GlobalDefWriter *defs, const substr
     OTF2_ErrorCode rc = OTF2_SUCCESS;
     for (uint32_t i = 0; i < s->location_count && rc == OTF2_SUCCESS; i++) {
         const location_def *l = &s->locations[i];
-        if (by_index[i])
-            rc = OTF2_GlobalDefWriter_WriteLocation(defs, l->id, l->name, OTF2_LOCATION_TYPE_CPU_THREAD,
-                                                    by_index[i]->events, f->rank);
+        if (location_rank(l->id) == f->rank) {
+            if (by_index[i])
+                rc = OTF2_GlobalDefWriter_WriteLocation(defs, l->id, l->name, OTF2_LOCATION_TYPE_CPU_THREAD,
+                                                        by_index[i]->events, f->rank);
+            continue;
+        }
+        for (size_t m = 0; m < t->merged_count; m++)
+            if (t->merged[m].id == l->id) {
+                rc = OTF2_GlobalDefWriter_WriteLocation(defs, l->id, l->name, OTF2_LOCATION_TYPE_CPU_THREAD,
+                                                        t->merged[m].events, location_rank(l->id));
+                break;
+            }
     }
     free(by_index);
     return rc == OTF2_SUCCESS || fail(t, rc, "the definitions");
@@ -918,6 +943,12 @@ static bool write_trace(trace *t, const substrate_summary *s)
             return false;
     CHECK(t, OTF2_Archive_CloseEvtFiles(t->archive), "closing the event files");
     CHECK(t, OTF2_Archive_CloseDefFiles(t->archive), "closing the definition files");
+    if (t->facts->child) {
+        /* the event files and their notes stay for the root */
+        CHECK(t, OTF2_Archive_Close(t->archive), "closing the archive");
+        t->archive = NULL;
+        return true;
+    }
     otf2_message[0] = '\0';
     OTF2_GlobalDefWriter *defs = OTF2_Archive_GetGlobalDefWriter(t->archive);
     if (!defs)
@@ -989,9 +1020,10 @@ static bool trace_close(void *self, const substrate_summary *summary, char *err,
                 OTF2_Archive_CloseEvtWriter(t->archive, tl->writer);
         remove_archive(t);
         snprintf(err, errlen, "%s", t->error[0] ? t->error : "the OTF2 trace was not written");
-    } else {
+    } else if (!t->facts->child) {
         ok = publish_archive(t, err, errlen);
     }
+    free(t->merged);
     OTF2_Error_RegisterCallback(t->previous_error_callback, NULL);
     for (trace_location *tl = t->first; tl;) {
         trace_location *next = tl->next;
@@ -1345,6 +1377,112 @@ static void trace_salvaged(int dir_fd)
     unlinkat(dir_fd, name, AT_REMOVEDIR);
 }
 
+/* ---- merge: the event files of another process of the experiment ---- */
+
+static bool merge_failed(trace *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static bool merge_failed(trace *t, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->error, sizeof t->error, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+static OTF2_ErrorCode write_mapping(OTF2_DefWriter *local, OTF2_MappingType type, const uint32_t *map, uint32_t n)
+{
+    if (!n)
+        return OTF2_SUCCESS;
+    OTF2_IdMap *ids = OTF2_IdMap_CreateFromUint32Array(n, map, false);
+    if (!ids)
+        return OTF2_ERROR_MEM_ALLOC_FAILED;
+    OTF2_ErrorCode rc = OTF2_DefWriter_WriteMappingTable(local, type, ids);
+    OTF2_IdMap_Free(ids);
+    return rc;
+}
+
+/* The process wrote its events with its own ids into its own staging
+ * directory: each complete event file is moved into this archive as it
+ * is, and gets a local definitions file whose mapping tables turn the
+ * process's ids into the global ones. */
+static bool trace_merge(void *self, const substrate_process *p)
+{
+    trace *t = self;
+    if (atomic_load(&t->failed) || !t->archive)
+        return true;
+    char name[NAME_MAX + 1], err[1024];
+    int staging = find_leftover(p->dir_fd, p->dir, name, sizeof name, err, sizeof err);
+    if (staging < 0)
+        return err[0] ? merge_failed(t, "%s", err) : true;  /* it wrote no trace */
+    char where[PATH_MAX];
+    snprintf(where, sizeof where, "%s/%s", p->dir, name);
+    salvage_location *all = NULL;
+    size_t n = 0;
+    bool ok = read_notes(staging, where, &all, &n, err, sizeof err) || merge_failed(t, "%s", err);
+    int from = ok ? openat(staging, "traces", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+    int own = ok ? open_staging(t) : -1;
+    int to = own >= 0 ? openat(own, "traces", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+    if (ok && to < 0 && own >= 0) {
+        /* this process wrote no event file yet: OTF2 makes the directory with the first */
+        mkdirat(own, "traces", 0777);
+        to = openat(own, "traces", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    }
+    if (ok && (from < 0 || to < 0))
+        ok = merge_failed(t, "cannot read the event files of process %ld in '%s': %s", p->pid, where, strerror(errno));
+    size_t need = t->merged_count + n;
+    if (ok && need > t->merged_capacity) {
+        struct merged_location *grown = realloc(t->merged, need * sizeof *grown);
+        if (grown) {
+            t->merged = grown;
+            t->merged_capacity = need;
+        } else {
+            ok = merge_failed(t, "out of memory for the trace of process %ld", p->pid);
+        }
+    }
+    for (size_t i = 0; ok && i < n; i++) {
+        const salvage_location *l = &all[i];
+        if (!l->final || location_rank(l->id) != p->rank)
+            continue;  /* a writer that never closed, or not the process's: not a complete file */
+        char file[64];
+        snprintf(file, sizeof file, "%llu.evt", (unsigned long long)l->id);
+        if (renameat2(from, file, to, file, RENAME_NOREPLACE) != 0) {
+            ok = merge_failed(t, "cannot move the event file '%s/traces/%s' of process %ld into the trace: %s", where,
+                              file, p->pid, strerror(errno));
+            break;
+        }
+        otf2_message[0] = '\0';
+        OTF2_DefWriter *local = OTF2_Archive_GetDefWriter(t->archive, l->id);
+        OTF2_ErrorCode rc = local ? OTF2_SUCCESS : OTF2_ERROR_MEM_ALLOC_FAILED;
+        if (rc == OTF2_SUCCESS)
+            rc = write_mapping(local, OTF2_MAPPING_STRING, p->strings, p->string_count);
+        if (rc == OTF2_SUCCESS)
+            rc = write_mapping(local, OTF2_MAPPING_REGION, p->regions, p->region_count);
+        if (rc == OTF2_SUCCESS)
+            rc = write_mapping(local, OTF2_MAPPING_PARAMETER, p->parameters, p->parameter_count);
+        if (local) {
+            OTF2_ErrorCode closed = OTF2_Archive_CloseDefWriter(t->archive, local);
+            if (rc == OTF2_SUCCESS)
+                rc = closed;
+        }
+        if (rc != OTF2_SUCCESS) {
+            /* the archive's definition files are broken: the trace fails */
+            fail(t, rc, "a local definitions file");
+            ok = false;
+            break;
+        }
+        t->merged[t->merged_count++] = (struct merged_location){l->id, l->events};
+    }
+    if (from >= 0)
+        close(from);
+    if (to >= 0)
+        close(to);
+    if (own >= 0)
+        close(own);
+    free_notes(all, n);
+    close(staging);
+    return ok;
+}
+
 static const substrate_ops trace_ops = {
     .name = "tracing",
     .wanted = trace_wanted,
@@ -1363,6 +1501,7 @@ static const substrate_ops trace_ops = {
     .metric = trace_metric,
     .salvage = trace_salvage,
     .salvaged = trace_salvaged,
+    .merge = trace_merge,
 };
 
 SUBSTRATE_REGISTER(trace_ops)

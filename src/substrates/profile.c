@@ -1,8 +1,12 @@
 #include "profile.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -363,17 +367,191 @@ static void close_root(profile_tree *tree, uint64_t end_time)
             tree->metric_sums[i] += tree->metric_sums[(size_t)c * tree->metric_count + i];
 }
 
+/* By process, then by thread. */
 static int by_location_index(const void *a, const void *b)
 {
-    uint32_t x = (*(profile_tree *const *)a)->location_index, y = (*(profile_tree *const *)b)->location_index;
+    const profile_tree *s = *(profile_tree *const *)a, *t = *(profile_tree *const *)b;
+    uint32_t rs = location_rank(s->location_id), rt = location_rank(t->location_id);
+    if (rs != rt)
+        return rs < rt ? -1 : 1;
+    uint32_t x = s->location_index, y = t->location_index;
     return x < y ? -1 : x > y;
+}
+
+/* ---- another process's trees: written by it (a part file), merged by the root ---- */
+
+#define PART_NAME "profile.part"
+static const char part_magic[8] = "SPPART1";
+
+typedef struct {
+    uint64_t location_id;
+    uint32_t index, count;
+    uint64_t first_time, last_time;
+    uint32_t metric_count, unused;
+} part_tree;
+
+typedef struct {
+    uint32_t region, parent;
+    uint64_t visits, inclusive, minimum, maximum;
+} part_node;
+
+static bool write_part(profile *p, profile_tree *const *trees, uint32_t n, char *err, size_t errlen)
+{
+    const substrate_facts *f = p->facts;
+    int fd = openat(f->experiment_fd, PART_NAME ".tmp", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    FILE *out = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (!out) {
+        snprintf(err, errlen, "cannot write '%s/%s': %s", f->experiment_dir, PART_NAME, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return false;
+    }
+    uint32_t header[2] = {f->metric_count, n};
+    fwrite(part_magic, sizeof part_magic, 1, out);
+    fwrite(header, sizeof header, 1, out);
+    for (uint32_t i = 0; i < n; i++) {
+        const profile_tree *t = trees[i];
+        part_tree pt = {t->location_id, t->location_index, t->count, t->first_time, t->last_time, t->metric_count, 0};
+        fwrite(&pt, sizeof pt, 1, out);
+        for (uint32_t k = 0; k < t->count; k++) {
+            const profile_node *x = &t->nodes[k];
+            part_node pn = {x->region, x->parent, x->visits, x->inclusive, x->minimum, x->maximum};
+            fwrite(&pn, sizeof pn, 1, out);
+        }
+        if (t->metric_count)
+            fwrite(t->metric_sums, sizeof(uint64_t), (size_t)t->count * t->metric_count, out);
+    }
+    int error = ferror(out) ? (errno ? errno : EIO) : 0;
+    if (fclose(out) != 0 && !error)
+        error = errno ? errno : EIO;
+    if (!error && renameat(f->experiment_fd, PART_NAME ".tmp", f->experiment_fd, PART_NAME) != 0)
+        error = errno;
+    if (error) {
+        unlinkat(f->experiment_fd, PART_NAME ".tmp", 0);
+        snprintf(err, errlen, "cannot write '%s/%s': %s", f->experiment_dir, PART_NAME, strerror(error));
+        return false;
+    }
+    return true;
+}
+
+static bool read_exact(FILE *in, void *out, size_t n) { return fread(out, 1, n, in) == n; }
+
+static bool merge_failed(profile *p, const substrate_process *proc, const char *why)
+{
+    snprintf(p->error, sizeof p->error, "cannot read the profile of process %ld ('%s/%s'): %s", proc->pid, proc->dir,
+             PART_NAME, why);
+    return false;
+}
+
+/* One tree of the part file, its regions mapped; NULL on a bad file. */
+static profile_tree *import_tree(profile *p, const substrate_process *proc, FILE *in, const char **why)
+{
+    part_tree pt;
+    *why = "it is cut short";
+    if (!read_exact(in, &pt, sizeof pt))
+        return NULL;
+    if (pt.metric_count != p->facts->metric_count || location_rank(pt.location_id) != proc->rank || !pt.count) {
+        *why = "it is not one this experiment's process wrote";
+        return NULL;
+    }
+    profile_tree *tree = calloc(1, sizeof *tree);
+    if (!tree) {
+        *why = "out of memory";
+        return NULL;
+    }
+    tree->profile = p;
+    tree->location_id = pt.location_id;
+    tree->location_index = pt.index;
+    tree->metric_count = pt.metric_count;
+    tree->first_time = pt.first_time;
+    tree->last_time = pt.last_time;
+    tree->started = tree->merged = true;
+    for (uint32_t k = 0; k < pt.count; k++) {
+        part_node pn;
+        if (!read_exact(in, &pn, sizeof pn) || (k > 0 && pn.parent >= k) || (k == 0 && pn.parent != PROFILE_NO_NODE)) {
+            *why = "it is cut short or damaged";
+            tree_free(tree);
+            return NULL;
+        }
+        uint32_t region = pn.region < proc->region_count ? proc->regions[pn.region] : p->facts->program_region;
+        uint32_t id = tree_add(tree, pn.parent, region);
+        if (id == PROFILE_NO_NODE) {
+            *why = "out of memory";
+            tree_free(tree);
+            return NULL;
+        }
+        profile_node *x = &tree->nodes[id];
+        x->visits = pn.visits;
+        x->inclusive = pn.inclusive;
+        x->minimum = pn.minimum;
+        x->maximum = pn.maximum;
+    }
+    if (tree->metric_count &&
+        !read_exact(in, tree->metric_sums, (size_t)pt.count * tree->metric_count * sizeof(uint64_t))) {
+        tree_free(tree);
+        return NULL;
+    }
+    /* results now: not part of SCOREP_TOTAL_MEMORY */
+    atomic_fetch_sub(&p->bytes, tree->bytes);
+    tree->bytes = 0;
+    return tree;
+}
+
+static bool profile_merge(void *self, const substrate_process *proc)
+{
+    profile *p = self;
+    int fd = openat(proc->dir_fd, PART_NAME, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    FILE *in = fd >= 0 ? fdopen(fd, "rb") : NULL;
+    if (!in) {
+        if (fd >= 0)
+            close(fd);
+        return errno == ENOENT ? true : merge_failed(p, proc, strerror(errno));
+    }
+    char magic[8];
+    uint32_t header[2];
+    bool ok = read_exact(in, magic, sizeof magic) && memcmp(magic, part_magic, sizeof magic) == 0 &&
+              read_exact(in, header, sizeof header) && header[0] == p->facts->metric_count;
+    const char *why = "it is not one this experiment's process wrote";
+    profile_tree *first = NULL, *last = NULL;
+    for (uint32_t i = 0; ok && i < header[1]; i++) {
+        profile_tree *tree = import_tree(p, proc, in, &why);
+        if (!tree) {
+            ok = false;
+            break;
+        }
+        if (last)
+            last->next = tree;
+        else
+            first = tree;
+        last = tree;
+    }
+    fclose(in);
+    if (!ok) {
+        for (profile_tree *t = first; t;) {
+            profile_tree *next = t->next;
+            tree_free(t);
+            t = next;
+        }
+        return merge_failed(p, proc, why);
+    }
+    /* all of the process, or nothing of it */
+    pthread_mutex_lock(&p->lock);
+    if (first) {
+        if (p->last)
+            p->last->next = first;
+        else
+            p->first = first;
+        p->last = last;
+    }
+    pthread_mutex_unlock(&p->lock);
+    return true;
 }
 
 static bool write_profile(profile *p, const substrate_summary *summary, char *err, size_t errlen)
 {
     bool has_master = false;
     for (profile_tree *t = p->first; t; t = t->next)
-        has_master = has_master || t->location_index == 0;
+        has_master = has_master || (t->location_index == 0 && location_rank(t->location_id) == p->facts->rank);
     /* the master is in every profile, even if it recorded nothing */
     if (!has_master && summary->location_count > 0) {
         profile_tree *master = tree_new(p, summary->locations[0].id, 0, p->facts->metric_count);
@@ -393,9 +571,15 @@ static bool write_profile(profile *p, const substrate_summary *summary, char *er
         trees[n++] = t;
     qsort(trees, n, sizeof *trees, by_location_index);
     for (uint32_t i = 0; i < n; i++)
-        close_root(trees[i], summary->end_time);
-    cube4_profile input = {.facts = p->facts, .summary = summary, .trees = trees, .tree_count = n};
-    bool ok = cube4_write(&input, p->facts->experiment_dir, p->facts->cfg->profiling_base_name, err, errlen);
+        if (!trees[i]->merged)
+            close_root(trees[i], summary->end_time);
+    bool ok;
+    if (p->facts->child) {
+        ok = write_part(p, trees, n, err, errlen);
+    } else {
+        cube4_profile input = {.facts = p->facts, .summary = summary, .trees = trees, .tree_count = n};
+        ok = cube4_write(&input, p->facts->experiment_dir, p->facts->cfg->profiling_base_name, err, errlen);
+    }
     free(trees);
     return ok;
 }
@@ -443,6 +627,7 @@ static const substrate_ops profile_ops = {
     .measurement_on_off = profile_on_off,
     .buffer_flush = profile_buffer_flush,
     .metric = profile_metric,
+    .merge = profile_merge,
 };
 
 SUBSTRATE_REGISTER(profile_ops)

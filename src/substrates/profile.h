@@ -48,6 +48,7 @@ typedef struct profile_tree {
     bool started;
     uint64_t bytes;             /* what this tree holds */
     profile_replay *replay;     /* NULL once the location closed */
+    bool merged;                /* another process's, complete (its root closed) */
     struct profile_tree *next;  /* every tree of the profile */
 } profile_tree;
 

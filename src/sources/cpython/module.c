@@ -58,11 +58,13 @@ static bool faulthandler_enabled(void)
 static PyObject *native_init(PyObject *self, PyObject *args)
 {
     (void)self;
-    PyObject *package_dir, *argv;
+    PyObject *package_dir, *argv, *join_obj = NULL;
     const char *program;
-    int verbose = 0;
-    if (!PyArg_ParseTuple(args, "UsO!|p", &package_dir, &program, &PyList_Type, &argv, &verbose))
+    int verbose = 0, no_children = 0;
+    if (!PyArg_ParseTuple(args, "UsO!|pO&p", &package_dir, &program, &PyList_Type, &argv, &verbose,
+                          PyUnicode_FSConverter, &join_obj, &no_children))
         return NULL;
+    const char *join = join_obj && PyBytes_GET_SIZE(join_obj) ? PyBytes_AS_STRING(join_obj) : NULL;
     if (scorep_measurement_phase() != SCOREP_NOT_STARTED)
         Py_RETURN_FALSE;
     if (!regions_init(package_dir) || add_audit_hook() < 0)
@@ -79,9 +81,11 @@ static PyObject *native_init(PyObject *self, PyObject *args)
     }
     char err[1024] = "";
     scorep_start_info info = {.program = program, .argc = (int)argc, .argv = cargs, .verbose = verbose,
-                              .crash_handlers_hand_on = faulthandler_enabled()};
+                              .crash_handlers_hand_on = faulthandler_enabled(), .join = join,
+                              .no_children = no_children};
     bool ok = scorep_measurement_start(&info, err, sizeof err);
     PyMem_Free(cargs);
+    Py_XDECREF(join_obj);
     if (!ok) {
         set_error(PyExc_ValueError, err[0] ? err : "the measurement could not start");
         return NULL;
@@ -403,6 +407,61 @@ static PyObject *native_fork_prepare(PyObject *self, PyObject *unused)
     scorep_fork_prepare();
     Py_END_ALLOW_THREADS
     Py_RETURN_NONE;
+}
+
+/* The child goes on inside the calls that were open when it was forked:
+ * they are entered again at its start (those the parent recorded), so
+ * that their returns match and its call paths go on from there. */
+#define FORK_FRAMES_MAX 1024
+static void enter_open_frames(scorep_location *loc)
+{
+    PyFrameObject *frames[FORK_FRAMES_MAX];
+    int n = 0;
+    PyFrameObject *frame = PyEval_GetFrame();
+    Py_XINCREF(frame);
+    while (frame && n < FORK_FRAMES_MAX) {
+        frames[n++] = frame;
+        frame = PyFrame_GetBack(frame);
+    }
+    Py_XDECREF(frame);
+    for (int i = n - 1; i >= 0; i--) {
+        PyCodeObject *code = PyFrame_GetCode(frames[i]);
+        uint32_t region = regions_is_own_file(code->co_filename) ? REGION_SKIP : code_region_cached(code);
+        Py_DECREF(code);
+        if (REGION_RECORDED(region))
+            scorep_enter(loc, region);
+        Py_DECREF(frames[i]);
+    }
+}
+
+/* After os.fork() in the child: measure it as a process of the
+ * experiment (True), or record nothing and take the hooks away (False). */
+static PyObject *native_fork_child(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    if (scorep_fork_child_start()) {
+        thread_state *t = thread_current();
+        if (t)
+            t->loc = scorep_location_current();
+        if (t && t->loc)
+            enter_open_frames(t->loc);
+        Py_RETURN_TRUE;
+    }
+    if (scorep_measurement_phase() != SCOREP_NOT_STARTED)
+        selected->uninstall();
+    Py_RETURN_FALSE;
+}
+
+/* The experiment directory that child processes join, or None. */
+static PyObject *native_children_experiment(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    const char *dir = scorep_children_experiment();
+    if (!dir)
+        Py_RETURN_NONE;
+    return PyUnicode_DecodeFSDefault(dir);
 }
 
 /* ---- user regions ---- */
@@ -897,6 +956,10 @@ static PyMethodDef native_methods[] = {
      "on_main_start(callback): callback(kind, args) when the interpreter starts the program (audit hook)"},
     {"catch_termination", native_catch_termination, METH_O,
      "catch_termination(signo): while its action is the default, write the results at once on it, then die by it"},
+    {"fork_child", native_fork_child, METH_NOARGS,
+     "after os.fork() in the child: measure it as a process of the experiment (True) or not at all (False)"},
+    {"children_experiment", native_children_experiment, METH_NOARGS,
+     "the experiment directory child processes join, or None"},
     {"fork_prepare", native_fork_prepare, METH_NOARGS,
      "before os.fork(): stop the measurement's thread (it starts again with the next full buffer chunk)"},
     {"program_hook_functions", native_program_hook_functions, METH_VARARGS,

@@ -166,12 +166,25 @@ static PyObject *class_path_legacy(PyCodeObject *code, PyObject *globals)
 }
 #endif
 
+/* "__main__", kept for good (NULL when out of memory). */
+static PyObject *main_module_name(void)
+{
+    static PyObject *name;
+    if (!name)
+        name = PyUnicode_InternFromString("__main__");
+    return name;
+}
+
 /* "module:function" or "module.Class:method" for a code object. */
 PyObject *regions_code_name(PyCodeObject *code, PyObject *globals)
 {
     PyObject *module = globals && PyDict_Check(globals) ? PyDict_GetItemString(globals, "__name__") : NULL;
     if (!module || !PyUnicode_Check(module))
         module = NULL;
+    /* multiprocessing runs the program's main module in its spawned
+     * children as __mp_main__: the same functions as __main__'s */
+    if (module && PyUnicode_CompareWithASCIIString(module, "__mp_main__") == 0)
+        module = main_module_name();
     PyObject *module_name = module ? module : PyUnicode_FromString("__unknown__");
     if (!module)
         ; /* new reference created above */
@@ -289,6 +302,8 @@ uint32_t regions_name_code(PyCodeObject *code, PyObject *globals)
     if (!regions_is_own_file(code->co_filename)) {
         PyObject *name = regions_code_name(code, globals);
         PyObject *module = globals ? PyDict_GetItemString(globals, "__name__") : NULL;
+        if (module && PyUnicode_Check(module) && PyUnicode_CompareWithASCIIString(module, "__mp_main__") == 0)
+            module = main_module_name();
         PyObject *file = regions_absolute_file(code->co_filename);
         PyObject *name_holder, *module_holder, *file_holder;
         const char *name_s = regions_text(name, &name_holder);

@@ -1,0 +1,387 @@
+#include "processes.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "defs.h"
+#include "experiment.h"
+#include "log.h"
+
+/* <experiment>/.scorep-processes/ranks: the next rank (u32) and whether
+ * the experiment is closed to newcomers (u32), read and written under
+ * its flock. */
+#define RANKS_FILE "ranks"
+enum { OPEN = 0, CLOSED_WAITING = 1, CLOSED_DONE = 2 };
+
+static int open_dir_at(int dir, const char *name)
+{
+    return openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+/* The directory of the processes in the experiment, made by whoever
+ * needs it first. */
+static int processes_dir(int experiment)
+{
+    if (mkdirat(experiment, PROCESSES_DIR, 0777) != 0 && errno != EEXIST)
+        return -1;
+    return open_dir_at(experiment, PROCESSES_DIR);
+}
+
+/* The ranks file, locked (made by whoever comes first, empty meaning
+ * "rank 1 is next, open"); -1 if it cannot be had. */
+static int lock_ranks(int procs, uint32_t state[2])
+{
+    int fd = openat(procs, RANKS_FILE, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (fd < 0)
+        return -1;
+    while (flock(fd, LOCK_EX) != 0) {
+        if (errno != EINTR) {
+            close(fd);
+            return -1;
+        }
+    }
+    ssize_t n = pread(fd, state, 2 * sizeof(uint32_t), 0);
+    if (n == 0) {
+        state[0] = 1;
+        state[1] = OPEN;
+    } else if (n != 2 * (ssize_t)sizeof(uint32_t)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void unlock_ranks(int fd, const uint32_t state[2])
+{
+    if (state)
+        pwrite(fd, state, 2 * sizeof(uint32_t), 0);
+    close(fd);  /* the lock goes with it */
+}
+
+/* Whether the process that holds dir (flock) is running: true also when
+ * it cannot be told. */
+static bool holder_alive(int dir_fd)
+{
+    int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return true;
+    bool alive = flock(fd, LOCK_EX | LOCK_NB) != 0;
+    close(fd);
+    return alive;
+}
+
+char *processes_join(const char *root_dir, uint32_t *rank, char *err, size_t errlen)
+{
+    int root = open(root_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    /* (a root that has ended is not there to see the directory made) */
+    int procs = root >= 0 && holder_alive(root) ? processes_dir(root) : -1;
+    uint32_t state[2];
+    int ranks = procs >= 0 ? lock_ranks(procs, state) : -1;
+    char *path = NULL;
+    if (ranks < 0) {
+        snprintf(err, errlen, "cannot join the experiment '%s': %s", root_dir, strerror(errno));
+    } else if (state[1] != OPEN || !holder_alive(root)) {
+        snprintf(err, errlen, "the experiment '%s' has ended", root_dir);
+    } else {
+        char name[16];
+        snprintf(name, sizeof name, "%u", state[0]);
+        int fd = -1;
+        if (mkdirat(procs, name, 0700) == 0 && (fd = open_dir_at(procs, name)) >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            size_t n = strlen(root_dir) + strlen(PROCESSES_DIR) + strlen(name) + 3;
+            path = malloc(n);
+            if (path) {
+                snprintf(path, n, "%s/%s/%s", root_dir, PROCESSES_DIR, name);
+                experiment_hold(fd, path);
+                *rank = state[0];
+                fd = -1;
+            }
+        } else {
+            snprintf(err, errlen, "cannot join the experiment '%s': %s", root_dir, strerror(errno));
+        }
+        if (fd >= 0)
+            close(fd);
+        state[0]++;  /* a failed rank is skipped */
+    }
+    if (ranks >= 0)
+        unlock_ranks(ranks, state);
+    if (procs >= 0)
+        close(procs);
+    if (root >= 0)
+        close(root);
+    return path;
+}
+
+/* Remove a directory of this measurement's own and all in it (never
+ * following a link). */
+static void remove_tree(int parent, const char *name)
+{
+    int fd = open_dir_at(parent, name);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (d) {
+        for (struct dirent *e; (e = readdir(d));) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            struct stat st;
+            if (fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+                remove_tree(fd, e->d_name);
+            else
+                unlinkat(fd, e->d_name, 0);
+        }
+        closedir(d);
+    } else if (fd >= 0) {
+        close(fd);
+    }
+    unlinkat(parent, name, AT_REMOVEDIR);
+}
+
+/* The directory of the processes goes when no one is left in it (procs:
+ * it, open; its ranks file may be locked by the caller). */
+static void remove_if_last(int procs)
+{
+    DIR *d = fdopendir(dup(procs));
+    bool others = false;
+    for (struct dirent *e; d && (e = readdir(d));)
+        others = others || (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, RANKS_FILE));
+    if (d)
+        closedir(d);
+    if (others || !d)
+        return;
+    unlinkat(procs, RANKS_FILE, 0);
+    int experiment = openat(procs, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (experiment >= 0) {
+        unlinkat(experiment, PROCESSES_DIR, AT_REMOVEDIR);
+        close(experiment);
+    }
+}
+
+bool processes_leave(void)
+{
+    int own = experiment_fd();
+    int procs = own >= 0 ? openat(own, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    uint32_t state[2];
+    int ranks = procs >= 0 ? lock_ranks(procs, state) : -1;
+    bool wanted = ranks >= 0 && state[1] != CLOSED_DONE;
+    if (!wanted && procs >= 0) {
+        /* the root has finished without this process: its directory goes */
+        char link[64], where[PATH_MAX];
+        snprintf(link, sizeof link, "/proc/self/fd/%d", own);
+        ssize_t n = readlink(link, where, sizeof where - 1);
+        where[n > 0 ? n : 0] = '\0';
+        const char *base = n > 0 ? strrchr(where, '/') : NULL;
+        if (base)
+            remove_tree(procs, base + 1);
+        remove_if_last(procs);
+    }
+    /* its lock goes while the ranks are locked: the root, which gives up
+     * waiting under that lock, either sees it or has given up */
+    experiment_forget_inherited();
+    if (ranks >= 0)
+        unlock_ranks(ranks, NULL);
+    if (procs >= 0)
+        close(procs);
+    return wanted;
+}
+
+/* ---- the root's side ---- */
+
+static uint32_t map_string(const journal_contents *j, uint32_t id)
+{
+    return defs_string(id < j->defs.string_count && j->defs.strings[id] ? j->defs.strings[id] : "");
+}
+
+/* The process's definitions, defined in this process: its ids mapped. */
+static bool map_definitions(process_result *r)
+{
+    const journal_contents *j = &r->journal;
+    const definitions *d = &j->defs;
+    size_t n = (size_t)d->string_count + d->region_count + d->parameter_count;
+    r->maps = calloc(n ? n : 1, sizeof *r->maps);
+    r->locations = calloc(j->location_count ? j->location_count : 1, sizeof *r->locations);
+    if (!r->maps || !r->locations)
+        return false;
+    uint32_t *strings = r->maps, *regions = strings + d->string_count, *parameters = regions + d->region_count;
+    for (uint32_t i = 0; i < d->string_count; i++)
+        if ((strings[i] = defs_string(d->strings[i] ? d->strings[i] : "")) == DEFS_NO_ID)
+            return false;
+    for (uint32_t i = 0; i < d->region_count; i++) {
+        const region_def *x = &d->regions[i];
+        regions[i] = defs_region(defs_string_text(map_string(j, x->name)), defs_string_text(map_string(j, x->group)),
+                                 defs_string_text(map_string(j, x->file)), x->first_line, x->last_line, x->role,
+                                 x->paradigm);
+        if (regions[i] == DEFS_NO_ID)
+            return false;
+    }
+    for (uint32_t i = 0; i < d->parameter_count; i++)
+        if ((parameters[i] = defs_parameter(defs_string_text(map_string(j, d->parameters[i].name)),
+                                            d->parameters[i].type)) == DEFS_NO_ID)
+            return false;
+    for (uint32_t i = 0; i < j->location_count; i++) {
+        r->locations[i] = j->locations[i];
+        r->locations[i].name = map_string(j, j->locations[i].name);
+    }
+    r->p = (substrate_process){
+        .rank = j->facts.rank,
+        .pid = j->pid,
+        .dir_fd = r->dir_fd,
+        .dir = r->dir,
+        .strings = strings,
+        .regions = regions,
+        .parameters = parameters,
+        .string_count = d->string_count,
+        .region_count = d->region_count,
+        .parameter_count = d->parameter_count,
+        .locations = r->locations,
+        .location_count = j->location_count,
+        .start_time = j->facts.start_time,
+        .end_time = j->end_time,
+        .metric_count = j->facts.metric_count,
+        .thread_metric_count = j->facts.thread_metric_count,
+    };
+    return true;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void processes_collect(int experiment_fd, const char *experiment_dir, double wait_s, process_results *out)
+{
+    memset(out, 0, sizeof *out);
+    int procs = experiment_fd >= 0 ? processes_dir(experiment_fd) : -1;
+    uint32_t state[2];
+    int ranks = procs >= 0 ? lock_ranks(procs, state) : -1;
+    if (ranks < 0) {
+        if (procs >= 0)
+            close(procs);
+        return;
+    }
+    state[1] = CLOSED_WAITING;  /* whoever comes now is not measured into it */
+    unlock_ranks(ranks, state);
+    uint32_t count = state[0] > 1 ? state[0] - 1 : 0;
+    out->ended = calloc(count ? count : 1, sizeof *out->ended);
+    if (!out->ended) {
+        out->left_out = count;
+        close(procs);
+        return;
+    }
+    /* wait for those still running, all at once */
+    double deadline = now_s() + wait_s;
+    int *fds = calloc(count ? count : 1, sizeof *fds);
+    bool *done = calloc(count ? count : 1, sizeof *done);
+    uint32_t pending = 0;
+    for (uint32_t i = 0; fds && done && i < count; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "%u", i + 1);
+        fds[i] = open_dir_at(procs, name);
+        done[i] = fds[i] < 0;
+        pending += !done[i];
+    }
+    bool waited = false;
+    double wait_start = now_s();
+    while (fds && done && pending > 0) {
+        for (uint32_t i = 0; i < count; i++)
+            if (!done[i] && flock(fds[i], LOCK_EX | LOCK_NB) == 0) {
+                done[i] = true;
+                pending--;
+            }
+        if (!pending || now_s() >= deadline)
+            break;
+        if (!waited)
+            log_verbose("waiting for %u processes of the experiment to end", pending);
+        waited = true;
+        struct timespec step = {0, 5000000};
+        nanosleep(&step, NULL);
+    }
+    out->waited_s = now_s() - wait_start;
+    /* those still running now are left out: they see it at their end */
+    ranks = lock_ranks(procs, state);
+    for (uint32_t i = 0; fds && done && i < count; i++)
+        if (!done[i] && fds[i] >= 0 && flock(fds[i], LOCK_EX | LOCK_NB) == 0)
+            done[i] = true;
+    if (ranks >= 0) {
+        state[1] = CLOSED_DONE;
+        unlock_ranks(ranks, state);
+    }
+    for (uint32_t i = 0; fds && done && i < count; i++) {
+        if (fds[i] < 0)
+            continue;
+        if (!done[i]) {
+            out->left_out++;
+            close(fds[i]);
+            continue;
+        }
+        process_result *r = &out->ended[out->ended_count];
+        memset(r, 0, sizeof *r);
+        r->dir_fd = fds[i];
+        size_t n = strlen(experiment_dir) + strlen(PROCESSES_DIR) + 16;
+        r->dir = malloc(n);
+        if (r->dir)
+            snprintf(r->dir, n, "%s/%s/%u", experiment_dir, PROCESSES_DIR, i + 1);
+        char err[1024];
+        bool loaded = r->dir && journal_load(r->dir_fd, r->dir, &r->journal, err, sizeof err);
+        if (loaded && r->journal.ended && map_definitions(r)) {
+            out->ended_count++;
+            continue;
+        }
+        if (loaded && !r->journal.ended)
+            log_warning("process %ld (rank %u) of the experiment ended without writing its results (it was killed): "
+                        "it is left out", r->journal.pid, i + 1);
+        else if (loaded)
+            out->left_out++;  /* out of memory */
+        else
+            log_verbose("process of rank %u left nothing readable: %s", i + 1, err);
+        journal_contents_free(&r->journal);
+        free(r->maps);
+        free(r->locations);
+        free(r->dir);
+        close(r->dir_fd);
+        memset(r, 0, sizeof *r);
+        if (!loaded) {
+            /* it never measured (it could not start): nothing of it is kept */
+            char name[16];
+            snprintf(name, sizeof name, "%u", i + 1);
+            remove_tree(procs, name);
+        }
+    }
+    free(fds);
+    free(done);
+    close(procs);
+}
+
+void processes_release(int experiment_fd, process_results *results)
+{
+    int procs = experiment_fd >= 0 ? open_dir_at(experiment_fd, PROCESSES_DIR) : -1;
+    for (uint32_t i = 0; i < results->ended_count; i++) {
+        process_result *r = &results->ended[i];
+        if (r->merged && procs >= 0) {
+            char name[16];
+            snprintf(name, sizeof name, "%u", r->p.rank);
+            remove_tree(procs, name);
+        }
+        journal_contents_free(&r->journal);
+        free(r->maps);
+        free(r->locations);
+        free(r->dir);
+        if (r->dir_fd >= 0)
+            close(r->dir_fd);
+    }
+    free(results->ended);
+    memset(results, 0, sizeof *results);
+    if (procs < 0)
+        return;
+    /* the directory of the processes goes when no one is left in it */
+    remove_if_last(procs);
+    close(procs);
+}

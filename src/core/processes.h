@@ -1,0 +1,71 @@
+/* The processes of one experiment: the root (the process that started the
+ * measurement, rank 0) and every process it or its children start that
+ * is measured too (fork, exec of a Python with this package).
+ *
+ * Each further process joins the root's experiment: it takes the next rank
+ * under a lock in <experiment>/.scorep-processes/ranks and makes its own
+ * directory there, <rank>/, which it holds locked (flock) while it lives
+ * and in which it measures as a process alone would (its journal, its
+ * substrates' files, all with its own definition ids).  At its end its
+ * substrates leave their results there unpublished and its journal gets
+ * an end record.
+ *
+ * The root, at its end, closes the experiment to newcomers, waits (a
+ * bounded time) for the processes still alive, reads each ended one's
+ * journal, maps its definitions onto its own (unification: strings by
+ * text, regions by name, file and line, parameters by name and type) and
+ * has its substrates merge that process's results (substrate.h, merge).
+ * A process that is still running after the wait is left out (said in one
+ * line); it finds the experiment closed at its end and removes its own
+ * directory. */
+#ifndef SCOREP_CORE_PROCESSES_H
+#define SCOREP_CORE_PROCESSES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "journal.h"
+#include "substrate.h"
+
+#define PROCESSES_DIR ".scorep-processes"
+
+/* A further process: join the experiment in root_dir (whose root must be
+ * running).  Returns its own directory's path (malloc'd), locked and held
+ * as this process's experiment directory (experiment_hold), with its rank;
+ * NULL with a one-line reason in err. */
+char *processes_join(const char *root_dir, uint32_t *rank, char *err, size_t errlen);
+
+/* A further process at its end, its results written: let go of its
+ * directory.  Returns whether the root takes them; if not (it finished
+ * without this process), the directory is emptied and removed. */
+bool processes_leave(void);
+
+/* An ended process, as the root takes it in. */
+typedef struct {
+    substrate_process p;        /* what the substrates get */
+    journal_contents journal;
+    uint32_t *maps;             /* strings, regions, parameters (p points into it) */
+    location_def *locations;
+    char *dir;
+    int dir_fd;
+    bool merged;
+} process_result;
+
+typedef struct {
+    process_result *ended;      /* ranks in order */
+    uint32_t ended_count;
+    uint32_t left_out;          /* still running after the wait, or unreadable */
+    double waited_s;            /* for those still running */
+} process_results;
+
+/* The root at its end: close the experiment to newcomers, wait up to
+ * wait_s seconds for the processes still running, and read every ended
+ * one, its definitions mapped onto this process's (defs.h).  Nothing is
+ * collected when no other process joined. */
+void processes_collect(int experiment_fd, const char *experiment_dir, double wait_s, process_results *out);
+
+/* Remove a merged process's directory; free everything. */
+void processes_release(int experiment_fd, process_results *results);
+
+#endif
