@@ -393,3 +393,51 @@ def test_report_per_process(runner):
             work += int(hit.group(1))
     # once per process section (three workers at most), once in the overall table
     assert work == 2 * 301, done.stdout
+
+
+KILLED_CHILD = """
+import os, signal, sys
+
+def work(i):
+    return i
+
+def child(calls, kill):
+    for i in range(calls):
+        work(i)
+    if kill:
+        os.kill(os.getpid(), signal.SIGKILL)
+    os._exit(0)
+
+pids = []
+for calls, kill in ((400_000, True), (1000, False)):
+    pid = os.fork()
+    if pid == 0:
+        child(calls, kill)
+    pids.append(pid)
+print([os.waitstatus_to_exitcode(os.waitpid(p, 0)[1]) for p in pids])
+"""
+
+
+def test_a_killed_child_loses_only_what_it_had_not_written(runner):
+    runner.write("killed.py", KILLED_CHILD)
+    memory = 1_000_000
+    env = dict(BOTH, SCOREP_TOTAL_MEMORY=str(memory))
+    plain = runner.run_plain("killed.py", env=env)
+    run = runner.run("killed.py", env=env)
+    assert run.stdout == plain.stdout == "[-9, 0]\n"
+    lines = run.stderr.splitlines()
+    assert len(lines) == 1 and re.fullmatch(
+        r"\[Score-P\] process \d+ \(rank \d\) of the experiment was killed: the \d+ events its trace had written "
+        r"are in the experiment, up to its last written event", lines[0]), run.stderr
+    trace, _ = cross_check(run.experiment / "traces.otf2")
+    assert len(groups(trace)) == 3
+    trace.check_balanced()
+    counts = sorted(visits(trace, ":work").values())
+    # as in recovery: the core's buffers and OTF2's file buffer and chunk may be unwritten
+    unwritten = (memory // 8 + (4 * 2**20 + 2**18) // 10) // 2
+    assert counts[0] == 1000 and 400_000 - unwritten <= counts[1] < 400_000, counts
+    profile = read_profile(run.experiment / "profile.cubex")
+    total = sum(int(node.visits.sum()) for path, node in profile.nodes.items() if path[-1] == "__main__:work")
+    assert total == sum(counts)
+    assert sorted(os.listdir(run.experiment)) == ["profile.cubex", "scorep.cfg", "traces", "traces.def",
+                                                 "traces.otf2"]

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "processes.h"
+#include "salvage.h"
 #include "substrates.h"
 
 /* The smallest SCOREP_PAGE_SIZE: an event buffer chunk holds many events. */
@@ -406,6 +407,43 @@ static bool add_processes(const process_results *others, location_def **location
     return true;
 }
 
+/* The processes killed by SIGKILL: what their trace had written is
+ * delivered to this process's substrates as recovery does it (their
+ * regions still open at their last written event left there); one without
+ * written events is left out.  Both are said in one line. */
+static void take_killed(process_results *others)
+{
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < others->ended_count; i++) {
+        process_result *r = &others->ended[i];
+        if (r->killed) {
+            salvage_job job = {.journal = &r->journal, .strings = r->p.strings, .regions = r->p.regions,
+                               .parameters = r->p.parameters};
+            char err[1024] = "";
+            int64_t events = salvage_into_substrates(r->dir_fd, r->dir, &job, err, sizeof err);
+            if (events > 0) {
+                r->p.end_time = job.end_time;
+                r->merged = true;
+                log_warning("process %ld (rank %u) of the experiment was killed: the %lld events its trace had "
+                            "written are in the experiment, up to %s", r->p.pid, r->p.rank, (long long)events,
+                            "its last written event");
+            } else {
+                log_warning("process %ld (rank %u) of the experiment was killed before its trace had written "
+                            "events%s%s: it is left out", r->p.pid, r->p.rank, err[0] ? ": " : "", err);
+                journal_contents_free(&r->journal);
+                free(r->maps);
+                free(r->locations);
+                free(r->dir);
+                close(r->dir_fd);
+                processes_remove(facts.experiment_fd, r->p.rank);
+                continue;
+            }
+        }
+        others->ended[kept++] = *r;
+    }
+    others->ended_count = kept;
+}
+
 bool scorep_measurement_finish(void)
 {
     pthread_mutex_lock(&lifecycle_lock);
@@ -443,6 +481,7 @@ bool scorep_measurement_finish(void)
             log_warning("%u process%s of the experiment %s still running after SCOREP_PYTHON_CHILDREN_WAIT=%llu s, "
                         "or ended without results: left out", others.left_out, others.left_out == 1 ? "" : "es",
                         others.left_out == 1 ? "was" : "were", (unsigned long long)cfg.python_children_wait);
+        take_killed(&others);
         if (others.ended_count) {
             if (add_processes(&others, &locations, &summary.location_count, &processes, &summary.process_count)) {
                 summary.locations = locations;
@@ -459,7 +498,8 @@ bool scorep_measurement_finish(void)
     bool ok;
     if (locations && defs_snapshot(&summary.defs)) {
         for (uint32_t i = 0; i < others.ended_count; i++)
-            others.ended[i].merged = substrates_merge(&others.ended[i].p);
+            if (!others.ended[i].killed)
+                others.ended[i].merged = substrates_merge(&others.ended[i].p);
         ok = substrates_close(&summary);
         clock_gettime(CLOCK_MONOTONIC, &unify_end);
         if (others.ended_count)

@@ -331,14 +331,12 @@ void processes_collect(int experiment_fd, const char *experiment_dir, double wai
             snprintf(r->dir, n, "%s/%s/%u", experiment_dir, PROCESSES_DIR, i + 1);
         char err[1024];
         bool loaded = r->dir && journal_load(r->dir_fd, r->dir, &r->journal, err, sizeof err);
-        if (loaded && r->journal.ended && map_definitions(r)) {
+        if (loaded && map_definitions(r)) {
+            r->killed = !r->journal.ended;
             out->ended_count++;
             continue;
         }
-        if (loaded && !r->journal.ended)
-            log_warning("process %ld (rank %u) of the experiment ended without writing its results (it was killed): "
-                        "it is left out", r->journal.pid, i + 1);
-        else if (loaded)
+        if (loaded)
             out->left_out++;  /* out of memory */
         else
             log_verbose("process of rank %u left nothing readable: %s", i + 1, err);
@@ -383,5 +381,16 @@ void processes_release(int experiment_fd, process_results *results)
         return;
     /* the directory of the processes goes when no one is left in it */
     remove_if_last(procs);
+    close(procs);
+}
+
+void processes_remove(int experiment_fd, uint32_t rank)
+{
+    int procs = experiment_fd >= 0 ? open_dir_at(experiment_fd, PROCESSES_DIR) : -1;
+    if (procs < 0)
+        return;
+    char name[16];
+    snprintf(name, sizeof name, "%u", rank);
+    remove_tree(procs, name);
     close(procs);
 }

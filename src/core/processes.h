@@ -49,11 +49,12 @@ typedef struct {
     location_def *locations;
     char *dir;
     int dir_fd;
+    bool killed;                /* it ended without its end record (SIGKILL): only its written events remain */
     bool merged;
 } process_result;
 
 typedef struct {
-    process_result *ended;      /* ranks in order */
+    process_result *ended;      /* ranks in order, the killed ones too */
     uint32_t ended_count;
     uint32_t left_out;          /* still running after the wait, or unreadable */
     double waited_s;            /* for those still running */
@@ -64,6 +65,9 @@ typedef struct {
  * one, its definitions mapped onto this process's (defs.h).  Nothing is
  * collected when no other process joined. */
 void processes_collect(int experiment_fd, const char *experiment_dir, double wait_s, process_results *out);
+
+/* Remove the directory of the process of this rank. */
+void processes_remove(int experiment_fd, uint32_t rank);
 
 /* Remove a merged process's directory; free everything. */
 void processes_release(int experiment_fd, process_results *results);

@@ -903,10 +903,11 @@ static bool write_definitions(trace *t, OTF2_GlobalDefWriter *defs, const substr
     OTF2_ErrorCode rc = OTF2_SUCCESS;
     for (uint32_t i = 0; i < s->location_count && rc == OTF2_SUCCESS; i++) {
         const location_def *l = &s->locations[i];
-        if (location_rank(l->id) == f->rank) {
-            if (by_index[i])
-                rc = OTF2_GlobalDefWriter_WriteLocation(defs, l->id, l->name, OTF2_LOCATION_TYPE_CPU_THREAD,
-                                                        by_index[i]->events, f->rank);
+        /* this process's own, and those of killed processes salvaged here */
+        trace_location *own = location_rank(l->id) == f->rank ? by_index[i] : location_state(t, l->id);
+        if (own) {
+            rc = OTF2_GlobalDefWriter_WriteLocation(defs, l->id, l->name, OTF2_LOCATION_TYPE_CPU_THREAD, own->events,
+                                                    location_rank(l->id));
             continue;
         }
         for (size_t m = 0; m < t->merged_count; m++)
