@@ -55,6 +55,18 @@ static int lock_directory(const char *dir, int *fd)
     return 1;
 }
 
+static bool is_empty(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return false;
+    bool empty = true;
+    for (struct dirent *e; empty && (e = readdir(d));)
+        empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+    closedir(d);
+    return empty;
+}
+
 /* Whether dir looks like an experiment directory (it has scorep.cfg, or
  * nothing at all) rather than some other directory of the user's. */
 static bool is_experiment(const char *dir)
@@ -64,14 +76,7 @@ static bool is_experiment(const char *dir)
     struct stat st;
     if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
         return true;
-    DIR *d = opendir(dir);
-    if (!d)
-        return false;
-    bool empty = true;
-    for (struct dirent *e; empty && (e = readdir(d));)
-        empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
-    closedir(d);
-    return empty;
+    return is_empty(dir);
 }
 
 /* Whether the leftover of a killed run in dir holds events a recovery can
@@ -292,8 +297,12 @@ char *experiment_create(const measurement_config *cfg, char *err, size_t errlen)
         }
         int fd = -1;
         int locked = lock_directory(dir, &fd);
-        if (locked == 0 && !named) {
-            /* a live run writes the default directory: this one takes its own */
+        if ((locked == 0 || (locked == 1 && is_empty(dir))) && !named) {
+            /* a live run writes the default directory (or has just made it
+             * and not yet locked it: a leftover is never empty, a run writes
+             * its scorep.cfg at once): this one takes its own */
+            if (fd >= 0)
+                close(fd);
             return create_unique(dir, err, errlen);
         }
         if (locked == 0) {
