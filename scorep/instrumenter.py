@@ -10,7 +10,8 @@ the program where the call really changed the instrumenter's state.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Optional
+# the annotations' names (Any, Callable, Optional) are for type checkers only: typing is not
+# imported at start-up, which every measured process would pay for
 
 from scorep import _measurement, _native
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import functools
 from types import FunctionType, ModuleType
-from typing import Any, Callable, Optional
+# the annotations' names (Any, Callable, Optional) are for type checkers only: typing is not
+# imported at start-up, which every measured process would pay for
 
 from scorep import _measurement, _native
 
