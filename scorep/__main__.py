@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import NoReturn, Optional
+# (NoReturn, Optional: names for type checkers; the launcher does not import typing)
 
 from scorep._boot import LAUNCH_VARIABLE, LaunchOptions
 

@@ -26,6 +26,18 @@ LAUNCH_VARIABLE = "SCOREP_PYTHON_LAUNCH"
 CHILD_VARIABLE = "SCOREP_PYTHON_CHILD"
 
 
+def wraps(wrapper, original):
+    """functools.update_wrapper without functools (start-up imports it not)."""
+    for name in ("__module__", "__name__", "__qualname__", "__doc__"):
+        try:
+            setattr(wrapper, name, getattr(original, name))
+        except (AttributeError, TypeError):
+            pass
+    wrapper.__dict__.update(getattr(original, "__dict__", {}))
+    wrapper.__wrapped__ = original
+    return wrapper
+
+
 class LaunchOptions:
     """What the launcher passes on (a plain class: this runs at start-up)."""
 
@@ -37,6 +49,7 @@ class LaunchOptions:
         self.c_calls = True
         self.children = True
         self.experiment = ""    # a child process's: the experiment it joins
+        self.named = ""         # the SCOREP_EXPERIMENT_DIRECTORY that experiment was started with
         self.noted: list[str] = []
 
     def encode(self) -> str:
@@ -47,7 +60,7 @@ class LaunchOptions:
 
         fields = [f"v={int(self.verbose)}", f"i={int(self.instrumenter)}", f"c={int(self.c_calls)}",
                   f"k={int(self.children)}", f"t={text(self.instrumenter_type)}",
-                  f"f={text(self.instrumenter_file)}", f"x={text(self.experiment)}"]
+                  f"f={text(self.instrumenter_file)}", f"x={text(self.experiment)}", f"d={text(self.named)}"]
         fields += [f"n={text(note)}" for note in self.noted]
         return ",".join(fields)
 
@@ -59,7 +72,7 @@ class LaunchOptions:
             if key in ("v", "i", "c", "k"):
                 setattr(opts, {"v": "verbose", "i": "instrumenter", "c": "c_calls", "k": "children"}[key],
                         data == "1")
-            elif key in ("t", "f", "x", "n"):
+            elif key in ("t", "f", "x", "d", "n"):
                 decoded = os.fsdecode(bytes.fromhex(data))
                 if key == "t":
                     opts.instrumenter_type = decoded
@@ -67,6 +80,8 @@ class LaunchOptions:
                     opts.instrumenter_file = decoded
                 elif key == "x":
                     opts.experiment = decoded
+                elif key == "d":
+                    opts.named = decoded
                 else:
                     opts.noted.append(decoded)
         return opts
@@ -125,7 +140,7 @@ def _begin(opts: LaunchOptions, kind: str, args: tuple) -> None:
         started = _measurement.start(opts.instrumenter_type or _measurement.DEFAULT_INSTRUMENTER,
                                      c_calls=opts.c_calls, verbose=opts.verbose, argv=_program_argv(kind, args),
                                      join=opts.experiment or None, children=opts.children,
-                                     instrumenter_on=opts.instrumenter)
+                                     instrumenter_on=opts.instrumenter, named=opts.named if child else None)
     except _measurement.ConfigurationError as error:
         if child:
             # the experiment this process was to join is gone or full: it runs
@@ -161,7 +176,7 @@ def _begin_forked(opts: LaunchOptions) -> None:
     try:
         started = _measurement.start(opts.instrumenter_type or _measurement.DEFAULT_INSTRUMENTER,
                                      c_calls=opts.c_calls, verbose=opts.verbose, join=opts.experiment,
-                                     children=opts.children, instrumenter_on=opts.instrumenter)
+                                     children=opts.children, instrumenter_on=opts.instrumenter, named=opts.named)
     except _measurement.ConfigurationError:
         return
     if started and opts.instrumenter:
@@ -190,6 +205,11 @@ def boot() -> None:
             return
         if not opts.experiment:
             return
+        own = os.environ.get("SCOREP_EXPERIMENT_DIRECTORY", "")
+        if own and own != opts.named:
+            # given an experiment directory of its own: measured into it, as a
+            # process alone (the root of an experiment of its own)
+            opts.experiment = ""
         from scorep import _native
 
         _native.on_main_start(lambda kind, args: _begin(opts, kind, args))

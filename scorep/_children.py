@@ -11,11 +11,10 @@ forked child needs none of this (scorep._measurement, _forked).
 """
 from __future__ import annotations
 
-import functools
 import os
 import sys
 
-from scorep._boot import CHILD_VARIABLE
+from scorep._boot import CHILD_VARIABLE, wraps
 
 _KEY = CHILD_VARIABLE.encode()
 _state = {"value": None}
@@ -61,7 +60,7 @@ def _wrap(module, name: str, position: int, adapt) -> None:
             kwargs["env"] = adapt(kwargs["env"])
         return original(*args, **kwargs)
 
-    functools.update_wrapper(wrapper, original)
+    wraps(wrapper, original)
     wrapper.__scorep_child__ = True  # type: ignore[attr-defined]
     setattr(module, name, wrapper)
 

@@ -1,14 +1,14 @@
 """Starting and finishing the measurement of this process (internal)."""
 from __future__ import annotations
 
+import _signal  # the signal module's C part: no enum, nothing for start-up to import
 import atexit
-import functools
 import os
-import signal
 import sys
 import threading
 
 from scorep import _children, _native
+from scorep._boot import wraps
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -24,7 +24,7 @@ class ConfigurationError(Exception):
 
 def start(instrumenter_type: str = DEFAULT_INSTRUMENTER, c_calls: bool | None = None, verbose: bool = False,
           program: str | None = None, argv: list[str] | None = None, join: str | None = None,
-          children: bool = True, instrumenter_on: bool = True) -> bool:
+          children: bool = True, instrumenter_on: bool = True, named: str | None = None) -> bool:
     """Initialise the measurement (config, experiment directory); join: the
     experiment of another process this one is a further process of.
 
@@ -58,6 +58,8 @@ def start(instrumenter_type: str = DEFAULT_INSTRUMENTER, c_calls: bool | None = 
         opts.verbose, opts.c_calls, opts.instrumenter_type = verbose, c_calls, instrumenter_type
         opts.instrumenter = instrumenter_on
         opts.experiment = experiment
+        # a child given a SCOREP_EXPERIMENT_DIRECTORY of its own measures into it
+        opts.named = os.environ.get("SCOREP_EXPERIMENT_DIRECTORY", "") if named is None else named
         _children.follow(opts.encode())
     return True
 
@@ -83,7 +85,7 @@ def _install_exit_wrapper() -> None:
             pass
         _original_exit(status)
 
-    os._exit = functools.update_wrapper(_exit, _original_exit)
+    os._exit = wraps(_exit, _original_exit)
 
 
 _original_exit = os._exit
@@ -112,7 +114,7 @@ def _share_hooks_with_the_program(instrumenter_type: str) -> None:
 
     for wrapper, original in ((set_hook, threading_set), (get_hook, getattr(threading, "get" + slot, None))):
         if original is not None:
-            setattr(threading, original.__name__, functools.update_wrapper(wrapper, original))
+            setattr(threading, original.__name__, wraps(wrapper, original))
     _state["threading_set"] = threading_set
     # a hook the program gave threading before register() stays the program's
     existing = getattr(threading, "_trace_hook" if trace else "_profile_hook", None)
@@ -191,7 +193,7 @@ def _at_exit() -> None:
             if _native.state() != "running":
                 return
             if _uncaught_keyboard_interrupt():
-                _native.set_exit_status(128 + signal.SIGINT)
+                _native.set_exit_status(128 + _signal.SIGINT)
                 finalize()
             elif _native.stop_until_exit():
                 _reset_thread_hooks()
@@ -206,9 +208,9 @@ def _at_exit() -> None:
 # them at SIG_DFL, the measurement's own thread writes the results when one
 # arrives (also while the program is in a long C call) and then ends the
 # process by it.  signal.getsignal() still says SIG_DFL.
-_TERMINATION_SIGNALS = tuple(getattr(signal, name) for name in (
+_TERMINATION_SIGNALS = tuple(getattr(_signal, name) for name in (
     "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGVTALRM", "SIGPROF", "SIGXCPU",
-    "SIGTRAP", "SIGSYS") if hasattr(signal, name))
+    "SIGTRAP", "SIGSYS") if hasattr(_signal, name))
 
 
 def _on_sigterm(signum, frame) -> None:
@@ -217,25 +219,25 @@ def _on_sigterm(signum, frame) -> None:
     try:
         finalize()
     finally:
-        signal.signal(signum, signal.SIG_DFL)
+        _original_signal(signum, _signal.SIG_DFL)
         os.kill(os.getpid(), signum)
 
 
 def _catch(signum: int) -> None:
-    if not _native.catch_termination(signum) and signum == signal.SIGTERM:
+    if not _native.catch_termination(signum) and signum == _signal.SIGTERM:
         if threading.current_thread() is threading.main_thread():
             _original_signal(signum, _on_sigterm)
 
 
-_original_signal = signal.signal
+_original_signal = getattr(_signal.signal, "__wrapped__", _signal.signal)
 
 
-def _signal(signalnum, handler):  # the program's signal.signal
+def _signal_signal(signalnum, handler):  # what signal.signal calls
     previous = _original_signal(signalnum, handler)
     # a program that gives a signal back to SIG_DFL (e.g. to re-raise it
     # from its own handler) still ends with its results written
     try:
-        if handler == signal.SIG_DFL and int(signalnum) in (signal.SIGINT,) + _TERMINATION_SIGNALS \
+        if handler == _signal.SIG_DFL and int(signalnum) in (_signal.SIGINT,) + _TERMINATION_SIGNALS \
                 and _native.state() == "running":
             _native.catch_termination(int(signalnum))
     except (TypeError, ValueError):
@@ -248,8 +250,11 @@ def _install_sigterm_handler() -> None:
         return
     for signum in _TERMINATION_SIGNALS:
         try:
-            if signal.getsignal(signum) == signal.SIG_DFL:
+            if _signal.getsignal(signum) == _signal.SIG_DFL:
                 _catch(signum)
         except (ValueError, OSError):
             pass
-    signal.signal = functools.update_wrapper(_signal, _original_signal)
+    # signal.signal (imported now or later) calls _signal.signal: the
+    # program's signal module is left as it is
+    if _signal.signal is _original_signal:
+        _signal.signal = wraps(_signal_signal, _original_signal)

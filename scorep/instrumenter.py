@@ -9,7 +9,6 @@ the program where the call really changed the instrumenter's state.
 """
 from __future__ import annotations
 
-import functools
 # the annotations' names (Any, Callable, Optional) are for type checkers only: typing is not
 # imported at start-up, which every measured process would pay for
 
@@ -79,6 +78,8 @@ class _Switch:
                 return func(*args, **kwargs)
 
         with _measurement.unmeasured():
+            import functools
+
             return functools.wraps(func)(switched)
 
 

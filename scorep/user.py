@@ -5,7 +5,6 @@ Every function is a harmless no-op while no measurement runs.
 """
 from __future__ import annotations
 
-import functools
 from types import FunctionType, ModuleType
 # the annotations' names (Any, Callable, Optional) are for type checkers only: typing is not
 # imported at start-up, which every measured process would pay for
@@ -52,6 +51,8 @@ class region:
                 self._end(token)
 
         with _measurement.unmeasured():
+            import functools
+
             return functools.wraps(func)(instrumented)
 
     def _begin(self) -> Optional[int]:

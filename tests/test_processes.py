@@ -441,3 +441,20 @@ def test_a_killed_child_loses_only_what_it_had_not_written(runner):
     assert total == sum(counts)
     assert sorted(os.listdir(run.experiment)) == ["profile.cubex", "scorep.cfg", "traces", "traces.def",
                                                  "traces.otf2"]
+
+
+def test_a_child_given_its_own_experiment_directory_measures_into_it(runner):
+    runner.write("child.py", CHILD)
+    runner.write("own.py", """
+import os, subprocess, sys
+for k in range(2):
+    subprocess.run([sys.executable, "child.py", str(10 * (k + 1))], env=dict(os.environ, SCOREP_EXPERIMENT_DIRECTORY=f"exp-{k}"),
+                   check=True)
+subprocess.run([sys.executable, "child.py", "5"], check=True)
+""")
+    run = same_as_plain(runner, "own.py")
+    check_experiment(run, 2, ":child_work", 5)
+    for k in range(2):
+        trace, _ = cross_check(runner.cwd / f"exp-{k}" / "traces.otf2")
+        assert list(groups(trace)) == ["Process"]
+        assert sum(visits(trace, ":child_work").values()) == 10 * (k + 1)

@@ -70,7 +70,7 @@ void clock_init(clock_kind kind)
     resolution = 1000000000ull;
 }
 
-uint64_t clock_finish(void)
+uint64_t clock_finish(bool wait)
 {
     if (scorep_clock_kind != CLOCK_KIND_TSC)
         return resolution = 1000000000ull;
@@ -81,7 +81,7 @@ uint64_t clock_finish(void)
     for (;;) {
         mono = monotonic_ns();
         ticks = clock_now();
-        if (mono - start_mono_ns >= 2000000ull)
+        if (mono - start_mono_ns >= 2000000ull || (!wait && mono > start_mono_ns))
             break;
         struct timespec nap = {0, 200000};
         nanosleep(&nap, NULL);

@@ -55,9 +55,11 @@ bool clock_tsc_usable(void);
 /* Select the clock and take the starting calibration point. */
 void clock_init(clock_kind kind);
 
-/* Take the final calibration point (waits a few ms for very short runs so the
- * TSC frequency is still accurate) and return ticks per second. */
-uint64_t clock_finish(void);
+/* Take the final calibration point (with wait, waits a few ms for very
+ * short runs so the TSC frequency is still accurate) and return ticks per
+ * second.  Without: a further process of an experiment, whose ticks are
+ * read on the root's calibration of the same clock. */
+uint64_t clock_finish(bool wait);
 
 /* Ticks per second, valid after clock_finish(). */
 uint64_t clock_resolution(void);

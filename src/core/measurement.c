@@ -459,7 +459,7 @@ bool scorep_measurement_finish(void)
     substrate_summary summary = {
         .start_time = start_time,
         .end_time = end_time,
-        .clock_resolution = clock_finish(),
+        .clock_resolution = clock_finish(!facts.child),
         .start_epoch_ns = clock_ticks_to_epoch_ns(start_time),
         .has_exit_status = has_exit_status,
         .exit_status = exit_status,

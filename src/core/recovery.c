@@ -38,7 +38,7 @@ static uint64_t resolution_of(const journal_contents *j)
         return clock_resolution_between(CLOCK_KIND_TSC, j->start_ticks, j->start_mono_ns, j->last_ticks,
                                         j->last_mono_ns);
     clock_init(CLOCK_KIND_TSC);
-    return clock_finish();
+    return clock_finish(true);
 }
 
 static const char *base_name(const char *path)
