@@ -458,3 +458,36 @@ subprocess.run([sys.executable, "child.py", "5"], check=True)
         trace, _ = cross_check(runner.cwd / f"exp-{k}" / "traces.otf2")
         assert list(groups(trace)) == ["Process"]
         assert sum(visits(trace, ":child_work").values()) == 10 * (k + 1)
+
+
+TERMINATE = """
+import multiprocessing as mp, time
+
+def work(i):
+    if i >= 20:
+        time.sleep(60)  # still running when the pool is terminated
+    return i
+
+if __name__ == "__main__":
+    pool = mp.get_context("fork").Pool(2)
+    results = pool.imap(work, range(40))
+    print(sum(next(results) for _ in range(20)))
+    pool.terminate()
+    pool.join()
+    print("terminated")
+"""
+
+
+def test_pool_terminate(runner):
+    runner.write("term.py", TERMINATE)
+    run = same_as_plain(runner, "term.py")
+    assert run.stdout == f"{sum(range(20))}\nterminated\n"
+    trace, _ = cross_check(run.experiment / "traces.otf2")
+    assert len(groups(trace)) == 3
+    trace.check_balanced()
+    # the 20 tasks done, and those the two workers had begun when SIGTERM came
+    # (left open at its end)
+    assert 20 <= sum(visits(trace, ":work").values()) <= 22
+    for loc in trace.locations:
+        if loc.name == "Master thread" and visits(trace, ":work")[loc.group]:
+            assert [e.value for e in loc.events if e.kind == "program_end"] == [128 + 15]
