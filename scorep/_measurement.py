@@ -86,6 +86,25 @@ def _install_exit_wrapper() -> None:
         _original_exit(status)
 
     os._exit = wraps(_exit, _original_exit)
+    # exec replaces the process without its exit: the results are written first
+    for name in ("execv", "execve"):
+        original = getattr(os, name, None)
+        if original is not None and not getattr(original, "__scorep_exec__", False):
+            setattr(os, name, _finishing_before(original))
+
+
+def _finishing_before(original):
+    def exec_function(*args, **kwargs):
+        try:
+            if _native.state() == "running":
+                finalize()
+        except Exception:  # noqa: B902 - the exec goes ahead as asked
+            pass
+        return original(*args, **kwargs)
+
+    wrapper = wraps(exec_function, original)
+    wrapper.__scorep_exec__ = True
+    return wrapper
 
 
 _original_exit = os._exit

@@ -44,9 +44,7 @@ def check_experiment(run, processes: int, work: str, calls: int, threads: dict |
     per_group = groups(trace)
     assert len(per_group) == processes, (per_group, run.stderr)
     if processes > 1:
-        assert all(re.fullmatch(r"Process \d+", name) for name in per_group), per_group
-        pids = {int(name.split()[1]) for name in per_group}
-        assert len(pids) == processes
+        assert all(re.fullmatch(r"Process \d+(\.\d+)?", name) for name in per_group), per_group
     for name, count in (threads or {}).items():
         assert per_group[name] == count
     trace.check_balanced()
@@ -491,3 +489,27 @@ def test_pool_terminate(runner):
     for loc in trace.locations:
         if loc.name == "Master thread" and visits(trace, ":work")[loc.group]:
             assert [e.value for e in loc.events if e.kind == "program_end"] == [128 + 15]
+
+
+def test_exec_writes_the_results_first(runner):
+    runner.write("child.py", CHILD)
+    runner.write("execs.py", """
+import os, sys
+
+def work(i):
+    return i
+
+pid = os.fork()
+if pid == 0:
+    for i in range(30):
+        work(i)
+    os.execv(sys.executable, [sys.executable, "child.py", "7"])
+for i in range(3):
+    work(i)
+print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+""")
+    run = same_as_plain(runner, "execs.py")
+    assert run.stdout == "child 7 None False\n0\n"
+    # the root, the forked child up to its exec, the program it exec'd
+    trace = check_experiment(run, 3, ":child_work", 7)
+    assert sorted(visits(trace, "__main__:work").values()) == [3, 30]

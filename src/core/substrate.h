@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "config.h"
 #include "defs.h"
@@ -175,6 +176,24 @@ typedef struct substrate_ops {
      * without it leaves other processes out. */
     bool (*merge)(void *self, const substrate_process *p);
 } substrate_ops;
+
+/* The name of process i of the summary: "Process" alone, "Process <pid>"
+ * among several ("Process <pid>.<rank>" when an exec made more than one of
+ * that pid). */
+static inline void process_name(const substrate_summary *s, uint32_t i, char *out, size_t outlen)
+{
+    if (s->process_count <= 1) {
+        snprintf(out, outlen, "Process");
+        return;
+    }
+    bool shared = false;
+    for (uint32_t k = 0; k < s->process_count; k++)
+        shared = shared || (k != i && s->processes[k].pid == s->processes[i].pid);
+    if (shared)
+        snprintf(out, outlen, "Process %ld.%u", s->processes[i].pid, s->processes[i].rank);
+    else
+        snprintf(out, outlen, "Process %ld", s->processes[i].pid);
+}
 
 /* Make a substrate available to every measurement of this process. */
 void substrate_register(const substrate_ops *ops);

@@ -325,16 +325,12 @@ static void write_anchor(bytes *x, const merged_tree *t, const cube4_profile *p)
     uint32_t groups = 0, widest = 0;
     for (uint32_t i = 0; i < p->tree_count;) {
         uint32_t rank = location_rank(p->trees[i]->location_id);
-        long pid = 0;
+        char name[64] = "Process";
         for (uint32_t k = 0; k < s->process_count; k++)
             if (s->processes[k].rank == rank)
-                pid = s->processes[k].pid;
-        if (s->process_count > 1)
-            bytes_printf(x, "<locationgroup Id=\"%u\">\n<name>Process %ld</name>\n<rank>%u</rank>\n<type>process</type>\n",
-                         groups, pid, rank);
-        else
-            bytes_printf(x, "<locationgroup Id=\"%u\">\n<name>Process</name>\n<rank>%u</rank>\n<type>process</type>\n",
-                         groups, rank);
+                process_name(s, k, name, sizeof name);
+        bytes_printf(x, "<locationgroup Id=\"%u\">\n<name>%s</name>\n<rank>%u</rank>\n<type>process</type>\n",
+                     groups, name, rank);
         uint32_t threads = 0;
         for (; i < p->tree_count && location_rank(p->trees[i]->location_id) == rank; i++, threads++) {
             bytes_printf(x, "<location Id=\"%u\">\n<name>", i);

@@ -867,7 +867,7 @@ static bool write_definitions(trace *t, OTF2_GlobalDefWriter *defs, const substr
         uint32_t group_name = process;
         if (s->process_count > 1) {
             char text[64];
-            snprintf(text, sizeof text, "Process %ld", s->processes[i].pid);
+            process_name(s, i, text, sizeof text);
             CHECK(t, extra_string(&strings, text, &group_name), "the definitions");
         }
         CHECK(t,
