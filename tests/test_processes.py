@@ -513,3 +513,16 @@ print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
     # the root, the forked child up to its exec, the program it exec'd
     trace = check_experiment(run, 3, ":child_work", 7)
     assert sorted(visits(trace, "__main__:work").values()) == [3, 30]
+
+
+def test_a_console_script(runner):
+    # what pip installs for an entry point: a script whose #! line is this Python
+    tool = runner.write("tool", f"#!{sys.executable}\n" + CHILD)
+    tool.chmod(0o755)
+    runner.write("calls.py", """
+import subprocess
+subprocess.run(["./tool", "25"], check=True)
+""")
+    run = same_as_plain(runner, "calls.py")
+    assert run.stdout == "child 25 None False\n"
+    check_experiment(run, 2, ":child_work", 25)
