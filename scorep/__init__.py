@@ -24,10 +24,15 @@ def __getattr__(name: str):
 
 def register() -> None:
     """Start measuring from here on (the seed interface); the experiment is
-    finalized when the interpreter exits.  A no-op when already measuring."""
+    finalized when the interpreter exits.  A no-op when already measuring,
+    except in a process measured into the experiment of the program that
+    started it that has set a SCOREP_EXPERIMENT_DIRECTORY of its own since:
+    its part of that experiment ends here, and it measures on into its own."""
     from scorep import _measurement
 
     if _measurement.start():
+        _measurement.enable_instrumenter(all_threads=True)
+    elif _measurement.wants_experiment_of_its_own() and _measurement.restart_in_experiment_of_its_own():
         _measurement.enable_instrumenter(all_threads=True)
 
 

@@ -40,16 +40,19 @@ def start(instrumenter_type: str = DEFAULT_INSTRUMENTER, c_calls: bool | None = 
         return False
     c_calls = True if c_calls is None else c_calls
     _native.configure(instrumenter_type, c_calls)
-    _state["instrumenter"] = instrumenter_type
-    _share_hooks_with_the_program(instrumenter_type)
-    atexit.register(_at_exit)
-    # the measurement's thread is not there while the program forks (Python
-    # 3.12+ warns about forking a multi-threaded process)
-    # (it starts again by itself with the next full buffer chunk); a forked
-    # child is a process of the experiment of its own, or not measured
-    os.register_at_fork(before=_native.fork_prepare, after_in_child=_forked)
-    _install_sigterm_handler()
-    _install_exit_wrapper()
+    _state.update(instrumenter=instrumenter_type, c_calls=c_calls, verbose=verbose, instrumenter_on=instrumenter_on,
+                  children=children, joined_named=named if join else None)
+    if not _state.get("process_hooks"):  # once per process, whatever number of measurements
+        _state["process_hooks"] = True
+        _share_hooks_with_the_program(instrumenter_type)
+        atexit.register(_at_exit)
+        # the measurement's thread is not there while the program forks (Python
+        # 3.12+ warns about forking a multi-threaded process)
+        # (it starts again by itself with the next full buffer chunk); a forked
+        # child is a process of the experiment of its own, or not measured
+        os.register_at_fork(before=_native.fork_prepare, after_in_child=_forked)
+        _install_sigterm_handler()
+        _install_exit_wrapper()
     experiment = _native.children_experiment()
     if experiment is not None:
         from scorep._boot import LaunchOptions
@@ -62,6 +65,26 @@ def start(instrumenter_type: str = DEFAULT_INSTRUMENTER, c_calls: bool | None = 
         opts.named = os.environ.get("SCOREP_EXPERIMENT_DIRECTORY", "") if named is None else named
         _children.follow(opts.encode())
     return True
+
+
+def wants_experiment_of_its_own() -> bool:
+    """A process measured into the experiment of the program that started
+    it, which has since been given a SCOREP_EXPERIMENT_DIRECTORY of its own
+    (the seed's manual way: set it, then register())."""
+    named = _state.get("joined_named")
+    own = os.environ.get("SCOREP_EXPERIMENT_DIRECTORY", "")
+    return _native.state() == "running" and named is not None and own not in ("", named) and \
+        threading.active_count() == 1
+
+
+def restart_in_experiment_of_its_own() -> bool:
+    """End this process's part of the program's experiment here and measure
+    on into an experiment of its own (SCOREP_EXPERIMENT_DIRECTORY)."""
+    finalize()
+    if not _native.reset():
+        return False
+    return start(_state["instrumenter"], c_calls=_state["c_calls"], verbose=_state["verbose"],
+                 children=_state["children"], instrumenter_on=_state["instrumenter_on"])
 
 
 def _forked() -> None:

@@ -327,9 +327,11 @@ subprocess.run([sys.executable, "child.py", "20"])
                                                  "traces.otf2"]
 
 
-def test_seed_manual_way_one_experiment_per_process(runner):
-    # the seed README: each sub-process sets its own directory before register()
-    runner.write("seed.py", """
+@pytest.mark.parametrize("master", ["unmeasured", "registered"])
+def test_seed_manual_way_one_experiment_per_process(runner, master):
+    # the seed README: the master registers; each sub-process sets its own
+    # directory before register()
+    runner.write("seed.py", ("import scorep; scorep.register()\n" if master == "registered" else "") + """
 import multiprocessing as mp, os
 
 def work(i):
@@ -351,11 +353,18 @@ if __name__ == "__main__":
     print([p.exitcode for p in ps])
 """)
     run = runner.run_plain("seed.py", env={"SCOREP_ENABLE_TRACING": "true"})
-    assert run.stdout == "[0, 0]\n", run.stderr
+    assert run.stdout == "[0, 0]\n" and run.stderr == "", run.stderr
     for k in range(2):
         trace, _ = cross_check(runner.cwd / f"exp-{k}" / "traces.otf2")
         assert list(groups(trace)) == ["Process"]
         assert sum(visits(trace, ":work").values()) == 10 * (k + 1)
+        trace.check_balanced()
+    if master == "registered":
+        # the master's experiment: itself and the workers up to their register()
+        trace, _ = cross_check(run.experiment / "traces.otf2")
+        assert len(groups(trace)) == 3
+        assert sum(visits(trace, ":work").values()) == 0
+        trace.check_balanced()
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="Linux only")

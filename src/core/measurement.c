@@ -51,6 +51,7 @@ static substrate_facts facts;  /* what the substrates keep for the whole run */
  * process joined), NULL when they are not measured. */
 static char *children_root;
 static int state_at_fork;  /* recording on or off when the program forked */
+static bool definitions_kept;
 
 /* ---- the calling thread's location ---- */
 
@@ -300,7 +301,9 @@ bool scorep_measurement_start(const scorep_start_info *info, char *err, size_t e
         }
     }
     if (ok) {
-        defs_init();
+        if (!definitions_kept)
+            defs_init();
+        definitions_kept = true;  /* a later measurement of this process keeps them (sources cache their ids) */
         start_time = clock_now();
         if (!define_program(info)) {
             snprintf(err, errlen, "out of memory at the start of the measurement");
@@ -345,9 +348,13 @@ bool scorep_measurement_start(const scorep_start_info *info, char *err, size_t e
     } else if (experiment_dir && cfg.python_children && !info->no_children) {
         children_root = strdup(experiment_dir);
     }
-    pthread_atfork(NULL, NULL, after_fork_in_child);
+    static bool process_hooks;  /* once per process, whatever number of measurements */
+    if (!process_hooks)
+        pthread_atfork(NULL, NULL, after_fork_in_child);
     buffers_on_drain_pass(termination_check);
-    catch_crashes(info->crash_handlers_hand_on);
+    if (!process_hooks)
+        catch_crashes(info->crash_handlers_hand_on);
+    process_hooks = true;
     buffers_start(&(buffers_policy){
         .total_memory = cfg.total_memory,
         .flush_events = cfg.enable_tracing,
@@ -978,4 +985,35 @@ bool scorep_has_papi(void)
 #else
     return false;
 #endif
+}
+
+bool scorep_measurement_reset(void)
+{
+    pthread_mutex_lock(&lifecycle_lock);
+    if (phase != SCOREP_FINISHED || forked_child) {
+        pthread_mutex_unlock(&lifecycle_lock);
+        return false;
+    }
+    locations_forget();
+    current_location = NULL;
+    filter_free(region_filter);
+    region_filter = NULL;
+    config_free(&cfg);
+    free(program_args);
+    program_args = NULL;
+    free(experiment_dir);
+    free(result_dir);
+    free(children_root);
+    experiment_dir = result_dir = children_root = NULL;
+    stop_time = 0;
+    has_exit_status = false;
+    exit_status = 0;
+    atomic_store(&termination_signal, 0);
+    atomic_store(&finishing, false);
+    atomic_store(&crash_signal, 0);
+    atomic_store(&crash_written, false);
+    memset(&facts, 0, sizeof facts);
+    phase = SCOREP_NOT_STARTED;
+    pthread_mutex_unlock(&lifecycle_lock);
+    return true;
 }

@@ -63,6 +63,13 @@ SCOREP_API bool scorep_measurement_finish(void);
  * status is known.  Does nothing unless running. */
 SCOREP_API void scorep_measurement_stop(void);
 
+/* After scorep_measurement_finish(): this process may start a measurement
+ * of its own again (scorep_measurement_start), with the definitions it
+ * has (event sources keep their ids).  Only the calling thread records in
+ * the new one unless others call scorep_location_current() anew.  False
+ * unless finished. */
+SCOREP_API bool scorep_measurement_reset(void);
+
 typedef enum { SCOREP_NOT_STARTED, SCOREP_RUNNING, SCOREP_FINISHED } scorep_phase;
 SCOREP_API scorep_phase scorep_measurement_phase(void);
 

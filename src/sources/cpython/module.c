@@ -90,10 +90,12 @@ static PyObject *native_init(PyObject *self, PyObject *args)
         set_error(PyExc_ValueError, err[0] ? err : "the measurement could not start");
         return NULL;
     }
-    if (!thread_current()) {  /* the calling thread is the master location */
+    thread_state *t = thread_current();
+    if (!t) {  /* the calling thread is the master location */
         PyErr_SetString(PyExc_RuntimeError, "scorep: the measurement could not set up this thread (out of memory)");
         return NULL;
     }
+    t->loc = scorep_location_current();  /* (a state from an earlier measurement of this process) */
     Py_RETURN_TRUE;
 }
 
@@ -451,6 +453,14 @@ static PyObject *native_fork_child(PyObject *self, PyObject *unused)
     if (scorep_measurement_phase() != SCOREP_NOT_STARTED)
         selected->uninstall();
     Py_RETURN_FALSE;
+}
+
+/* After finalize(): a new measurement of this process may start. */
+static PyObject *native_reset(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return PyBool_FromLong(scorep_measurement_reset());
 }
 
 /* The experiment directory that child processes join, or None. */
@@ -958,6 +968,7 @@ static PyMethodDef native_methods[] = {
      "catch_termination(signo): while its action is the default, write the results at once on it, then die by it"},
     {"fork_child", native_fork_child, METH_NOARGS,
      "after os.fork() in the child: measure it as a process of the experiment (True) or not at all (False)"},
+    {"reset", native_reset, METH_NOARGS, "after finalize(): a new measurement of this process may start"},
     {"children_experiment", native_children_experiment, METH_NOARGS,
      "the experiment directory child processes join, or None"},
     {"fork_prepare", native_fork_prepare, METH_NOARGS,
