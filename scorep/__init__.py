@@ -9,17 +9,10 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 # scorep.user and scorep.instrumenter are usable after import scorep (or
-# import scorep.user), as with the original bindings; they are imported on
-# first use, so that python -m scorep (which only starts the program) and
-# every measured process start without them
-
-
-def __getattr__(name: str):
-    if name in ("user", "instrumenter", "_measurement"):
-        import importlib
-
-        return importlib.import_module("scorep." + name)
-    raise AttributeError(f"module 'scorep' has no attribute {name!r}")
+# import scorep.user), as with the original bindings (imported here, before
+# anything is measured: an import the program's first use made would be
+# recorded)
+from scorep import _measurement, instrumenter, user  # noqa: E402,F401
 
 
 def register() -> None:
@@ -28,8 +21,6 @@ def register() -> None:
     except in a process measured into the experiment of the program that
     started it that has set a SCOREP_EXPERIMENT_DIRECTORY of its own since:
     its part of that experiment ends here, and it measures on into its own."""
-    from scorep import _measurement
-
     if _measurement.start():
         _measurement.enable_instrumenter(all_threads=True)
     elif _measurement.wants_experiment_of_its_own() and _measurement.restart_in_experiment_of_its_own():
@@ -39,42 +30,28 @@ def register() -> None:
 # Seed-era flat functions, kept for scripts written against the original bindings.
 
 def user_region_begin(name: str) -> None:
-    from scorep import user
-
     user.region_begin(name)
 
 
 def user_region_end(name: str) -> None:
-    from scorep import user
-
     user.region_end(name)
 
 
 def user_enable_recording() -> None:
-    from scorep import user
-
     user.enable_recording()
 
 
 def user_disable_recording() -> None:
-    from scorep import user
-
     user.disable_recording()
 
 
 def user_parameter_int(name: str, val: int) -> None:
-    from scorep import user
-
     user.parameter_int(name, val)
 
 
 def user_parameter_uint(name: str, val: int) -> None:
-    from scorep import user
-
     user.parameter_uint(name, val)
 
 
 def user_parameter_string(name: str, string: str) -> None:
-    from scorep import user
-
     user.parameter_string(name, string)

@@ -72,9 +72,11 @@ def wants_experiment_of_its_own() -> bool:
     it, which has since been given a SCOREP_EXPERIMENT_DIRECTORY of its own
     (the seed's manual way: set it, then register())."""
     named = _state.get("joined_named")
-    own = os.environ.get("SCOREP_EXPERIMENT_DIRECTORY", "")
-    return _native.state() == "running" and named is not None and own not in ("", named) and \
-        threading.active_count() == 1
+    if named is None or _native.state() != "running":
+        return False
+    with unmeasured():  # (os.environ and threading are Python code: not the program's)
+        own = os.environ.get("SCOREP_EXPERIMENT_DIRECTORY", "")
+        return own not in ("", named) and threading.active_count() == 1
 
 
 def restart_in_experiment_of_its_own() -> bool:
