@@ -535,3 +535,76 @@ subprocess.run(["./tool", "25"], check=True)
     run = same_as_plain(runner, "calls.py")
     assert run.stdout == "child 25 None False\n"
     check_experiment(run, 2, ":child_work", 25)
+
+
+def test_per_process_rules_filter_and_instrumenter_state(runner):
+    # the filter and --noinstrumenter apply in every process as in the program's own
+    runner.write("sub/f.filt", """
+SCOREP_REGION_NAMES_BEGIN
+  EXCLUDE *:skipme
+SCOREP_REGION_NAMES_END
+""")
+    runner.write("rules.py", """
+import multiprocessing as mp, sys
+
+def skipme(i):
+    return i
+
+def keep(i):
+    return skipme(i)
+
+def switched(i):
+    import scorep.instrumenter
+    with scorep.instrumenter.enable():
+        return keep(i)
+
+if __name__ == "__main__":
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(2) as pool:
+        print(sum(pool.map(keep if sys.argv[1] == "on" else switched, range(30))))
+        pool.close()
+        pool.join()
+""")
+    for state, options in (("on", ()), ("off", ("--noinstrumenter",))):
+        for old in runner.cwd.glob("scorep-*"):
+            import shutil
+
+            shutil.rmtree(old)
+        run = same_as_plain(runner, "rules.py", state, env={"SCOREP_FILTERING_FILE": "sub/f.filt"},
+                            options=options)
+        trace, _ = cross_check(run.experiment / "traces.otf2")
+        assert len(groups(trace)) == 3
+        assert sum(visits(trace, ":keep").values()) == 30
+        assert sum(visits(trace, ":skipme").values()) == 0
+        if state == "off":
+            # with the instrumenter off, the workers record only what the program switched on
+            assert sum(visits(trace, "multiprocessing.pool:worker").values()) == 0
+
+
+CRASHING_CHILD = """
+import faulthandler, multiprocessing as mp, os, sys
+
+def work(i):
+    return i
+
+def child():
+    for i in range(500):
+        work(i)
+    sys.stderr.flush()
+    os.abort()
+
+if __name__ == "__main__":
+    p = mp.get_context("fork").Process(target=child)
+    p.start()
+    p.join()
+    print(p.exitcode)
+"""
+
+
+def test_a_crashing_child_delivers_what_it_recorded(runner):
+    runner.write("crash.py", CRASHING_CHILD)
+    run = same_as_plain(runner, "crash.py")
+    assert run.stdout == "-6\n"
+    trace = check_experiment(run, 2, ":work", 500)
+    (child,) = [loc for loc in trace.locations if visits(trace, ":work")[loc.group] and loc.name == "Master thread"]
+    assert [e.value for e in child.events if e.kind == "program_end"] == [128 + 6]

@@ -528,8 +528,10 @@ bool scorep_measurement_finish(void)
     if (facts.child) {
         /* the results stay for the root, which reads them once the
          * journal has its end and this process has let go */
-        if (ok)
+        if (ok) {
+            journal_sync();  /* what was made since the last replay (a process that recorded nothing has its master) */
             journal_end(end_time, has_exit_status, exit_status);
+        }
         else
             journal_remove();
         processes_leave();
