@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import os
 import re
+import shutil
 import sys
 
 import pytest
@@ -63,6 +64,12 @@ def check_experiment(run, processes: int, work: str, calls: int, threads: dict |
     total = sum(int(node.visits.sum()) for path, node in profile.nodes.items() if path[-1].endswith(work))
     assert total == calls
     return trace
+
+
+def remove_experiments(runner):
+    """Before the next run of a test that runs its program more than once."""
+    for old in runner.cwd.glob("scorep-*"):
+        shutil.rmtree(old)
 
 
 def same_as_plain(runner, name: str, *args: str, env=None, options=()):
@@ -249,10 +256,7 @@ def test_python_subprocesses_and_a_shell(runner):
 def test_children_switched_off(runner):
     runner.write("pool.py", POOL)
     for options, env in (((), {"SCOREP_PYTHON_CHILDREN": "false"}), (("--no-children",), {})):
-        for old in runner.cwd.glob("scorep-*"):
-            import shutil
-
-            shutil.rmtree(old)
+        remove_experiments(runner)
         run = same_as_plain(runner, "pool.py", "spawn", env=env, options=options)
         trace, _ = cross_check(run.experiment / "traces.otf2")
         assert list(groups(trace)) == ["Process"]
@@ -566,10 +570,7 @@ if __name__ == "__main__":
         pool.join()
 """)
     for state, options in (("on", ()), ("off", ("--noinstrumenter",))):
-        for old in runner.cwd.glob("scorep-*"):
-            import shutil
-
-            shutil.rmtree(old)
+        remove_experiments(runner)
         run = same_as_plain(runner, "rules.py", state, env={"SCOREP_FILTERING_FILE": "sub/f.filt"},
                             options=options)
         trace, _ = cross_check(run.experiment / "traces.otf2")

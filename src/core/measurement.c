@@ -242,6 +242,26 @@ static void after_fork_in_child(void)
     journal_forget();
 }
 
+/* What a measurement's start took: its filter, configuration and program
+ * arguments. */
+static void release_run_state(void)
+{
+    filter_free(region_filter);
+    region_filter = NULL;
+    config_free(&cfg);
+    free(program_args);
+    program_args = NULL;
+}
+
+static void start_buffers(void)
+{
+    buffers_start(&(buffers_policy){
+        .total_memory = cfg.total_memory,
+        .flush_events = cfg.enable_tracing,
+        .drain_thread = cfg.python_drain_thread,
+    });
+}
+
 static void start_failed(void)
 {
     /* a refused run leaves nothing behind */
@@ -250,11 +270,7 @@ static void start_failed(void)
         free(experiment_dir);
         experiment_dir = NULL;
     }
-    filter_free(region_filter);
-    region_filter = NULL;
-    config_free(&cfg);
-    free(program_args);
-    program_args = NULL;
+    release_run_state();
 }
 
 static const char *host_name(void)
@@ -355,11 +371,7 @@ bool scorep_measurement_start(const scorep_start_info *info, char *err, size_t e
     if (!process_hooks)
         catch_crashes(info->crash_handlers_hand_on);
     process_hooks = true;
-    buffers_start(&(buffers_policy){
-        .total_memory = cfg.total_memory,
-        .flush_events = cfg.enable_tracing,
-        .drain_thread = cfg.python_drain_thread,
-    });
+    start_buffers();
     state_allow_fast(scorep_clock_kind == CLOCK_KIND_TSC && !metrics_active);
     phase = SCOREP_RUNNING;
     state_set(MEASUREMENT_ACTIVE);
@@ -437,12 +449,9 @@ static void take_killed(process_results *others)
             } else {
                 log_warning("process %ld (rank %u) of the experiment was killed before its trace had written "
                             "events%s%s: it is left out", r->p.pid, r->p.rank, err[0] ? ": " : "", err);
-                journal_contents_free(&r->journal);
-                free(r->maps);
-                free(r->locations);
-                free(r->dir);
-                close(r->dir_fd);
-                processes_remove(facts.experiment_fd, r->p.rank);
+                uint32_t rank = r->p.rank;
+                process_result_free(r);
+                processes_remove(facts.experiment_fd, rank);
                 continue;
             }
         }
@@ -591,11 +600,7 @@ bool scorep_fork_child_start(void)
         return false;
     }
     journal_open(&facts, scorep_clock_kind, host_name());
-    buffers_start(&(buffers_policy){
-        .total_memory = cfg.total_memory,
-        .flush_events = cfg.enable_tracing,
-        .drain_thread = cfg.python_drain_thread,
-    });
+    start_buffers();
     forked_child = false;
     state_set(state_at_fork == MEASUREMENT_RECORDING_OFF ? MEASUREMENT_RECORDING_OFF : MEASUREMENT_ACTIVE);
     pthread_mutex_unlock(&lifecycle_lock);
@@ -998,11 +1003,7 @@ bool scorep_measurement_reset(void)
     }
     locations_forget();
     current_location = NULL;
-    filter_free(region_filter);
-    region_filter = NULL;
-    config_free(&cfg);
-    free(program_args);
-    program_args = NULL;
+    release_run_state();
     free(experiment_dir);
     free(result_dir);
     free(children_root);

@@ -83,14 +83,15 @@ char *processes_join(const char *root_dir, uint32_t *rank, char *err, size_t err
 {
     int root = open(root_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     /* (a root that has ended is not there to see the directory made) */
-    int procs = root >= 0 && holder_alive(root) ? processes_dir(root) : -1;
+    bool alive = root >= 0 && holder_alive(root);
+    int procs = alive ? processes_dir(root) : -1;
     uint32_t state[2];
     int ranks = procs >= 0 ? lock_ranks(procs, state) : -1;
     char *path = NULL;
-    if (ranks < 0) {
-        snprintf(err, errlen, "cannot join the experiment '%s': %s", root_dir, strerror(errno));
-    } else if (state[1] != OPEN || !holder_alive(root)) {
+    if (!alive || (ranks >= 0 && state[1] != OPEN)) {
         snprintf(err, errlen, "the experiment '%s' has ended", root_dir);
+    } else if (ranks < 0) {
+        snprintf(err, errlen, "cannot join the experiment '%s': %s", root_dir, strerror(errno));
     } else {
         char name[16];
         snprintf(name, sizeof name, "%u", state[0]);
@@ -192,6 +193,18 @@ bool processes_leave(void)
 }
 
 /* ---- the root's side ---- */
+
+void process_result_free(process_result *r)
+{
+    journal_contents_free(&r->journal);
+    free(r->maps);
+    free(r->locations);
+    free(r->dir);
+    if (r->dir_fd >= 0)
+        close(r->dir_fd);
+    memset(r, 0, sizeof *r);
+    r->dir_fd = -1;
+}
 
 static uint32_t map_string(const journal_contents *j, uint32_t id)
 {
@@ -340,12 +353,7 @@ void processes_collect(int experiment_fd, const char *experiment_dir, double wai
             out->left_out++;  /* out of memory */
         else
             log_verbose("process of rank %u left nothing readable: %s", i + 1, err);
-        journal_contents_free(&r->journal);
-        free(r->maps);
-        free(r->locations);
-        free(r->dir);
-        close(r->dir_fd);
-        memset(r, 0, sizeof *r);
+        process_result_free(r);
         if (!loaded) {
             /* it never measured (it could not start): nothing of it is kept */
             char name[16];
@@ -368,12 +376,7 @@ void processes_release(int experiment_fd, process_results *results)
             snprintf(name, sizeof name, "%u", r->p.rank);
             remove_tree(procs, name);
         }
-        journal_contents_free(&r->journal);
-        free(r->maps);
-        free(r->locations);
-        free(r->dir);
-        if (r->dir_fd >= 0)
-            close(r->dir_fd);
+        process_result_free(r);
     }
     free(results->ended);
     memset(results, 0, sizeof *results);

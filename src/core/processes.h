@@ -53,6 +53,9 @@ typedef struct {
     bool merged;
 } process_result;
 
+/* Free what a process_result holds, and close its directory. */
+void process_result_free(process_result *r);
+
 typedef struct {
     process_result *ended;      /* ranks in order, the killed ones too */
     uint32_t ended_count;
