@@ -1,6 +1,10 @@
 #include "buffers.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "clock.h"
 #include "defs.h"
@@ -202,11 +206,42 @@ uint64_t buffers_finish(uint64_t end_time)
 
 void buffers_forget(void) { drain_forget(); }
 
+/* The process's thread count as the kernel reports it (/proc/self/stat,
+ * which CPython's fork warning reads); -1 if unknown. */
+static long kernel_threads(void)
+{
+    FILE *f = fopen("/proc/self/stat", "re");
+    if (!f)
+        return -1;
+    char line[1024];
+    size_t n = fread(line, 1, sizeof line - 1, f);
+    fclose(f);
+    line[n] = '\0';
+    const char *p = strrchr(line, ')');  /* after the command name, which may hold spaces */
+    long threads = -1;
+    /* num_threads is field 20; state, field 3, is the first after ')' */
+    for (int field = 3; p && *p; field++) {
+        p = strchr(p + 1, ' ');
+        if (p && field == 20) {
+            threads = strtol(p + 1, NULL, 10);
+            break;
+        }
+    }
+    return threads;
+}
+
 void buffers_pause_drain(void)
 {
     if (policy.drain_thread && drain_running()) {
+        long before = kernel_threads();
         drain_stop();
         atomic_store(&drain_paused, true);
+        /* pthread_join returns when the thread has exited, which the
+         * kernel's count of the process's threads may show a moment later:
+         * the program forks with its own threads only (at most 50 ms) */
+        struct timespec step = {0, 100000};
+        for (int i = 0; before > 0 && i < 500 && kernel_threads() >= before; i++)
+            nanosleep(&step, NULL);
     }
 }
 
