@@ -53,7 +53,8 @@ def otf2_flags():
 
 def papi_flags():
     """PAPI hardware counters are optional: used when pkg-config finds papi
-    (Debian: libpapi-dev); SCOREP_WITHOUT_PAPI=1 builds without."""
+    (Debian: libpapi-dev); SCOREP_WITHOUT_PAPI=1 builds without.  The core
+    loads the library (by its soname) only when counters are asked for."""
     pkg_config = shutil.which("pkg-config")
     if os.environ.get("SCOREP_WITHOUT_PAPI") or not pkg_config:
         return [], []
@@ -61,10 +62,26 @@ def papi_flags():
     def ask(option):
         return subprocess.run([pkg_config, option, "papi"], capture_output=True, text=True)
 
-    cflags, libs = ask("--cflags"), ask("--libs")
-    if cflags.returncode != 0 or libs.returncode != 0:
+    cflags = ask("--cflags")
+    if cflags.returncode != 0 or ask("--libs").returncode != 0:
         return [], []
-    return ["-DSCOREP_HAVE_PAPI"] + cflags.stdout.split(), libs.stdout.split()
+    soname = papi_soname(ask("--variable=libdir").stdout.strip())
+    return ["-DSCOREP_HAVE_PAPI", f'-DSCOREP_PAPI_LIBRARY="{soname}"'] + cflags.stdout.split(), ["-ldl"]
+
+
+def papi_soname(libdir):
+    """The name the dynamic loader knows libpapi by (libpapi.so.7.0 on
+    Debian 12): its SONAME, as readelf shows it."""
+    library = os.path.join(libdir, "libpapi.so") if libdir else ""
+    readelf = shutil.which("readelf")
+    if library and readelf and os.path.exists(library):
+        shown = subprocess.run([readelf, "-d", library], capture_output=True, text=True).stdout
+        found = re.search(r"\(SONAME\)\s+Library soname: \[([^\]]+)\]", shown)
+        if found:
+            return found.group(1)
+    import ctypes.util
+
+    return ctypes.util.find_library("papi") or "libpapi.so"
 
 
 def headers():

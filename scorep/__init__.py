@@ -4,8 +4,6 @@ Run a program under measurement with ``python -m scorep script.py``, or start
 it from inside with :func:`register`.  Results go to a Score-P experiment
 directory: an OTF2 trace and a CUBE4 profile.
 """
-from __future__ import annotations
-
 __version__ = "0.1.0"
 
 # scorep.user and scorep.instrumenter are usable after import scorep (or

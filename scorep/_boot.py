@@ -14,8 +14,6 @@ sees the environment it was given.  The measurement starts when CPython
 starts running the program (its ``cpython.run_*`` audit event); the main
 thread records from the first frame of the ``__main__`` module on.
 """
-from __future__ import annotations
-
 import os
 import sys
 
@@ -36,6 +34,86 @@ def wraps(wrapper, original):
     wrapper.__dict__.update(getattr(original, "__dict__", {}))
     wrapper.__wrapped__ = original
     return wrapper
+
+
+class _ActingLoader:
+    """The loader of a module an action waits for: the module is loaded by
+    its own loader (and names it as its loader), then the action runs."""
+
+    def __init__(self, loader, hook: "_AfterImport", name: str) -> None:
+        self.loader, self.hook, self.name = loader, hook, name
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module) -> None:
+        module.__loader__ = self.loader
+        spec = getattr(module, "__spec__", None)
+        if spec is not None and spec.loader is self:
+            spec.loader = self.loader
+        self.loader.exec_module(module)
+        self.hook.imported(self.name, module)
+
+    def __getattr__(self, name: str):
+        return getattr(self.loader, name)
+
+
+class _AfterImport:
+    """A finder first in sys.meta_path that finds nothing itself: the
+    modules actions wait for are found by the finders after it and get an
+    _ActingLoader.  It leaves sys.meta_path when no action waits."""
+
+    def __init__(self) -> None:
+        self.actions: dict = {}
+
+    def find_spec(self, name, path=None, target=None):
+        if name not in self.actions:
+            return None
+        for finder in list(sys.meta_path):
+            find = getattr(finder, "find_spec", None) if finder is not self else None
+            spec = find(name, path, target) if find is not None else None
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.loader is not None and hasattr(spec.loader, "exec_module") and hasattr(spec.loader, "create_module"):
+            spec.loader = _ActingLoader(spec.loader, self, name)
+        return spec
+
+    def imported(self, name: str, module) -> None:
+        actions = self.actions.pop(name, ())
+        if not self.actions:
+            try:
+                sys.meta_path.remove(self)
+            except ValueError:
+                pass
+        from scorep import _native
+
+        _native.suspend()  # the program's import: the measurement's part in it is not recorded
+        try:
+            for action in actions:
+                try:
+                    action(module)
+                except Exception:  # noqa: B902 - the program's import goes on, whatever happens here
+                    pass
+        finally:
+            _native.resume()
+
+
+_after_import = _AfterImport()
+
+
+def after_import(name: str, action) -> None:
+    """action(module) once the module is imported: now if it is (start-up
+    imports neither threading nor _posixsubprocess: a program that does not
+    need them does not pay for them)."""
+    module = sys.modules.get(name)
+    if module is not None:
+        action(module)
+        return
+    _after_import.actions.setdefault(name, []).append(action)
+    if _after_import not in sys.meta_path:
+        sys.meta_path.insert(0, _after_import)
 
 
 class LaunchOptions:

@@ -9,12 +9,10 @@ ways of starting a program with an environment of its own (os.execve,
 os.posix_spawn, subprocess with env=, multiprocessing) get it added.  A
 forked child needs none of this (scorep._measurement, _forked).
 """
-from __future__ import annotations
-
 import os
 import sys
 
-from scorep._boot import CHILD_VARIABLE, wraps
+from scorep._boot import CHILD_VARIABLE, after_import, wraps
 
 _KEY = CHILD_VARIABLE.encode()
 _state = {"value": None}
@@ -71,10 +69,10 @@ def follow(value: str) -> None:
     os.putenv(CHILD_VARIABLE, value)
     for name in ("execve", "posix_spawn", "posix_spawnp"):
         _wrap(os, name, 2, _env_mapping)
-    try:
-        import _posixsubprocess
-    except ImportError:
-        return
+    after_import("_posixsubprocess", _follow_subprocess)
+
+
+def _follow_subprocess(_posixsubprocess) -> None:
     # fork_exec(args, executable_list, close_fds, pass_fds, cwd, env, ...)
     _wrap(_posixsubprocess, "fork_exec", 5, _env_list)
     subprocess = sys.modules.get("subprocess")

@@ -1,14 +1,12 @@
 """Starting and finishing the measurement of this process (internal)."""
-from __future__ import annotations
-
 import _signal  # the signal module's C part: no enum, nothing for start-up to import
 import atexit
 import os
 import sys
-import threading
+from _thread import _local
 
 from scorep import _children, _native
-from scorep._boot import wraps
+from scorep._boot import after_import, wraps
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -22,9 +20,9 @@ class ConfigurationError(Exception):
     """A configuration value or option that cannot be used."""
 
 
-def start(instrumenter_type: str = DEFAULT_INSTRUMENTER, c_calls: bool | None = None, verbose: bool = False,
-          program: str | None = None, argv: list[str] | None = None, join: str | None = None,
-          children: bool = True, instrumenter_on: bool = True, named: str | None = None) -> bool:
+def start(instrumenter_type: str = DEFAULT_INSTRUMENTER, c_calls: "bool | None" = None, verbose: bool = False,
+          program: "str | None" = None, argv: "list[str] | None" = None, join: "str | None" = None,
+          children: bool = True, instrumenter_on: bool = True, named: "str | None" = None) -> bool:
     """Initialise the measurement (config, experiment directory); join: the
     experiment of another process this one is a further process of.
 
@@ -76,7 +74,8 @@ def wants_experiment_of_its_own() -> bool:
         return False
     with unmeasured():  # (os.environ and threading are Python code: not the program's)
         own = os.environ.get("SCOREP_EXPERIMENT_DIRECTORY", "")
-        return own not in ("", named) and threading.active_count() == 1
+        threading = sys.modules.get("threading")
+        return own not in ("", named) and (threading is None or threading.active_count() == 1)
 
 
 def restart_in_experiment_of_its_own() -> bool:
@@ -148,22 +147,30 @@ def _share_hooks_with_the_program(instrumenter_type: str) -> None:
         setattr(sys, "get" + slot, sys_get)
     # the measurement's thread-start hook stands in for the program's
     original_set = getattr(sys, "setprofile") if functions is None or trace else None
-    threading_set = getattr(threading, "set" + slot)
+    after_import("threading", lambda threading: _share_thread_hooks(threading, slot, original_set))
 
-    def set_hook(func):
-        _state["program_thread_hook"] = _native.program_thread_hook(func, original_set)
 
-    def get_hook():
-        return _state["program_thread_hook"]
+def _share_thread_hooks(threading, slot: str, original_set) -> None:
+    """threading is imported (at the start, or later by the program)."""
+    with unmeasured():
+        threading_set = getattr(threading, "set" + slot)
 
-    for wrapper, original in ((set_hook, threading_set), (get_hook, getattr(threading, "get" + slot, None))):
-        if original is not None:
-            setattr(threading, original.__name__, wraps(wrapper, original))
-    _state["threading_set"] = threading_set
-    # a hook the program gave threading before register() stays the program's
-    existing = getattr(threading, "_trace_hook" if trace else "_profile_hook", None)
-    if existing is not None and existing is not _native.thread_start:
-        set_hook(existing)
+        def set_hook(func):
+            _state["program_thread_hook"] = _native.program_thread_hook(func, original_set)
+
+        def get_hook():
+            return _state["program_thread_hook"]
+
+        for wrapper, original in ((set_hook, threading_set), (get_hook, getattr(threading, "get" + slot, None))):
+            if original is not None:
+                setattr(threading, original.__name__, wraps(wrapper, original))
+        _state["threading_set"] = threading_set
+        # a hook the program gave threading before register() stays the program's
+        existing = getattr(threading, "_trace_hook" if slot == "trace" else "_profile_hook", None)
+        if existing is not None and existing is not _native.thread_start:
+            set_hook(existing)
+        if _state.get("thread_start") and _native.state() == "running":
+            threading_set(_native.thread_start)
 
 
 def enable_instrumenter(all_threads: bool = False) -> None:
@@ -172,7 +179,10 @@ def enable_instrumenter(all_threads: bool = False) -> None:
     if _native.state() != "running" or _state["instrumenter"] == "dummy":
         return
     # with sys.monitoring too: it marks where a new thread's program starts
-    _state["threading_set"](_native.thread_start)
+    _state["thread_start"] = True
+    setter = _state.get("threading_set")
+    if setter is not None:
+        setter(_native.thread_start)
     # last: nothing of ours after this point shows up in the measurement
     _native.instrumenter_enable(all_threads)
 
@@ -184,12 +194,13 @@ def disable_instrumenter() -> None:
 
 def _reset_thread_hooks() -> None:
     # new threads get the program's own hook again
+    _state["thread_start"] = False
     setter = _state.get("threading_set")
     if setter is not None:
         setter(_state["program_thread_hook"])
 
 
-def finalize() -> str | None:
+def finalize() -> "str | None":
     """Finish the measurement now; returns the experiment directory."""
     if _native.state() != "running":
         return _native.experiment_dir()
@@ -199,7 +210,7 @@ def finalize() -> str | None:
     return directory
 
 
-class PerThreadStack(threading.local):
+class PerThreadStack(_local):  # threading.local, without importing threading
     """A list of its own in every thread (``items``): what each open
     ``with`` block of a shared context manager or decorator did."""
 
@@ -269,8 +280,7 @@ def _on_sigterm(signum, frame) -> None:
 
 def _catch(signum: int) -> None:
     if not _native.catch_termination(signum) and signum == _signal.SIGTERM:
-        if threading.current_thread() is threading.main_thread():
-            _original_signal(signum, _on_sigterm)
+        _original_signal(signum, _on_sigterm)  # (ValueError outside the main thread)
 
 
 _original_signal = getattr(_signal.signal, "__wrapped__", _signal.signal)
@@ -290,7 +300,8 @@ def _signal_signal(signalnum, handler):  # what signal.signal calls
 
 
 def _install_sigterm_handler() -> None:
-    if threading.current_thread() is not threading.main_thread():
+    threading = sys.modules.get("threading")  # (without it, this is the main thread)
+    if threading is not None and threading.current_thread() is not threading.main_thread():
         return
     for signum in _TERMINATION_SIGNALS:
         try:

@@ -7,8 +7,6 @@ thread keeps its own state of a ``with`` block or decorated function.
 With a region name, a region ``user_instrumenter:<name>`` marks the part of
 the program where the call really changed the instrumenter's state.
 """
-from __future__ import annotations
-
 # the annotations' names (Any, Callable, Optional) are for type checkers only: typing is not
 # imported at start-up, which every measured process would pay for
 
@@ -35,7 +33,7 @@ class _Switch:
 
     _target_state = True
 
-    def __init__(self, region_name: Optional[str] = None) -> None:
+    def __init__(self, region_name: "Optional[str]" = None) -> None:
         self.region_name = region_name
         self._changed = _measurement.PerThreadStack()  # did each open block change the state?
 
@@ -57,7 +55,7 @@ class _Switch:
                 _native.region_begin(full_name, "user_instrumenter", file_name, line)
         return self
 
-    def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> bool:
+    def __exit__(self, exc_type: "Any", exc_value: "Any", traceback: "Any") -> bool:
         stack = self._changed.items
         if not stack or not stack.pop():
             return False
@@ -72,8 +70,8 @@ class _Switch:
             _measurement.enable_instrumenter()
         return False
 
-    def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
-        def switched(*args: Any, **kwargs: Any) -> Any:
+    def __call__(self, func: "Callable[..., Any]") -> "Callable[..., Any]":
+        def switched(*args: "Any", **kwargs: "Any") -> "Any":
             with self:
                 return func(*args, **kwargs)
 

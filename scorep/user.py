@@ -3,8 +3,6 @@ on/off, rewind, and instrumenting functions and modules.
 
 Every function is a harmless no-op while no measurement runs.
 """
-from __future__ import annotations
-
 from types import FunctionType, ModuleType
 # the annotations' names (Any, Callable, Optional) are for type checkers only: typing is not
 # imported at start-up, which every measured process would pay for
@@ -12,7 +10,7 @@ from types import FunctionType, ModuleType
 from scorep import _measurement, _native
 
 
-def region_begin(name: str, file_name: Optional[str] = None, line_number: Optional[int] = None) -> None:
+def region_begin(name: str, file_name: "Optional[str]" = None, line_number: "Optional[int]" = None) -> None:
     """Enter the user region ``user:<name>``."""
     if _native.state() != "running":
         return
@@ -37,13 +35,13 @@ class region:
 
     def __init__(self, region_name: str = "") -> None:
         self.region_name = region_name
-        self.func: Optional[Callable[..., Any]] = None
+        self.func: "Optional[Callable[..., Any]]" = None
         self._entered = _measurement.PerThreadStack()  # what each open block entered
 
-    def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
+    def __call__(self, func: "Callable[..., Any]") -> "Callable[..., Any]":
         self.func = func
 
-        def instrumented(*args: Any, **kwargs: Any) -> Any:
+        def instrumented(*args: "Any", **kwargs: "Any") -> "Any":
             token = self._begin()
             try:
                 return func(*args, **kwargs)
@@ -55,7 +53,7 @@ class region:
 
             return functools.wraps(func)(instrumented)
 
-    def _begin(self) -> Optional[int]:
+    def _begin(self) -> "Optional[int]":
         """Enter the region; returns what _end needs to leave it."""
         if self.region_name:
             region_begin(self.region_name)
@@ -71,7 +69,7 @@ class region:
             return region_id
         return -1
 
-    def _end(self, token: Optional[int]) -> None:
+    def _end(self, token: "Optional[int]") -> None:
         if token is None:
             region_end(self.region_name)
         elif token >= 0:
@@ -81,14 +79,14 @@ class region:
         self._entered.items.append(self._begin())
         return self
 
-    def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> bool:
+    def __exit__(self, exc_type: "Any", exc_value: "Any", traceback: "Any") -> bool:
         stack = self._entered.items
         if stack:
             self._end(stack.pop())
         return False
 
 
-def rewind_begin(name: str, file_name: Optional[str] = None, line_number: Optional[int] = None) -> None:
+def rewind_begin(name: str, file_name: "Optional[str]" = None, line_number: "Optional[int]" = None) -> None:
     """Mark a point the measurement can be rewound to."""
     _native.rewind_begin(f"user:{name}")
 
@@ -125,12 +123,12 @@ def force_finalize() -> None:
     _measurement.finalize()
 
 
-def instrument_function(fun: Callable[..., Any], instrumenter_fun: Callable[..., Any] = region) -> Callable[..., Any]:
+def instrument_function(fun: "Callable[..., Any]", instrumenter_fun: "Callable[..., Any]" = region) -> "Callable[..., Any]":
     """Wrap one function so it is recorded even while the instrumenter is off."""
     return instrumenter_fun()(fun)
 
 
-def instrument_module(module: ModuleType, instrumenter_fun: Callable[..., Any] = region) -> None:
+def instrument_module(module: "ModuleType", instrumenter_fun: "Callable[..., Any]" = region) -> None:
     """Wrap every function defined in a module (see instrument_function)."""
     for name, value in list(vars(module).items()):
         if isinstance(value, FunctionType):

@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 
 #ifdef SCOREP_HAVE_PAPI
+#include <dlfcn.h>
 #include <papi.h>
 #endif
 
@@ -55,21 +56,53 @@ static __thread int papi_state;  /* 0 untried, 1 counting, -1 failed */
 
 static unsigned long thread_id(void) { return (unsigned long)pthread_self(); }
 
+/* libpapi (and libpfm, which it needs) is loaded when counters are asked
+ * for: a process without them does not pay for loading it (~1.5 ms). */
+#define PAPI_FUNCTIONS(X) X(library_init) X(thread_init) X(event_name_to_code) X(query_event) \
+    X(create_eventset) X(add_event) X(start) X(read) X(strerror)
+static struct {
+#define PAPI_POINTER(name) __typeof__(&PAPI_##name) name;
+    PAPI_FUNCTIONS(PAPI_POINTER)
+#undef PAPI_POINTER
+} papi;
+
+static bool papi_load(char *err, size_t errlen)
+{
+    if (papi.read)
+        return true;
+    void *library = dlopen(SCOREP_PAPI_LIBRARY, RTLD_NOW | RTLD_LOCAL);
+    if (!library) {
+        snprintf(err, errlen, "invalid value for SCOREP_METRIC_PAPI: the PAPI library cannot be loaded (%s)",
+                 dlerror());
+        return false;
+    }
+#define PAPI_LOOKUP(name)                                                                                     \
+    if (!(*(void **)&papi.name = dlsym(library, "PAPI_" #name))) {                                            \
+        snprintf(err, errlen, "invalid value for SCOREP_METRIC_PAPI: %s has no PAPI_%s", SCOREP_PAPI_LIBRARY, \
+                 #name);                                                                                      \
+        papi.read = NULL;                                                                                     \
+        return false;                                                                                         \
+    }
+    PAPI_FUNCTIONS(PAPI_LOOKUP)
+#undef PAPI_LOOKUP
+    return true;
+}
+
 /* Make and start this thread's event set; false with a message on error. */
 static bool papi_start_thread(char *err, size_t errlen)
 {
-    int rc = PAPI_create_eventset(&papi_eventset);
+    int rc = papi.create_eventset(&papi_eventset);
     for (unsigned i = 0; rc == PAPI_OK && i < papi_count; i++) {
-        rc = PAPI_add_event(papi_eventset, papi_codes[i]);
+        rc = papi.add_event(papi_eventset, papi_codes[i]);
         if (rc != PAPI_OK && err)
             snprintf(err, errlen, "invalid value for SCOREP_METRIC_PAPI: counter '%s' cannot be counted here (PAPI: %s)",
-                     papi_names[i], PAPI_strerror(rc));
+                     papi_names[i], papi.strerror(rc));
     }
     if (rc == PAPI_OK)
-        rc = PAPI_start(papi_eventset);
+        rc = papi.start(papi_eventset);
     if (rc != PAPI_OK && err && !err[0])
         snprintf(err, errlen, "invalid value for SCOREP_METRIC_PAPI: the counters cannot be started here (PAPI: %s)",
-                 PAPI_strerror(rc));
+                 papi.strerror(rc));
     papi_state = rc == PAPI_OK ? 1 : -1;
     return rc == PAPI_OK;
 }
@@ -78,13 +111,15 @@ static bool add_papi(const char *list, const char *sep, char *err, size_t errlen
 {
     if (!list[0])
         return true;
-    int rc = PAPI_library_init(PAPI_VER_CURRENT);
+    if (!papi_load(err, errlen))
+        return false;
+    int rc = papi.library_init(PAPI_VER_CURRENT);
     if (rc != PAPI_VER_CURRENT) {
         snprintf(err, errlen, "invalid value for SCOREP_METRIC_PAPI: PAPI cannot be initialised (%s)",
-                 rc < 0 ? PAPI_strerror(rc) : "version mismatch");
+                 rc < 0 ? papi.strerror(rc) : "version mismatch");
         return false;
     }
-    PAPI_thread_init(thread_id);
+    papi.thread_init(thread_id);
     char copy[1024];
     snprintf(copy, sizeof copy, "%s", list);
     char *save = NULL;
@@ -99,7 +134,7 @@ static bool add_papi(const char *list, const char *sep, char *err, size_t errlen
             return false;
         }
         int code;
-        if (PAPI_event_name_to_code(item, &code) != PAPI_OK || PAPI_query_event(code) != PAPI_OK) {
+        if (papi.event_name_to_code(item, &code) != PAPI_OK || papi.query_event(code) != PAPI_OK) {
             snprintf(err, errlen, "invalid value for SCOREP_METRIC_PAPI: PAPI counter '%s' is not available on this "
                                   "machine (see papi_avail)", item);
             return false;
@@ -240,7 +275,7 @@ void metrics_read(uint32_t location_index, uint64_t *out)
         if (papi_state == 0)
             papi_start_thread(NULL, 0);
         if (papi_state == 1)
-            PAPI_read(papi_eventset, counters);
+            papi.read(papi_eventset, counters);
         unsigned k = 0;
         for (unsigned i = 0; i < thread_count; i++)
             if (slots[i].field == RU_FIELD_COUNT)
