@@ -22,7 +22,8 @@ class ConfigurationError(Exception):
 
 def start(instrumenter_type: str = DEFAULT_INSTRUMENTER, c_calls: "bool | None" = None, verbose: bool = False,
           program: "str | None" = None, argv: "list[str] | None" = None, join: "str | None" = None,
-          children: bool = True, instrumenter_on: bool = True, named: "str | None" = None) -> bool:
+          children: bool = True, instrumenter_on: bool = True, named: "str | None" = None,
+          mpi: bool = False) -> bool:
     """Initialise the measurement (config, experiment directory); join: the
     experiment of another process this one is a further process of.
 
@@ -31,7 +32,7 @@ def start(instrumenter_type: str = DEFAULT_INSTRUMENTER, c_calls: "bool | None" 
     try:
         started = _native.init(_PACKAGE_DIR, program or sys.executable or "python",
                                [str(a) for a in (argv if argv is not None else sys.argv)], verbose,
-                               join or "", not children)
+                               join or "", not children, mpi)
     except ValueError as error:
         raise ConfigurationError(str(error)) from None
     if not started:

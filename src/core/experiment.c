@@ -271,10 +271,29 @@ static char *create_unique(char *dir, char *err, size_t errlen)
     return create_locked(unique, false, err, errlen);
 }
 
-char *experiment_create(const measurement_config *cfg, char *err, size_t errlen)
+/* The temporary name of an unnamed experiment: of a job's, the job's own. */
+static char *temporary_name(const char *job_id)
+{
+    char *name = malloc(sizeof TMP_NAME + (job_id ? strlen(job_id) + 5 : 0));
+    if (name)
+        sprintf(name, "%s%s%s", TMP_NAME, job_id ? "-job-" : "", job_id ? job_id : "");
+    return name;
+}
+
+char *experiment_job_path(const measurement_config *cfg, const char *job_id)
+{
+    if (cfg->experiment_directory && cfg->experiment_directory[0])
+        return absolute(cfg->experiment_directory);
+    char *name = temporary_name(job_id);
+    char *path = name ? absolute(name) : NULL;
+    free(name);
+    return path;
+}
+
+char *experiment_create(const measurement_config *cfg, const char *job_id, char *err, size_t errlen)
 {
     bool named = cfg->experiment_directory && cfg->experiment_directory[0];
-    char *dir = absolute(named ? cfg->experiment_directory : TMP_NAME);
+    char *dir = experiment_job_path(cfg, job_id);
     if (!dir) {
         snprintf(err, errlen, "out of memory for the experiment directory's name");
         return NULL;

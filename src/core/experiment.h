@@ -8,9 +8,14 @@
 #include "config.h"
 
 /* Create the directory the measurement writes into (the named one, or
- * scorep-measurement-tmp) following the overwrite rules.  Returns the
- * absolute path (malloc'd) or NULL with a one-line message in err. */
-char *experiment_create(const measurement_config *cfg, char *err, size_t errlen);
+ * scorep-measurement-tmp; for the root of a parallel job, job_id not
+ * NULL: scorep-measurement-tmp-job-<id>) following the overwrite rules.
+ * Returns the absolute path (malloc'd) or NULL with a one-line message in
+ * err. */
+char *experiment_create(const measurement_config *cfg, const char *job_id, char *err, size_t errlen);
+
+/* The path experiment_create makes for the job's root (malloc'd). */
+char *experiment_job_path(const measurement_config *cfg, const char *job_id);
 
 /* The experiment directory's descriptor (held for the run, -1 before):
  * files in it are made relative to it, without following links. */

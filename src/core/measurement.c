@@ -50,6 +50,11 @@ static substrate_facts facts;  /* what the substrates keep for the whole run */
 /* The experiment further processes join (this one's, or the root's this
  * process joined), NULL when they are not measured. */
 static char *children_root;
+/* a rank of a parallel job (processes.h): the root (its rank 0), or a
+ * rank that joined the root's experiment */
+static job_info job;
+static bool job_root, job_joined, mpi_ranks;
+static char *job_path;
 static int state_at_fork;  /* recording on or off when the program forked */
 static bool definitions_kept;
 
@@ -205,15 +210,17 @@ static bool define_program(const scorep_start_info *info)
 static bool create_experiment(const char *join, char *err, size_t errlen)
 {
     if (join) {
-        experiment_dir = processes_join(join, &facts.rank, err, errlen);
+        experiment_dir = processes_join(join, job_joined ? job.rank : UINT32_MAX, &facts.rank, err, errlen);
         if (experiment_dir)
             log_verbose("process of rank %u in the experiment %s", facts.rank, join);
         return experiment_dir != NULL;
     }
     if (!cfg.enable_tracing && !cfg.enable_profiling && !cfg.force_cfg_files)
         return true;
-    experiment_dir = experiment_create(&cfg, err, errlen);
+    experiment_dir = experiment_create(&cfg, job_root ? job.id : NULL, err, errlen);
     if (!experiment_dir)
+        return false;
+    if (job_root && !processes_job_open(experiment_fd(), &job, err, errlen))
         return false;
     if (!experiment_write_config(experiment_dir, &cfg, err, errlen))
         return false;
@@ -291,13 +298,36 @@ bool scorep_measurement_start(const scorep_start_info *info, char *err, size_t e
     }
     err[0] = '\0';
     bool ok;
-    if (info->join) {
+    const char *join = info->join;
+    free(job_path);
+    job_path = NULL;
+    job_root = job_joined = false;
+    mpi_ranks = info->mpi_ranks;
+    if (join) {
         /* the configuration is the experiment's, whatever this process's environment says */
         char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s/scorep.cfg", info->join);
+        snprintf(path, sizeof path, "%s/scorep.cfg", join);
         ok = config_load_file(&cfg, path, err, errlen);
     } else {
         ok = config_load(&cfg, err, errlen);
+        if (ok && cfg.python_children && !info->no_children && (cfg.enable_tracing || cfg.enable_profiling) &&
+            processes_job_from_environment(&job)) {
+            /* a rank of a parallel job: rank 0 is the root of the job's experiment, the others join it */
+            job_root = job.rank == 0;
+            if (!job_root && (job_path = experiment_job_path(&cfg, job.id)) &&
+                processes_job_wait(job_path, &job, (double)cfg.python_children_wait)) {
+                job_joined = true;
+                join = job_path;
+                char path[PATH_MAX];
+                snprintf(path, sizeof path, "%s/scorep.cfg", join);
+                config_free(&cfg);
+                ok = config_load_file(&cfg, path, err, errlen);
+            } else if (!job_root) {
+                log_warning("rank %u of the job: the experiment of its rank 0 did not appear in '%s' within "
+                            "SCOREP_PYTHON_CHILDREN_WAIT=%llu s: measured into an experiment of its own", job.rank,
+                            job_path ? job_path : "?", (unsigned long long)cfg.python_children_wait);
+            }
+        }
     }
     if (ok) {
         if (info->verbose)
@@ -308,9 +338,9 @@ bool scorep_measurement_start(const scorep_start_info *info, char *err, size_t e
     if (ok && cfg.filtering_file[0]) {
         char why[900], copy[PATH_MAX];
         /* a further process reads the experiment's copy (its working directory may differ) */
-        if (info->join)
-            snprintf(copy, sizeof copy, "%s/%s", info->join, experiment_copy_name(cfg.filtering_file, &cfg));
-        region_filter = filter_load(info->join ? copy : cfg.filtering_file, why, sizeof why);
+        if (join)
+            snprintf(copy, sizeof copy, "%s/%s", join, experiment_copy_name(cfg.filtering_file, &cfg));
+        region_filter = filter_load(join ? copy : cfg.filtering_file, why, sizeof why);
         if (!region_filter) {
             snprintf(err, errlen, "invalid value for SCOREP_FILTERING_FILE: %s", why);
             ok = false;
@@ -327,7 +357,7 @@ bool scorep_measurement_start(const scorep_start_info *info, char *err, size_t e
         }
     }
     facts.rank = 0;
-    ok = ok && create_experiment(info->join, err, errlen);
+    ok = ok && create_experiment(join, err, errlen);
     if (ok) {
         locations_configure(cfg.page_size, facts.rank);
         facts = (substrate_facts){
@@ -335,7 +365,7 @@ bool scorep_measurement_start(const scorep_start_info *info, char *err, size_t e
             .experiment_dir = experiment_dir,
             .experiment_fd = experiment_fd(),
             .rank = facts.rank,
-            .child = info->join != NULL,
+            .child = join != NULL,
             .start_time = start_time,
             .program_region = program_region,
             .program_name = program_name,
@@ -359,8 +389,8 @@ bool scorep_measurement_start(const scorep_start_info *info, char *err, size_t e
         journal_open(&facts, scorep_clock_kind, host_name());
     free(children_root);
     children_root = NULL;
-    if (info->join) {
-        children_root = strdup(info->join);
+    if (join) {
+        children_root = strdup(join);
     } else if (experiment_dir && cfg.python_children && !info->no_children) {
         children_root = strdup(experiment_dir);
     }
@@ -414,12 +444,12 @@ static bool add_processes(const process_results *others, location_def **location
         free(procs);
         return false;
     }
-    procs[0] = (process_def){0, (long)getpid()};
+    procs[0] = (process_def){0, (long)getpid(), job_root && mpi_ranks};
     for (uint32_t i = 0; i < others->ended_count; i++) {
         const substrate_process *p = &others->ended[i].p;
         memcpy(all + *count, p->locations, p->location_count * sizeof *all);
         *count += p->location_count;
-        procs[i + 1] = (process_def){p->rank, p->pid};
+        procs[i + 1] = (process_def){p->rank, p->pid, job_root && mpi_ranks && p->rank < job.size};
     }
     *processes = procs;
     *process_count = others->ended_count + 1;
@@ -486,13 +516,18 @@ bool scorep_measurement_finish(void)
     facts.experiment_fd = experiment_fd();  /* the program may have closed it */
     /* the root takes in the processes that joined its experiment */
     process_results others = {0};
-    process_def self = {facts.rank, (long)getpid()}, *processes = NULL;
+    process_def self = {facts.rank, (long)getpid(), job_root && mpi_ranks}, *processes = NULL;
     summary.processes = &self;
     summary.process_count = 1;
     struct timespec unify_start, unify_end;
     clock_gettime(CLOCK_MONOTONIC, &unify_start);
     if (!facts.child && children_root && locations) {
-        processes_collect(facts.experiment_fd, experiment_dir, (double)cfg.python_children_wait, &others);
+        processes_collect(facts.experiment_fd, experiment_dir, job_root ? job.size : 0,
+                          (double)cfg.python_children_wait, &others);
+        if (others.absent)
+            log_warning("%u rank%s of the job never joined its experiment within SCOREP_PYTHON_CHILDREN_WAIT=%llu s "
+                        "(%s not measured): left out", others.absent, others.absent == 1 ? "" : "s",
+                        (unsigned long long)cfg.python_children_wait, others.absent == 1 ? "it is" : "they are");
         if (others.left_out)
             log_warning("%u process%s of the experiment %s still running after SCOREP_PYTHON_CHILDREN_WAIT=%llu s, "
                         "or ended without results: left out", others.left_out, others.left_out == 1 ? "" : "es",
@@ -572,7 +607,7 @@ bool scorep_fork_child_start(void)
     experiment_dir = NULL;
     char err[1024];
     uint32_t rank = 0;
-    char *dir = processes_join(children_root, &rank, err, sizeof err);
+    char *dir = processes_join(children_root, UINT32_MAX, &rank, err, sizeof err);
     bool ok = dir != NULL;
     if (ok) {
         experiment_dir = dir;

@@ -79,7 +79,7 @@ static bool holder_alive(int dir_fd)
     return alive;
 }
 
-char *processes_join(const char *root_dir, uint32_t *rank, char *err, size_t errlen)
+char *processes_join(const char *root_dir, uint32_t fixed_rank, uint32_t *rank, char *err, size_t errlen)
 {
     int root = open(root_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     /* (a root that has ended is not there to see the directory made) */
@@ -88,13 +88,16 @@ char *processes_join(const char *root_dir, uint32_t *rank, char *err, size_t err
     uint32_t state[2];
     int ranks = procs >= 0 ? lock_ranks(procs, state) : -1;
     char *path = NULL;
-    if (!alive || (ranks >= 0 && state[1] != OPEN)) {
+    bool fixed = fixed_rank != UINT32_MAX;
+    /* a job's rank is awaited while the root waits for the processes */
+    if (!alive || (ranks >= 0 && state[1] != OPEN && (!fixed || state[1] == CLOSED_DONE))) {
         snprintf(err, errlen, "the experiment '%s' has ended", root_dir);
     } else if (ranks < 0) {
         snprintf(err, errlen, "cannot join the experiment '%s': %s", root_dir, strerror(errno));
     } else {
+        uint32_t taken = fixed ? fixed_rank : state[0];
         char name[16];
-        snprintf(name, sizeof name, "%u", state[0]);
+        snprintf(name, sizeof name, "%u", taken);
         int fd = -1;
         if (mkdirat(procs, name, 0700) == 0 && (fd = open_dir_at(procs, name)) >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
             size_t n = strlen(root_dir) + strlen(PROCESSES_DIR) + strlen(name) + 3;
@@ -102,15 +105,17 @@ char *processes_join(const char *root_dir, uint32_t *rank, char *err, size_t err
             if (path) {
                 snprintf(path, n, "%s/%s/%s", root_dir, PROCESSES_DIR, name);
                 experiment_hold(fd, path);
-                *rank = state[0];
+                *rank = taken;
                 fd = -1;
             }
         } else {
-            snprintf(err, errlen, "cannot join the experiment '%s': %s", root_dir, strerror(errno));
+            snprintf(err, errlen, "cannot join the experiment '%s' as rank %u: %s", root_dir, taken,
+                     strerror(errno));
         }
         if (fd >= 0)
             close(fd);
-        state[0]++;  /* a failed rank is skipped */
+        if (!fixed)
+            state[0]++;  /* a failed rank is skipped */
     }
     if (ranks >= 0)
         unlock_ranks(ranks, state);
@@ -119,6 +124,111 @@ char *processes_join(const char *root_dir, uint32_t *rank, char *err, size_t err
     if (root >= 0)
         close(root);
     return path;
+}
+
+/* ---- the ranks of a job ---- */
+
+#define JOB_FILE "job"
+
+/* The job's id as a part of a file name: letters, digits, '.', '-', '_'. */
+static void job_id(char out[64], const char *a, const char *b)
+{
+    snprintf(out, 64, "%s%s%s", a, b ? "." : "", b ? b : "");
+    for (char *c = out; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '.' ||
+              *c == '-'))
+            *c = '_';
+}
+
+static bool env_u32(const char *name, uint32_t *out)
+{
+    const char *text = getenv(name);
+    char *end;
+    if (!text || !*text)
+        return false;
+    errno = 0;
+    unsigned long value = strtoul(text, &end, 10);
+    if (errno || *end || value > UINT32_MAX - 1)
+        return false;
+    *out = (uint32_t)value;
+    return true;
+}
+
+bool processes_job_from_environment(job_info *job)
+{
+    memset(job, 0, sizeof *job);
+    const char *id;
+    if (env_u32("OMPI_COMM_WORLD_RANK", &job->rank) && env_u32("OMPI_COMM_WORLD_SIZE", &job->size) &&
+        ((id = getenv("OMPI_MCA_ess_base_jobid")) || (id = getenv("PMIX_NAMESPACE")) ||
+         (id = getenv("OMPI_MCA_orte_ess_jobid"))) && *id) {
+        job_id(job->id, id, NULL);
+    } else if (env_u32("SLURM_PROCID", &job->rank) && env_u32("SLURM_NTASKS", &job->size) &&
+               (id = getenv("SLURM_JOB_ID")) && *id) {
+        job_id(job->id, id, getenv("SLURM_STEP_ID"));
+    } else {
+        return false;
+    }
+    return job->size > 1 && job->rank < job->size;
+}
+
+bool processes_job_open(int experiment_fd, const job_info *job, char *err, size_t errlen)
+{
+    int procs = experiment_fd >= 0 ? processes_dir(experiment_fd) : -1;
+    uint32_t state[2];
+    int ranks = procs >= 0 ? lock_ranks(procs, state) : -1;
+    bool ok = ranks >= 0;
+    if (ok) {
+        if (state[0] < job->size)
+            state[0] = job->size;  /* the processes the ranks start come after the ranks */
+        /* the mark last, written whole: a rank that reads it finds the ranks ready */
+        int fd = openat(procs, JOB_FILE ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0666);
+        size_t n = strlen(job->id);
+        ok = fd >= 0 && write(fd, job->id, n) == (ssize_t)n;
+        if (fd >= 0)
+            close(fd);
+        ok = ok && renameat(procs, JOB_FILE ".tmp", procs, JOB_FILE) == 0;
+        unlock_ranks(ranks, state);
+    }
+    if (!ok)
+        snprintf(err, errlen, "cannot make the experiment the job's: %s", strerror(errno));
+    if (procs >= 0)
+        close(procs);
+    return ok;
+}
+
+/* Whether the experiment at dir is the job's, its root running. */
+static bool is_jobs(const char *dir, const job_info *job)
+{
+    int root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0)
+        return false;
+    char marked[64] = "";
+    int procs = open_dir_at(root, PROCESSES_DIR);
+    int fd = procs >= 0 ? openat(procs, JOB_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
+    ssize_t n = fd >= 0 ? read(fd, marked, sizeof marked - 1) : -1;
+    marked[n > 0 ? n : 0] = '\0';
+    bool ours = n > 0 && strcmp(marked, job->id) == 0 && holder_alive(root);
+    if (fd >= 0)
+        close(fd);
+    if (procs >= 0)
+        close(procs);
+    close(root);
+    return ours;
+}
+
+static double now_s(void);
+
+bool processes_job_wait(const char *dir, const job_info *job, double wait_s)
+{
+    double deadline = now_s() + wait_s;
+    for (long step_ns = 1000000;; step_ns = step_ns < 50000000 ? step_ns * 2 : step_ns) {
+        if (is_jobs(dir, job))
+            return true;
+        if (now_s() >= deadline)
+            return false;
+        struct timespec step = {0, step_ns};
+        nanosleep(&step, NULL);
+    }
 }
 
 /* Remove a directory of this measurement's own and all in it (never
@@ -269,7 +379,23 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-void processes_collect(int experiment_fd, const char *experiment_dir, double wait_s, process_results *out)
+/* Rank i+1's directory, opened under the ranks' lock: one that exists is
+ * locked by its process (joining makes and locks it under that lock), or
+ * its process has ended. */
+static int open_rank_locked(int procs, uint32_t i)
+{
+    uint32_t state[2];
+    int ranks = lock_ranks(procs, state);
+    char name[16];
+    snprintf(name, sizeof name, "%u", i + 1);
+    int fd = open_dir_at(procs, name);
+    if (ranks >= 0)
+        unlock_ranks(ranks, NULL);
+    return fd;
+}
+
+void processes_collect(int experiment_fd, const char *experiment_dir, uint32_t job_size, double wait_s,
+                       process_results *out)
 {
     memset(out, 0, sizeof *out);
     int procs = experiment_fd >= 0 ? processes_dir(experiment_fd) : -1;
@@ -280,7 +406,7 @@ void processes_collect(int experiment_fd, const char *experiment_dir, double wai
             close(procs);
         return;
     }
-    state[1] = CLOSED_WAITING;  /* whoever comes now is not measured into it */
+    state[1] = CLOSED_WAITING;  /* whoever comes now is not measured into it (but a rank of the job) */
     unlock_ranks(ranks, state);
     uint32_t count = state[0] > 1 ? state[0] - 1 : 0;
     out->ended = calloc(count ? count : 1, sizeof *out->ended);
@@ -289,30 +415,34 @@ void processes_collect(int experiment_fd, const char *experiment_dir, double wai
         close(procs);
         return;
     }
-    /* wait for those still running, all at once */
+    /* wait for those still running, all at once, and for the job's ranks
+     * that have not joined yet */
     double deadline = now_s() + wait_s;
     int *fds = calloc(count ? count : 1, sizeof *fds);
     bool *done = calloc(count ? count : 1, sizeof *done);
-    uint32_t pending = 0;
+    uint32_t pending = 0, absent = 0;
     for (uint32_t i = 0; fds && done && i < count; i++) {
-        char name[16];
-        snprintf(name, sizeof name, "%u", i + 1);
-        fds[i] = open_dir_at(procs, name);
-        done[i] = fds[i] < 0;
+        fds[i] = open_rank_locked(procs, i);
+        done[i] = fds[i] < 0 && i + 1 >= job_size;
+        absent += fds[i] < 0 && !done[i];
         pending += !done[i];
     }
     bool waited = false;
     double wait_start = now_s();
     while (fds && done && pending > 0) {
-        for (uint32_t i = 0; i < count; i++)
-            if (!done[i] && flock(fds[i], LOCK_EX | LOCK_NB) == 0) {
+        for (uint32_t i = 0; i < count; i++) {
+            if (!done[i] && fds[i] < 0 && (fds[i] = open_rank_locked(procs, i)) >= 0)
+                absent--;
+            if (!done[i] && fds[i] >= 0 && flock(fds[i], LOCK_EX | LOCK_NB) == 0) {
                 done[i] = true;
                 pending--;
             }
+        }
         if (!pending || now_s() >= deadline)
             break;
         if (!waited)
-            log_verbose("waiting for %u processes of the experiment to end", pending);
+            log_verbose("waiting for %u processes of the experiment to end%s", pending - absent,
+                        absent ? " and for ranks of the job to join" : "");
         waited = true;
         struct timespec step = {0, 5000000};
         nanosleep(&step, NULL);
@@ -320,9 +450,17 @@ void processes_collect(int experiment_fd, const char *experiment_dir, double wai
     out->waited_s = now_s() - wait_start;
     /* those still running now are left out: they see it at their end */
     ranks = lock_ranks(procs, state);
-    for (uint32_t i = 0; fds && done && i < count; i++)
+    for (uint32_t i = 0; fds && done && i < count; i++) {
+        if (!done[i] && fds[i] < 0) {
+            char name[16];
+            snprintf(name, sizeof name, "%u", i + 1);
+            if ((fds[i] = open_dir_at(procs, name)) >= 0)
+                absent--;
+        }
         if (!done[i] && fds[i] >= 0 && flock(fds[i], LOCK_EX | LOCK_NB) == 0)
             done[i] = true;
+    }
+    out->absent = absent;
     if (ranks >= 0) {
         state[1] = CLOSED_DONE;
         unlock_ranks(ranks, state);

@@ -43,6 +43,11 @@ typedef struct {
      * an experiment of its own, as the root */
     const char *join;
     bool no_children;          /* as SCOREP_PYTHON_CHILDREN=false */
+    /* The ranks of a parallel job (mpirun, srun: by its environment)
+     * measure into one experiment, whose root is the job's rank 0
+     * (processes.h); with mpi_ranks (--mpp=mpi) they are named
+     * "MPI Rank <n>", otherwise as processes. */
+    bool mpi_ranks;
 } scorep_start_info;
 
 /* Read the configuration (SCOREP_* variables), create the experiment

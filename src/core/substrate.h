@@ -70,8 +70,10 @@ typedef struct {
 
 /* A process of the experiment. */
 typedef struct {
-    uint32_t rank;                  /* 0: the root, then in the order they started */
+    uint32_t rank;                  /* 0: the root, then in the order they started (an MPI job's
+                                     * ranks: their rank in the job, the others after them) */
     long pid;
+    bool mpi_rank;                  /* a rank of an MPI job measured with --mpp=mpi */
 } process_def;
 
 /* Another process of the experiment, as the root merges it (merge, before
@@ -177,11 +179,16 @@ typedef struct substrate_ops {
     bool (*merge)(void *self, const substrate_process *p);
 } substrate_ops;
 
-/* The name of process i of the summary: "Process" alone, "Process <pid>"
+/* The name of process i of the summary: "MPI Rank <rank>" for a rank of
+ * an MPI job measured with --mpp=mpi; otherwise "Process" alone, "Process <pid>"
  * among several ("Process <pid>.<rank>" when an exec made more than one of
  * that pid). */
 static inline void process_name(const substrate_summary *s, uint32_t i, char *out, size_t outlen)
 {
+    if (s->processes[i].mpi_rank) {
+        snprintf(out, outlen, "MPI Rank %u", s->processes[i].rank);
+        return;
+    }
     if (s->process_count <= 1) {
         snprintf(out, outlen, "Process");
         return;

@@ -862,10 +862,10 @@ static bool write_definitions(trace *t, OTF2_GlobalDefWriter *defs, const substr
     CHECK(t, OTF2_GlobalDefWriter_WriteSystemTreeNode(defs, 0, machine, machine_class, OTF2_UNDEFINED_SYSTEM_TREE_NODE),
           "the definitions");
     CHECK(t, OTF2_GlobalDefWriter_WriteSystemTreeNode(defs, 1, node, node_class, 0), "the definitions");
-    /* one location group per process: "Process" alone, "Process <pid>" among several */
+    /* one location group per process: "Process" alone, "Process <pid>" among several, "MPI Rank <n>" */
     for (uint32_t i = 0; i < s->process_count; i++) {
         uint32_t group_name = process;
-        if (s->process_count > 1) {
+        if (s->process_count > 1 || s->processes[i].mpi_rank) {
             char text[64];
             process_name(s, i, text, sizeof text);
             CHECK(t, extra_string(&strings, text, &group_name), "the definitions");

@@ -60,9 +60,9 @@ static PyObject *native_init(PyObject *self, PyObject *args)
     (void)self;
     PyObject *package_dir, *argv, *join_obj = NULL;
     const char *program;
-    int verbose = 0, no_children = 0;
-    if (!PyArg_ParseTuple(args, "UsO!|pO&p", &package_dir, &program, &PyList_Type, &argv, &verbose,
-                          PyUnicode_FSConverter, &join_obj, &no_children))
+    int verbose = 0, no_children = 0, mpi_ranks = 0;
+    if (!PyArg_ParseTuple(args, "UsO!|pO&pp", &package_dir, &program, &PyList_Type, &argv, &verbose,
+                          PyUnicode_FSConverter, &join_obj, &no_children, &mpi_ranks))
         return NULL;
     const char *join = join_obj && PyBytes_GET_SIZE(join_obj) ? PyBytes_AS_STRING(join_obj) : NULL;
     if (scorep_measurement_phase() != SCOREP_NOT_STARTED)
@@ -82,7 +82,7 @@ static PyObject *native_init(PyObject *self, PyObject *args)
     char err[1024] = "";
     scorep_start_info info = {.program = program, .argc = (int)argc, .argv = cargs, .verbose = verbose,
                               .crash_handlers_hand_on = faulthandler_enabled(), .join = join,
-                              .no_children = no_children};
+                              .no_children = no_children, .mpi_ranks = mpi_ranks};
     bool ok = scorep_measurement_start(&info, err, sizeof err);
     PyMem_Free(cargs);
     Py_XDECREF(join_obj);
