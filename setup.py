@@ -7,6 +7,10 @@ OTF2 library found with otf2-config:
   they record into the same measurement;
 * scorep._native: the CPython event source (src/sources/cpython), which
   finds the library next to itself ($ORIGIN);
+* scorep/libscorep_mpi.so: the MPI wrapper library (src/sources/mpi), whose
+  wrappers are generated from the mpi.h of the MPI that mpicc names, built
+  when mpicc is found (Debian: libopenmpi-dev; SCOREP_WITHOUT_MPI=1 builds
+  without); python -m scorep --mpp=mpi preloads it;
 
 and scorep.pth, installed next to the package, the start-up hook of the
 processes that python -m scorep launches (scorep/_boot.py)."""
@@ -24,6 +28,8 @@ from setuptools.command.build_py import build_py
 OTF2_HINT = ("scorep: error: the OTF2 library was not found (otf2-config is missing); "
              "install it with: apt-get install libotf2-trace-dev otf2-tools")
 CORE_LIBRARY = "scorep.libscorep_measurement"
+MPI_LIBRARY = "scorep.libscorep_mpi"
+LIBRARIES = {CORE_LIBRARY: "libscorep_measurement.so", MPI_LIBRARY: "libscorep_mpi.so"}
 STARTUP_HOOK = "scorep.pth"
 COMMON_FLAGS = ["-std=gnu11", "-O2", "-Wall", "-Wno-missing-field-initializers", "-D_GNU_SOURCE",
                 # hidden symbols: only the scorep_* interface leaves a library, and
@@ -100,6 +106,54 @@ def core_library():
     )
 
 
+def mpi_flags():
+    """The compile and link flags of the MPI that mpicc wraps (Open MPI:
+    --showme:compile/--showme:link, MPICH: -compile-info/-link-info), or
+    None without one."""
+    mpicc = os.environ.get("MPICC") or shutil.which("mpicc")
+    if os.environ.get("SCOREP_WITHOUT_MPI") or not mpicc:
+        return None
+
+    def ask(*options):
+        try:
+            done = subprocess.run([mpicc, *options], capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.split() if done.returncode == 0 else None
+
+    compile_flags, link_flags = ask("--showme:compile"), ask("--showme:link")
+    if compile_flags is None or link_flags is None:
+        compile_flags, link_flags = ask("-compile-info"), ask("-link-info")
+        if compile_flags is None or link_flags is None:
+            return None
+        compile_flags, link_flags = compile_flags[1:], link_flags[1:]  # the compiler's name first
+    return compile_flags, link_flags
+
+
+def mpi_header(compile_flags):
+    for flag in compile_flags:
+        if flag.startswith("-I") and os.path.isfile(os.path.join(flag[2:], "mpi.h")):
+            return os.path.join(flag[2:], "mpi.h")
+    return "/usr/include/mpi.h" if os.path.isfile("/usr/include/mpi.h") else None
+
+
+def mpi_library():
+    flags = mpi_flags()
+    header = mpi_header(flags[0]) if flags else None
+    if not header:
+        return None
+    extension = Extension(
+        MPI_LIBRARY,
+        sources=sorted(glob.glob("src/sources/mpi/*.c")),
+        depends=headers() + ["src/sources/mpi/generate.py"],
+        libraries=["scorep_measurement"],
+        extra_compile_args=COMMON_FLAGS + flags[0],
+        extra_link_args=flags[1] + ["-Wl,-rpath,$ORIGIN", "-Wl,-soname,libscorep_mpi.so"],
+    )
+    extension.mpi_header = header
+    return extension
+
+
 def cpython_extension():
     return Extension(
         "scorep._native",
@@ -129,8 +183,9 @@ class build_native(build_ext):
 
     def get_ext_filename(self, fullname):
         # asked with the full name and with its last part alone
-        if fullname in (CORE_LIBRARY, CORE_LIBRARY.split(".")[-1]):
-            return os.path.join(*fullname.split(".")[:-1], "libscorep_measurement.so")
+        for library, filename in LIBRARIES.items():
+            if fullname in (library, library.split(".")[-1]):
+                return os.path.join(*fullname.split(".")[:-1], filename)
         return super().get_ext_filename(fullname)
 
     def build_extension(self, ext):
@@ -138,11 +193,26 @@ class build_native(build_ext):
             library_dir = os.path.dirname(self.get_ext_fullpath(CORE_LIBRARY))
             if library_dir not in ext.library_dirs:
                 ext.library_dirs.append(library_dir)
+        if ext.name == MPI_LIBRARY:
+            # the wrappers, from the mpi.h of the MPI they are built for
+            generated = os.path.join(self.build_temp, "mpi_generated")
+            os.makedirs(generated, exist_ok=True)
+            source = os.path.join(generated, "wrappers_generated.c")
+            subprocess.run([sys.executable, "src/sources/mpi/generate.py", ext.mpi_header, source,
+                            os.path.join(generated, "wrappers_generated.h")], check=True)
+            if source not in ext.sources:
+                ext.sources.append(source)
+            ext.include_dirs += [generated, "src/sources/mpi"]
         super().build_extension(ext)
 
 
 # setup() is also imported for metadata queries (egg_info), which need no
 # compiler; only building the extensions needs OTF2.
 needs_build = not any(arg in sys.argv for arg in ("egg_info", "dist_info", "sdist", "--version", "--name"))
-setup(ext_modules=[core_library(), cpython_extension()] if needs_build else [],
+def extensions():
+    mpi = mpi_library()
+    return [core_library(), cpython_extension()] + ([mpi] if mpi else [])
+
+
+setup(ext_modules=extensions() if needs_build else [],
       cmdclass={"build_ext": build_native, "build_py": build_with_startup_hook})

@@ -42,17 +42,20 @@ Options:
   --no-children              do not measure the processes the program starts
                              (by default multiprocessing workers, forked processes
                              and Python subprocesses join the experiment)
+  --mpp=mpi, --mpi           record MPI: the program runs with the MPI wrapper
+                             library preloaded (mpirun -n N python -m scorep --mpp=mpi
+                             app.py); every rank joins one experiment; --mpp=none: not
   --keep-files               keep temporary files (accepted for compatibility)
   --config-vars              list the SCOREP_* configuration variables and exit
   --                         end of options: the next argument is the script
 
 Score-P instrumentation flags are accepted for compatibility:
-  --mpp=<mpi|none>, --mpi, --thread=<...>, --compiler, --nocompiler, --io=<...>, --user
+  --thread=<...>, --compiler, --nocompiler, --io=<...>, --user
 """
 
 INSTRUMENTER_TYPES = ("monitoring", "profile", "trace", "eval", "cProfile", "cTrace", "dummy")
-SCOREP_VALUE_FLAGS = ("--mpp", "--thread", "--io")
-SCOREP_PLAIN_FLAGS = ("--mpi", "--compiler", "--nocompiler", "--user", "--nouser", "--noopenmp", "--openmp")
+SCOREP_VALUE_FLAGS = ("--thread", "--io")
+SCOREP_PLAIN_FLAGS = ("--compiler", "--nocompiler", "--user", "--nouser", "--noopenmp", "--openmp")
 
 
 class UsageError(Exception):
@@ -124,6 +127,13 @@ def parse_args(argv: list[str]) -> Options:
             opts.c_calls = False
         elif arg == "--no-children":
             opts.children = False
+        elif arg == "--mpi":
+            opts.mpi = True
+        elif name == "--mpp":
+            if value not in ("mpi", "none"):
+                raise UsageError(f"invalid --mpp '{value}' (choose from mpi, none)" if has_value else
+                                 "option --mpp needs a value, e.g. --mpp=mpi")
+            opts.mpi = value == "mpi"
         elif arg == "--keep-files":
             opts.noted.append("--keep-files: this implementation writes no temporary files")
         elif name == "--instrumenter-type":
@@ -221,6 +231,48 @@ def check_startup_hook() -> None:
          f"in {', '.join(site_dirs) or 'any'}); install it with pip install .", 1)
 
 
+def mpi_library() -> str:
+    import scorep
+    from scorep._boot import MPI_LIBRARY
+
+    return os.path.join(os.path.dirname(os.path.abspath(scorep.__file__)), MPI_LIBRARY)
+
+
+def preload_mpi(env: dict) -> None:
+    """--mpp=mpi: the launched interpreter starts with the MPI wrapper
+    library preloaded, which must fit the MPI that mpi4py uses."""
+    library = mpi_library()
+    if not os.path.isfile(library):
+        fail("--mpp=mpi: scorep was installed without its MPI wrapper library (no mpicc was found when it was "
+             "built); install an MPI (Debian: apt-get install openmpi-bin libopenmpi-dev) and reinstall scorep", 1)
+    from scorep._elf import needed
+
+    ours = [name for name in needed(library) if name.startswith("libmpi")]
+    import ctypes
+
+    try:
+        ctypes.CDLL(library)
+    except OSError as error:
+        fail(f"--mpp=mpi: the MPI library cannot be loaded: {error}", 1)
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("mpi4py")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None and spec.submodule_search_locations and ours:
+        directory = list(spec.submodule_search_locations)[0]
+        modules = [os.path.join(directory, name) for name in sorted(os.listdir(directory))
+                   if name.startswith("MPI.") and name.endswith(".so")]
+        theirs = sorted({name for module in modules for name in needed(module) if name.startswith("libmpi")})
+        if theirs and ours[0] not in theirs:
+            fail(f"--mpp=mpi: mpi4py ({directory}) uses {' or '.join(theirs)}, but scorep's MPI wrappers were built "
+                 f"for {ours[0]}: rebuild one of them against the other's MPI (e.g. pip install --no-binary=mpi4py "
+                 "--force-reinstall mpi4py)", 1)
+    previous = env.get("LD_PRELOAD", "")
+    env["LD_PRELOAD"] = library + (":" + previous if previous else "")
+
+
 def launch(opts: Options) -> NoReturn:
     """Replace this process by the interpreter running the program."""
     executable = sys.executable
@@ -255,6 +307,8 @@ def launch(opts: Options) -> NoReturn:
             measured = False
     if measured:
         check_startup_hook()
+        if opts.mpi:
+            preload_mpi(env)
         if opts.instrumenter_file:
             opts.instrumenter_file = os.path.abspath(opts.instrumenter_file)
         env[LAUNCH_VARIABLE] = opts.encode()

@@ -126,6 +126,7 @@ class LaunchOptions:
         self.instrumenter_file = ""
         self.c_calls = True
         self.children = True
+        self.mpi = False        # --mpp=mpi: the MPI wrapper library is preloaded
         self.experiment = ""    # a child process's: the experiment it joins
         self.named = ""         # the SCOREP_EXPERIMENT_DIRECTORY that experiment was started with
         self.noted: list[str] = []
@@ -137,7 +138,7 @@ class LaunchOptions:
             return os.fsencode(value).hex()
 
         fields = [f"v={int(self.verbose)}", f"i={int(self.instrumenter)}", f"c={int(self.c_calls)}",
-                  f"k={int(self.children)}", f"t={text(self.instrumenter_type)}",
+                  f"k={int(self.children)}", f"p={int(self.mpi)}", f"t={text(self.instrumenter_type)}",
                   f"f={text(self.instrumenter_file)}", f"x={text(self.experiment)}", f"d={text(self.named)}"]
         fields += [f"n={text(note)}" for note in self.noted]
         return ",".join(fields)
@@ -147,9 +148,9 @@ class LaunchOptions:
         opts = cls()
         for field in value.split(","):
             key, _, data = field.partition("=")
-            if key in ("v", "i", "c", "k"):
-                setattr(opts, {"v": "verbose", "i": "instrumenter", "c": "c_calls", "k": "children"}[key],
-                        data == "1")
+            if key in ("v", "i", "c", "k", "p"):
+                setattr(opts, {"v": "verbose", "i": "instrumenter", "c": "c_calls", "k": "children",
+                               "p": "mpi"}[key], data == "1")
             elif key in ("t", "f", "x", "d", "n"):
                 decoded = os.fsdecode(bytes.fromhex(data))
                 if key == "t":
@@ -218,7 +219,8 @@ def _begin(opts: LaunchOptions, kind: str, args: tuple) -> None:
         started = _measurement.start(opts.instrumenter_type or _measurement.DEFAULT_INSTRUMENTER,
                                      c_calls=opts.c_calls, verbose=opts.verbose, argv=_program_argv(kind, args),
                                      join=opts.experiment or None, children=opts.children,
-                                     instrumenter_on=opts.instrumenter, named=opts.named if child else None)
+                                     instrumenter_on=opts.instrumenter, named=opts.named if child else None,
+                                     mpi=opts.mpi and not child)
     except _measurement.ConfigurationError as error:
         if child:
             # the experiment this process was to join is gone or full: it runs
@@ -270,6 +272,21 @@ def _hide(name: str) -> None:
         pass
 
 
+MPI_LIBRARY = "libscorep_mpi.so"
+
+
+def _unpreload() -> None:
+    """--mpp=mpi: the wrapper library is loaded; the program and the
+    processes it starts get the LD_PRELOAD they were given."""
+    value = os.environ.get("LD_PRELOAD", "")
+    kept = [entry for entry in value.replace(" ", ":").split(":")
+            if entry and os.path.basename(entry) != MPI_LIBRARY]
+    if kept:
+        os.environ["LD_PRELOAD"] = ":".join(kept)
+    else:
+        os.environ.pop("LD_PRELOAD", None)
+
+
 def boot() -> None:
     value = os.environ.pop(LAUNCH_VARIABLE, None)
     if value is None:
@@ -297,6 +314,8 @@ def boot() -> None:
     except ValueError:
         _fail(f"{LAUNCH_VARIABLE} is set by python -m scorep, not by hand (its value cannot be read)", 1)
         return
+    if opts.mpi:
+        _unpreload()
     from scorep import _native
 
     _native.on_main_start(lambda kind, args: _begin(opts, kind, args))

@@ -12,12 +12,20 @@ typedef enum {
     REGION_ROLE_FUNCTION,     /* Python function, C function */
     REGION_ROLE_USER,         /* user region */
     REGION_ROLE_ARTIFICIAL,   /* measurement-made regions */
+    /* MPI functions (Score-P's roles for them) */
+    REGION_ROLE_POINT2POINT,
+    REGION_ROLE_COLL_ONE2ALL,
+    REGION_ROLE_COLL_ALL2ONE,
+    REGION_ROLE_COLL_ALL2ALL,
+    REGION_ROLE_COLL_OTHER,
+    REGION_ROLE_BARRIER,
 } region_role;
 
 typedef enum {
     REGION_PARADIGM_USER,         /* Python functions and user regions (as Score-P's bindings) */
     REGION_PARADIGM_COMPILER,     /* C functions called from Python */
     REGION_PARADIGM_MEASUREMENT,  /* artificial regions */
+    REGION_PARADIGM_MPI,          /* MPI functions (the MPI wrapper library) */
 } region_paradigm;
 
 typedef enum { PARAMETER_INT, PARAMETER_UINT, PARAMETER_STRING } parameter_type;

@@ -217,6 +217,7 @@ static const char *paradigm_name(region_paradigm p)
     case REGION_PARADIGM_USER: return "user";
     case REGION_PARADIGM_COMPILER: return "compiler";
     case REGION_PARADIGM_MEASUREMENT: return "measurement";
+    case REGION_PARADIGM_MPI: return "mpi";
     }
     return "unknown";
 }
@@ -227,6 +228,12 @@ static const char *role_name(region_role r)
     case REGION_ROLE_FUNCTION: return "function";
     case REGION_ROLE_USER: return "user";
     case REGION_ROLE_ARTIFICIAL: return "artificial";
+    case REGION_ROLE_POINT2POINT: return "point2point";
+    case REGION_ROLE_COLL_ONE2ALL: return "one2all";
+    case REGION_ROLE_COLL_ALL2ONE: return "all2one";
+    case REGION_ROLE_COLL_ALL2ALL: return "all2all";
+    case REGION_ROLE_COLL_OTHER: return "other collective";
+    case REGION_ROLE_BARRIER: return "barrier";
     }
     return "unknown";
 }
