@@ -2,9 +2,12 @@
 # Idempotent setup for building and testing scorep:
 #   * Debian packages: the OTF2 library (libotf2-trace-dev) and its tools
 #     (otf2-tools, for otf2-print), PAPI (libpapi-dev) and pkg-config, which
-#     the build finds it with; apt-get runs only when one is missing.
+#     the build finds it with, Open MPI (openmpi-bin, libopenmpi-dev: the
+#     MPI wrapper library is built against it); apt-get runs only when one
+#     is missing.
 #   * Python packages for the tests (pytest, otf2, pycubexr, coverage,
-#     build) and scorep itself, built from this checkout.
+#     build), mpi4py built from source against that Open MPI, and scorep
+#     itself, built from this checkout.
 # The interpreter is $PYTHON (default: python3).
 set -euo pipefail
 
@@ -21,7 +24,7 @@ installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
 }
 
-packages=(libotf2-trace-dev otf2-tools libpapi-dev pkg-config)
+packages=(libotf2-trace-dev otf2-tools libpapi-dev pkg-config openmpi-bin libopenmpi-dev)
 # The C core needs a compiler; Debian's own python3 also needs pip and headers.
 command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || packages+=(gcc)
 if [ "$(command -v "$PYTHON")" = /usr/bin/python3 ]; then
@@ -48,6 +51,11 @@ fi
 
 log "installing pytest, otf2, pycubexr, coverage and build for $PYTHON ($("$PYTHON" -c 'import platform; print(platform.python_version())'))"
 "$PYTHON" -m pip install -q pytest otf2 pycubexr coverage build
+
+# built against the MPI that mpicc names, as the wrappers are (pip keeps the
+# wheel it built in its cache: later runs take it from there)
+log "installing mpi4py for $PYTHON, built against $(mpicc --showme:version 2>&1 | head -n 1)"
+"$PYTHON" -m pip install -q --no-binary=mpi4py mpi4py
 
 log "building and installing scorep from $(pwd)"
 "$PYTHON" -m pip install -q .

@@ -84,8 +84,9 @@ print(sys.implementation.name, platform.python_version(), int(sys.version_info >
             continue
         fi
         # the heavy tests (sanitizer builds of the C core) do not depend
-        # on the Python version: they ran with the main Python
-        run_suite "$label" "$python" -m "not heavy"
+        # on the Python version, nor do the MPI tests (mpi4py is built for
+        # the main Python): they ran with the main Python
+        run_suite "$label" "$python" -m "not heavy and not mpi"
     done
 fi
 

@@ -17,7 +17,8 @@ static pthread_mutex_t defs_lock = PTHREAD_MUTEX_INITIALIZER;
 static vec strings;      /* char * */
 static vec regions;      /* region_def */
 static vec parameters;   /* parameter_def */
-static keymap string_ids, region_ids, parameter_ids;
+static vec comms;        /* comm_def */
+static keymap string_ids, region_ids, parameter_ids, comm_ids;
 static bool initialized;
 static uint64_t bytes_used;
 
@@ -42,6 +43,7 @@ static void init_locked(void)
         keymap_init(&string_ids);
         keymap_init(&region_ids);
         keymap_init(&parameter_ids);
+        keymap_init(&comm_ids);
         initialized = true;
     }
 }
@@ -222,6 +224,51 @@ parameter_def defs_parameter_get(uint32_t id)
     return def;
 }
 
+uint32_t defs_comm(uint64_t key, const char *name, uint32_t parent, uint32_t size, const uint32_t *members)
+{
+    pthread_mutex_lock(&defs_lock);
+    uint32_t name_id = string_locked(name);  /* initialises the tables if needed */
+    uint32_t id;
+    if (name_id == DEFS_NO_ID) {
+        id = DEFS_NO_ID;
+    } else if (!keymap_get(&comm_ids, &key, sizeof key, &id)) {
+        uint32_t *copy = NULL;
+        if (members) {
+            copy = malloc((size ? size : 1) * sizeof *copy);
+            if (copy)
+                memcpy(copy, members, size * sizeof *copy);
+        }
+        comm_def def = {.key = key, .name = name_id, .parent = parent, .size = size, .members = copy};
+        comm_def *slot = (members && !copy) ? NULL : vec_room(&comms, sizeof def);
+        if (!slot || !keymap_put(&comm_ids, &key, sizeof key, comms.count)) {
+            free(copy);
+            id = DEFS_NO_ID;
+        } else {
+            *slot = def;
+            id = comms.count++;
+            bytes_used += sizeof def + sizeof(keymap_slot) + (copy ? size * sizeof *copy : 0);
+        }
+    }
+    pthread_mutex_unlock(&defs_lock);
+    return id;
+}
+
+uint32_t defs_comm_count(void)
+{
+    pthread_mutex_lock(&defs_lock);
+    uint32_t n = comms.count;
+    pthread_mutex_unlock(&defs_lock);
+    return n;
+}
+
+comm_def defs_comm_get(uint32_t id)
+{
+    pthread_mutex_lock(&defs_lock);
+    comm_def def = ((comm_def *)comms.items)[id];
+    pthread_mutex_unlock(&defs_lock);
+    return def;
+}
+
 static void *copy_items(const vec *v, size_t item_size)
 {
     void *copy = malloc(v->count ? (size_t)v->count * item_size : 1);
@@ -240,9 +287,11 @@ bool defs_snapshot(definitions *out)
         .region_count = regions.count,
         .parameters = copy_items(&parameters, sizeof(parameter_def)),
         .parameter_count = parameters.count,
+        .comms = copy_items(&comms, sizeof(comm_def)),
+        .comm_count = comms.count,
     };
     pthread_mutex_unlock(&defs_lock);
-    if (out->strings && out->regions && out->parameters)
+    if (out->strings && out->regions && out->parameters && out->comms)
         return true;
     defs_snapshot_free(out);
     return false;
@@ -253,6 +302,7 @@ void defs_snapshot_free(definitions *defs)
     free(defs->strings);
     free(defs->regions);
     free(defs->parameters);
+    free(defs->comms);
     *defs = (definitions){0};
 }
 

@@ -45,6 +45,15 @@ typedef struct {
     parameter_type type;
 } parameter_def;
 
+/* An MPI communicator, as the MPI wrapper library defines it. */
+typedef struct {
+    uint64_t key;         /* the same for this communicator in every process that is a member of it */
+    uint32_t name;        /* string id ("MPI_COMM_WORLD", or empty) */
+    uint32_t parent;      /* the communicator it was made from, or DEFS_NO_ID */
+    uint32_t size;        /* its members */
+    const uint32_t *members;  /* their ranks in MPI_COMM_WORLD, in the communicator's rank order; NULL: 0..size-1 */
+} comm_def;
+
 void defs_init(void);
 /* In a forked child: the definitions stay valid (ids cached by sources
  * too); only the lock is made anew (a thread that held it is gone). */
@@ -78,6 +87,11 @@ uint32_t defs_parameter(const char *name, parameter_type type);
 uint32_t defs_parameter_count(void);
 parameter_def defs_parameter_get(uint32_t id);
 
+/* Communicators are unique by key (members are copied). */
+uint32_t defs_comm(uint64_t key, const char *name, uint32_t parent, uint32_t size, const uint32_t *members);
+uint32_t defs_comm_count(void);
+comm_def defs_comm_get(uint32_t id);
+
 /* Regions the measurement itself records: defined on first use. */
 typedef enum {
     ARTIFICIAL_MEASUREMENT_OFF,  /* recording was switched off */
@@ -97,6 +111,8 @@ typedef struct {
     uint32_t region_count;
     parameter_def *parameters;
     uint32_t parameter_count;
+    comm_def *comms;
+    uint32_t comm_count;
 } definitions;
 
 /* False when out of memory. */

@@ -26,7 +26,81 @@ enum event_ext_type {
     EXT_MEASUREMENT_OFF = 7,
     EXT_BUFFER_FLUSH = 8,   /* payload: end time of the flush */
     EXT_METRIC = 9,         /* payload: the location's metric values (metrics.h) */
+    /* MPI (the MPI wrapper library): payload as mpi_record_pack writes it */
+    EXT_MPI_SEND = 10,
+    EXT_MPI_ISEND = 11,
+    EXT_MPI_ISEND_COMPLETE = 12,
+    EXT_MPI_IRECV_REQUEST = 13,
+    EXT_MPI_RECV = 14,
+    EXT_MPI_IRECV = 15,
+    EXT_MPI_REQUEST_TEST = 16,
+    EXT_MPI_REQUEST_CANCELLED = 17,
+    EXT_MPI_COLLECTIVE_BEGIN = 18,
+    EXT_MPI_COLLECTIVE_END = 19,
 };
+
+static inline int event_ext_is_mpi(enum event_ext_type t) { return t >= EXT_MPI_SEND && t <= EXT_MPI_COLLECTIVE_END; }
+
+/* Collective operations (OTF2's list, in its order). */
+typedef enum {
+    MPI_COLL_BARRIER, MPI_COLL_BCAST, MPI_COLL_GATHER, MPI_COLL_GATHERV, MPI_COLL_SCATTER, MPI_COLL_SCATTERV,
+    MPI_COLL_ALLGATHER, MPI_COLL_ALLGATHERV, MPI_COLL_ALLTOALL, MPI_COLL_ALLTOALLV, MPI_COLL_ALLTOALLW,
+    MPI_COLL_ALLREDUCE, MPI_COLL_REDUCE, MPI_COLL_REDUCE_SCATTER, MPI_COLL_SCAN, MPI_COLL_EXSCAN,
+    MPI_COLL_REDUCE_SCATTER_BLOCK,
+} mpi_collective;
+
+/* No root (a collective without one). */
+#define MPI_RECORD_NO_ROOT UINT32_MAX
+
+/* One MPI event: which fields mean something depends on the kind
+ * (point-to-point: peer, comm, tag, bytes, request; collective end: comm,
+ * op, root, sent, received; request events: request). */
+typedef struct {
+    enum event_ext_type kind;
+    uint32_t comm;          /* the communicator's id (defs_comm) */
+    uint32_t peer;          /* its rank in the communicator */
+    uint32_t tag;
+    uint32_t op;            /* mpi_collective */
+    uint32_t root;          /* rank in the communicator, or MPI_RECORD_NO_ROOT */
+    uint64_t bytes;         /* point-to-point */
+    uint64_t sent, received;  /* collective */
+    uint64_t request;       /* the request's id, unique in its process */
+} mpi_record;
+
+#define MPI_RECORD_WORDS 4
+
+/* The payload of an MPI record (MPI_RECORD_WORDS words). */
+static inline void mpi_record_pack(const mpi_record *r, uint64_t out[MPI_RECORD_WORDS])
+{
+    if (r->kind == EXT_MPI_COLLECTIVE_END || r->kind == EXT_MPI_COLLECTIVE_BEGIN) {
+        out[0] = (uint64_t)r->comm << 32 | r->root;
+        out[1] = r->op;
+        out[2] = r->sent;
+        out[3] = r->received;
+    } else {
+        out[0] = (uint64_t)r->comm << 32 | r->peer;
+        out[1] = r->tag;
+        out[2] = r->bytes;
+        out[3] = r->request;
+    }
+}
+
+static inline mpi_record mpi_record_unpack(enum event_ext_type kind, const uint64_t *in)
+{
+    mpi_record r = {.kind = kind, .comm = (uint32_t)(in[0] >> 32)};
+    if (kind == EXT_MPI_COLLECTIVE_END || kind == EXT_MPI_COLLECTIVE_BEGIN) {
+        r.root = (uint32_t)in[0];
+        r.op = (uint32_t)in[1];
+        r.sent = in[2];
+        r.received = in[3];
+    } else {
+        r.peer = (uint32_t)in[0];
+        r.tag = (uint32_t)in[1];
+        r.bytes = in[2];
+        r.request = in[3];
+    }
+    return r;
+}
 
 #define EVENT_KIND_SHIFT 62
 #define EVENT_REGION_SHIFT 40

@@ -24,6 +24,7 @@ enum {
     RECORD_LOCATION,   /* u64 id, u32 index, u32 name */
     RECORD_CLOCK,      /* u64 ticks, u64 CLOCK_MONOTONIC ns */
     RECORD_END,        /* u64 end time, u32 has exit status, u32 exit status: the results are written */
+    RECORD_COMM,       /* u32 id, u64 key, u32 name, parent, size, has members, the members (u32 each) */
 };
 
 #define JOURNAL_VERSION 2
@@ -40,7 +41,7 @@ static pthread_mutex_t journal_lock = PTHREAD_MUTEX_INITIALIZER;
 static int journal_fd = -1;
 static struct stat journal_id;     /* which file it is */
 static atomic_bool journal_live;
-static uint32_t strings_done, regions_done, parameters_done;
+static uint32_t strings_done, regions_done, parameters_done, comms_done;
 static location *last_location;   /* the newest location in the journal */
 static uint64_t last_clock_ns;
 
@@ -135,7 +136,7 @@ bool journal_open(const substrate_facts *s, uint32_t clock_kind, const char *hos
         return false;
     }
     journal_fd = fd;
-    strings_done = regions_done = parameters_done = 0;
+    strings_done = regions_done = parameters_done = comms_done = 0;
     last_location = NULL;
     atomic_store(&journal_live, true);
 
@@ -214,6 +215,21 @@ void journal_sync(void)
         put_u32(&b, parameters_done);
         put_u32(&b, p.name);
         put_u32(&b, p.type);
+    }
+    for (uint32_t n = defs_comm_count(); comms_done < n; comms_done++) {
+        comm_def c = defs_comm_get(comms_done);
+        if (c.name >= strings_done)
+            put_new_strings(&b);
+        uint32_t members = c.members ? c.size : 0;
+        record(&b, RECORD_COMM, 28 + 4 * members);
+        put_u32(&b, comms_done);
+        put_u64(&b, c.key);
+        put_u32(&b, c.name);
+        put_u32(&b, c.parent);
+        put_u32(&b, c.size);
+        put_u32(&b, c.members != NULL);
+        if (members)
+            put(&b, c.members, 4 * (size_t)members);
     }
     /* a new location's name may be a string made just now: sync strings again */
     location *loc = last_location ? atomic_load(&last_location->next) : locations_first();
@@ -407,6 +423,11 @@ static bool sanitize(journal_contents *c)
         STRING_REF(c->defs.parameters[i].name);
     for (uint32_t i = 0; i < c->location_count; i++)
         STRING_REF(c->locations[i].name);
+    for (uint32_t i = 0; i < c->defs.comm_count; i++) {
+        STRING_REF(c->defs.comms[i].name);
+        if (c->defs.comms[i].parent >= c->defs.comm_count)
+            c->defs.comms[i].parent = DEFS_NO_ID;
+    }
 #undef STRING_REF
     if (c->facts.program_region >= c->defs.region_count) {
         uint32_t id = c->defs.region_count;
@@ -489,6 +510,21 @@ bool journal_load(int dir_fd, const char *dir, journal_contents *c, char *err, s
             if (r.bad || !grow_to((void **)&c->locations, &n, c->location_count, sizeof(location_def)))
                 break;
             c->locations[c->location_count++] = (location_def){id, index, name};
+        } else if (type == RECORD_COMM) {
+            uint32_t id = take_u32(&r);
+            uint64_t key = take_u64(&r);
+            uint32_t name = take_u32(&r), parent = take_u32(&r), size = take_u32(&r), listed = take_u32(&r);
+            if (r.bad || (listed && size > (uint32_t)(r.end - r.p) / 4) ||
+                !grow_to((void **)&c->defs.comms, &c->defs.comm_count, id, sizeof(comm_def)))
+                break;
+            uint32_t *members = NULL;
+            if (listed) {
+                if (!(members = malloc((size ? size : 1) * sizeof *members)))
+                    break;
+                take(&r, members, 4 * (size_t)size);
+            }
+            free((void *)c->defs.comms[id].members);
+            c->defs.comms[id] = (comm_def){key, name, parent, size, members};
         } else if (type == RECORD_CLOCK) {
             c->last_ticks = take_u64(&r);
             c->last_mono_ns = take_u64(&r);
@@ -531,6 +567,9 @@ void journal_contents_free(journal_contents *c)
     free(c->defs.strings);
     free(c->defs.regions);
     free(c->defs.parameters);
+    for (uint32_t i = 0; i < c->defs.comm_count; i++)
+        free((void *)c->defs.comms[i].members);
+    free(c->defs.comms);
     free(c->locations);
     free(c->args);
     for (unsigned i = 0; c->metrics && i < c->facts.metric_count; i++) {

@@ -860,6 +860,24 @@ void measurement_append_ext(location *loc, enum event_ext_type type, uint64_t no
         location_put_ext(loc, type, now, payload, payload_words);
 }
 
+uint32_t scorep_comm_define(uint64_t key, const char *name, uint32_t parent, uint32_t size, const uint32_t *members)
+{
+    if (phase != SCOREP_RUNNING)
+        return DEFS_NO_ID;
+    return defs_comm(key, name, parent, size, members);
+}
+
+void scorep_mpi_event(scorep_location *loc, const mpi_record *record)
+{
+    if (state_get() != MEASUREMENT_ACTIVE || !event_ext_is_mpi(record->kind))
+        return;
+    uint64_t payload[MPI_RECORD_WORDS];
+    mpi_record_pack(record, payload);
+    measurement_append_ext(loc, record->kind, clock_now(), payload, MPI_RECORD_WORDS);
+}
+
+uint32_t scorep_process_rank(void) { return phase == SCOREP_RUNNING ? facts.rank : 0; }
+
 /* The metric values that go with an enter or leave just recorded. */
 static void append_metrics(location *loc, uint64_t now)
 {

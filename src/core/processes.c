@@ -89,8 +89,8 @@ char *processes_join(const char *root_dir, uint32_t fixed_rank, uint32_t *rank, 
     int ranks = procs >= 0 ? lock_ranks(procs, state) : -1;
     char *path = NULL;
     bool fixed = fixed_rank != UINT32_MAX;
-    /* a job's rank is awaited while the root waits for the processes */
-    if (!alive || (ranks >= 0 && state[1] != OPEN && (!fixed || state[1] == CLOSED_DONE))) {
+    /* while the root waits for the processes still running, they may start further ones */
+    if (!alive || (ranks >= 0 && state[1] == CLOSED_DONE)) {
         snprintf(err, errlen, "the experiment '%s' has ended", root_dir);
     } else if (ranks < 0) {
         snprintf(err, errlen, "cannot join the experiment '%s': %s", root_dir, strerror(errno));
@@ -326,12 +326,13 @@ static bool map_definitions(process_result *r)
 {
     const journal_contents *j = &r->journal;
     const definitions *d = &j->defs;
-    size_t n = (size_t)d->string_count + d->region_count + d->parameter_count;
+    size_t n = (size_t)d->string_count + d->region_count + d->parameter_count + d->comm_count;
     r->maps = calloc(n ? n : 1, sizeof *r->maps);
     r->locations = calloc(j->location_count ? j->location_count : 1, sizeof *r->locations);
     if (!r->maps || !r->locations)
         return false;
     uint32_t *strings = r->maps, *regions = strings + d->string_count, *parameters = regions + d->region_count;
+    uint32_t *comms = parameters + d->parameter_count;
     for (uint32_t i = 0; i < d->string_count; i++)
         if ((strings[i] = defs_string(d->strings[i] ? d->strings[i] : "")) == DEFS_NO_ID)
             return false;
@@ -347,6 +348,14 @@ static bool map_definitions(process_result *r)
         if ((parameters[i] = defs_parameter(defs_string_text(map_string(j, d->parameters[i].name)),
                                             d->parameters[i].type)) == DEFS_NO_ID)
             return false;
+    /* communicators by key (parents first: a communicator is made from an older one) */
+    for (uint32_t i = 0; i < d->comm_count; i++) {
+        const comm_def *c = &d->comms[i];
+        uint32_t parent = c->parent < i ? comms[c->parent] : DEFS_NO_ID;
+        if ((comms[i] = defs_comm(c->key, defs_string_text(map_string(j, c->name)), parent, c->size, c->members)) ==
+            DEFS_NO_ID)
+            return false;
+    }
     for (uint32_t i = 0; i < j->location_count; i++) {
         r->locations[i] = j->locations[i];
         r->locations[i].name = map_string(j, j->locations[i].name);
@@ -359,9 +368,11 @@ static bool map_definitions(process_result *r)
         .strings = strings,
         .regions = regions,
         .parameters = parameters,
+        .comms = comms,
         .string_count = d->string_count,
         .region_count = d->region_count,
         .parameter_count = d->parameter_count,
+        .comm_count = d->comm_count,
         .locations = r->locations,
         .location_count = j->location_count,
         .start_time = j->facts.start_time,
@@ -406,30 +417,47 @@ void processes_collect(int experiment_fd, const char *experiment_dir, uint32_t j
             close(procs);
         return;
     }
-    state[1] = CLOSED_WAITING;  /* whoever comes now is not measured into it (but a rank of the job) */
+    /* no process starts the experiment anew now, but those still running
+     * may start further ones while the root waits for them */
+    state[1] = CLOSED_WAITING;
     unlock_ranks(ranks, state);
-    uint32_t count = state[0] > 1 ? state[0] - 1 : 0;
-    out->ended = calloc(count ? count : 1, sizeof *out->ended);
-    if (!out->ended) {
-        out->left_out = count;
-        close(procs);
-        return;
-    }
+    uint32_t count = 0;
+    int *fds = NULL;
+    bool *done = NULL;
+    uint32_t pending = 0, absent = 0;
+    /* the processes that joined so far (and the job's ranks, joined or not) */
+    out->ended = calloc(1, sizeof *out->ended);
+    bool ok = out->ended != NULL;
+#define TAKE_NEWCOMERS(next_rank)                                                                 \
+    do {                                                                                          \
+        uint32_t wanted = (next_rank) > 1 ? (next_rank) - 1 : 0;                                  \
+        if (wanted <= count || !ok)                                                               \
+            break;                                                                                \
+        int *f = realloc(fds, wanted * sizeof *fds);                                              \
+        fds = f ? f : fds;                                                                        \
+        bool *d = f ? realloc(done, wanted * sizeof *done) : NULL;                                \
+        done = d ? d : done;                                                                      \
+        process_result *e = d ? realloc(out->ended, wanted * sizeof *out->ended) : NULL;          \
+        out->ended = e ? e : out->ended;                                                          \
+        if (!e) {                                                                                 \
+            ok = false;                                                                           \
+            break;                                                                                \
+        }                                                                                         \
+        for (uint32_t i = count; i < wanted; i++) {                                               \
+            fds[i] = open_rank_locked(procs, i);                                                  \
+            done[i] = fds[i] < 0 && i + 1 >= job_size;                                            \
+            absent += fds[i] < 0 && !done[i];                                                     \
+            pending += !done[i];                                                                  \
+        }                                                                                         \
+        count = wanted;                                                                           \
+    } while (0)
+    TAKE_NEWCOMERS(state[0]);
     /* wait for those still running, all at once, and for the job's ranks
      * that have not joined yet */
     double deadline = now_s() + wait_s;
-    int *fds = calloc(count ? count : 1, sizeof *fds);
-    bool *done = calloc(count ? count : 1, sizeof *done);
-    uint32_t pending = 0, absent = 0;
-    for (uint32_t i = 0; fds && done && i < count; i++) {
-        fds[i] = open_rank_locked(procs, i);
-        done[i] = fds[i] < 0 && i + 1 >= job_size;
-        absent += fds[i] < 0 && !done[i];
-        pending += !done[i];
-    }
     bool waited = false;
     double wait_start = now_s();
-    while (fds && done && pending > 0) {
+    while (ok && pending > 0) {
         for (uint32_t i = 0; i < count; i++) {
             if (!done[i] && fds[i] < 0 && (fds[i] = open_rank_locked(procs, i)) >= 0)
                 absent--;
@@ -446,7 +474,14 @@ void processes_collect(int experiment_fd, const char *experiment_dir, uint32_t j
         waited = true;
         struct timespec step = {0, 5000000};
         nanosleep(&step, NULL);
+        /* processes started by those still running */
+        ranks = lock_ranks(procs, state);
+        if (ranks >= 0) {
+            unlock_ranks(ranks, NULL);
+            TAKE_NEWCOMERS(state[0]);
+        }
     }
+#undef TAKE_NEWCOMERS
     out->waited_s = now_s() - wait_start;
     /* those still running now are left out: they see it at their end */
     ranks = lock_ranks(procs, state);
@@ -461,7 +496,17 @@ void processes_collect(int experiment_fd, const char *experiment_dir, uint32_t j
             done[i] = true;
     }
     out->absent = absent;
+    if (!ok) {
+        out->left_out += count;
+        for (uint32_t i = 0; i < count; i++)
+            if (fds[i] >= 0)
+                close(fds[i]);
+        count = 0;
+    }
     if (ranks >= 0) {
+        /* those that joined since the last look are left out too */
+        if (state[0] > 1 && state[0] - 1 > count)
+            out->left_out += state[0] - 1 - count;
         state[1] = CLOSED_DONE;
         unlock_ranks(ranks, state);
     }

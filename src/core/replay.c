@@ -92,6 +92,11 @@ static void replay_chunk(location *loc, const event_chunk *chunk)
             t = payload[0];
             break;
         default:
+            if (event_ext_is_mpi(e.ext) && e.payload_words >= MPI_RECORD_WORDS) {
+                mpi_record record = mpi_record_unpack(e.ext, payload);
+                loc->event_count++;
+                SUBSTRATES_DELIVER(loc, mpi, t, &record);
+            }
             break;
         }
     }

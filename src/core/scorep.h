@@ -177,6 +177,22 @@ SCOREP_API void scorep_recording_set(scorep_location *loc, bool on);
 SCOREP_API void scorep_rewind_begin(scorep_location *loc, uint32_t name);
 SCOREP_API rewind_result scorep_rewind_end(scorep_location *loc, uint32_t name, bool discard);
 
+/* ---- MPI (the MPI wrapper library) ---- */
+
+/* A communicator (defs.h, comm_def): its id for MPI events; DEFS_NO_ID
+ * when not running or out of memory.  The key must be the same in every
+ * process that is a member: the root unifies communicators by it. */
+SCOREP_API uint32_t scorep_comm_define(uint64_t key, const char *name, uint32_t parent, uint32_t size,
+                                       const uint32_t *members);
+
+/* An MPI event of the calling thread's location (events.h), recorded
+ * while recording is on. */
+SCOREP_API void scorep_mpi_event(scorep_location *loc, const mpi_record *record);
+
+/* This process's rank in the experiment (MPI_COMM_WORLD's rank for a job's
+ * rank), 0 before the start. */
+SCOREP_API uint32_t scorep_process_rank(void);
+
 /* ---- messages and facts ---- */
 
 SCOREP_API void scorep_log_verbose(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -25,6 +25,7 @@
 
 #include "config.h"
 #include "defs.h"
+#include "events.h"
 #include "metrics.h"
 
 /* What a substrate knows when it opens: fixed for the whole run. */
@@ -85,8 +86,8 @@ typedef struct {
     long pid;
     int dir_fd;
     const char *dir;
-    const uint32_t *strings, *regions, *parameters;  /* its id -> the summary's */
-    uint32_t string_count, region_count, parameter_count;
+    const uint32_t *strings, *regions, *parameters, *comms;  /* its id -> the summary's */
+    uint32_t string_count, region_count, parameter_count, comm_count;
     const location_def *locations;  /* its locations, names in the summary's ids */
     uint32_t location_count;
     uint64_t start_time, end_time;  /* ticks, on the root's time line */
@@ -160,6 +161,8 @@ typedef struct substrate_ops {
     bool (*buffer_flush)(void *state, uint64_t time, uint64_t end_time, uint32_t region);
     /* metric values taken with the enter or leave just before */
     bool (*metric)(void *state, uint64_t time, const uint64_t *values, unsigned count);
+    /* an MPI event (events.h), inside the region of the MPI function */
+    bool (*mpi)(void *state, uint64_t time, const mpi_record *record);
 
     /* optional, in another process after the run was killed: find what
      * this substrate had written of it in the experiment directory

@@ -546,6 +546,65 @@ static bool trace_metric(void *state, uint64_t time, const uint64_t *values, uns
     return true;
 }
 
+static OTF2_CollectiveOp collective_otf2(uint32_t op)
+{
+    static const OTF2_CollectiveOp ops[] = {
+        [MPI_COLL_BARRIER] = OTF2_COLLECTIVE_OP_BARRIER,
+        [MPI_COLL_BCAST] = OTF2_COLLECTIVE_OP_BCAST,
+        [MPI_COLL_GATHER] = OTF2_COLLECTIVE_OP_GATHER,
+        [MPI_COLL_GATHERV] = OTF2_COLLECTIVE_OP_GATHERV,
+        [MPI_COLL_SCATTER] = OTF2_COLLECTIVE_OP_SCATTER,
+        [MPI_COLL_SCATTERV] = OTF2_COLLECTIVE_OP_SCATTERV,
+        [MPI_COLL_ALLGATHER] = OTF2_COLLECTIVE_OP_ALLGATHER,
+        [MPI_COLL_ALLGATHERV] = OTF2_COLLECTIVE_OP_ALLGATHERV,
+        [MPI_COLL_ALLTOALL] = OTF2_COLLECTIVE_OP_ALLTOALL,
+        [MPI_COLL_ALLTOALLV] = OTF2_COLLECTIVE_OP_ALLTOALLV,
+        [MPI_COLL_ALLTOALLW] = OTF2_COLLECTIVE_OP_ALLTOALLW,
+        [MPI_COLL_ALLREDUCE] = OTF2_COLLECTIVE_OP_ALLREDUCE,
+        [MPI_COLL_REDUCE] = OTF2_COLLECTIVE_OP_REDUCE,
+        [MPI_COLL_REDUCE_SCATTER] = OTF2_COLLECTIVE_OP_REDUCE_SCATTER,
+        [MPI_COLL_SCAN] = OTF2_COLLECTIVE_OP_SCAN,
+        [MPI_COLL_EXSCAN] = OTF2_COLLECTIVE_OP_EXSCAN,
+        [MPI_COLL_REDUCE_SCATTER_BLOCK] = OTF2_COLLECTIVE_OP_REDUCE_SCATTER_BLOCK,
+    };
+    return op < sizeof ops / sizeof ops[0] ? ops[op] : OTF2_COLLECTIVE_OP_BARRIER;
+}
+
+static bool trace_mpi(void *state, uint64_t time, const mpi_record *r)
+{
+    trace_location *tl = state;
+    if (tl->waiting) {
+        uint64_t payload[MPI_RECORD_WORDS];
+        mpi_record_pack(r, payload);
+        return spill_record(tl, r->kind, time, payload, MPI_RECORD_WORDS);
+    }
+    OTF2_EvtWriter *w = event_writer(tl, &time);
+    OTF2_ErrorCode rc = OTF2_SUCCESS;
+    switch (r->kind) {
+    case EXT_MPI_SEND: rc = OTF2_EvtWriter_MpiSend(w, NULL, time, r->peer, r->comm, r->tag, r->bytes); break;
+    case EXT_MPI_ISEND:
+        rc = OTF2_EvtWriter_MpiIsend(w, NULL, time, r->peer, r->comm, r->tag, r->bytes, r->request);
+        break;
+    case EXT_MPI_ISEND_COMPLETE: rc = OTF2_EvtWriter_MpiIsendComplete(w, NULL, time, r->request); break;
+    case EXT_MPI_IRECV_REQUEST: rc = OTF2_EvtWriter_MpiIrecvRequest(w, NULL, time, r->request); break;
+    case EXT_MPI_RECV: rc = OTF2_EvtWriter_MpiRecv(w, NULL, time, r->peer, r->comm, r->tag, r->bytes); break;
+    case EXT_MPI_IRECV:
+        rc = OTF2_EvtWriter_MpiIrecv(w, NULL, time, r->peer, r->comm, r->tag, r->bytes, r->request);
+        break;
+    case EXT_MPI_REQUEST_TEST: rc = OTF2_EvtWriter_MpiRequestTest(w, NULL, time, r->request); break;
+    case EXT_MPI_REQUEST_CANCELLED: rc = OTF2_EvtWriter_MpiRequestCancelled(w, NULL, time, r->request); break;
+    case EXT_MPI_COLLECTIVE_BEGIN: rc = OTF2_EvtWriter_MpiCollectiveBegin(w, NULL, time); break;
+    case EXT_MPI_COLLECTIVE_END:
+        rc = OTF2_EvtWriter_MpiCollectiveEnd(w, NULL, time, collective_otf2(r->op), r->comm,
+                                             r->root == MPI_RECORD_NO_ROOT ? OTF2_UNDEFINED_UINT32 : r->root,
+                                             r->sent, r->received);
+        break;
+    default: break;
+    }
+    CHECK_WRITER(tl, rc, "an MPI event");
+    return true;
+}
+
 /* One spilled record, now through the location's writer. */
 static bool write_spilled_event(void *context, uint64_t time, const decoded_event *e)
 {
@@ -563,7 +622,12 @@ static bool write_spilled_event(void *context, uint64_t time, const decoded_even
     case EXT_MEASUREMENT_OFF: return trace_on_off(tl, time, e->ext == EXT_MEASUREMENT_ON, (uint32_t)p[0]);
     case EXT_BUFFER_FLUSH: return trace_buffer_flush(tl, time, p[0], (uint32_t)p[1]);
     case EXT_METRIC: return trace_metric(tl, time, p, e->payload_words);
-    default: return true;
+    default:
+        if (event_ext_is_mpi(e->ext) && e->payload_words >= MPI_RECORD_WORDS) {
+            mpi_record r = mpi_record_unpack(e->ext, p);
+            return trace_mpi(tl, time, &r);
+        }
+        return true;
     }
 }
 
@@ -835,6 +899,59 @@ static bool write_metrics(trace *t, OTF2_GlobalDefWriter *defs, string_table *st
     return true;
 }
 
+/* MPI: the paradigm, the group of every rank's master location (a rank's
+ * master thread is location <rank>), and for each communicator the group
+ * of its members (their ranks in MPI_COMM_WORLD: indices into the first
+ * group) and the communicator. */
+static bool write_comms(trace *t, OTF2_GlobalDefWriter *defs, string_table *strings, const substrate_summary *s)
+{
+    uint32_t mpi_name, locations_name;
+    CHECK(t, extra_string(strings, "MPI", &mpi_name), "the definitions");
+    CHECK(t, extra_string(strings, "MPI_COMM_WORLD locations", &locations_name), "the definitions");
+    CHECK(t, OTF2_GlobalDefWriter_WriteParadigm(defs, OTF2_PARADIGM_MPI, mpi_name, OTF2_PARADIGM_CLASS_PROCESS),
+          "the definitions");
+    uint32_t world = 0;
+    for (uint32_t i = 0; i < s->defs.comm_count; i++) {
+        const comm_def *c = &s->defs.comms[i];
+        if (!c->members && c->size > world)
+            world = c->size;
+        for (uint32_t k = 0; c->members && k < c->size; k++)
+            if (c->members[k] + 1 > world)
+                world = c->members[k] + 1;
+    }
+    uint64_t *members = malloc((world ? world : 1) * sizeof *members);
+    if (!members)
+        return fail(t, OTF2_ERROR_MEM_ALLOC_FAILED, "the definitions");
+    for (uint32_t r = 0; r < world; r++)
+        members[r] = r;
+    OTF2_ErrorCode rc = OTF2_GlobalDefWriter_WriteGroup(defs, 0, locations_name, OTF2_GROUP_TYPE_COMM_LOCATIONS,
+                                                        OTF2_PARADIGM_MPI, OTF2_GROUP_FLAG_NONE, world, members);
+    for (uint32_t i = 0; i < s->defs.comm_count && rc == OTF2_SUCCESS; i++) {
+        const comm_def *c = &s->defs.comms[i];
+        uint64_t *list = members;
+        if (c->members) {
+            list = malloc((c->size ? c->size : 1) * sizeof *list);
+            if (!list) {
+                rc = OTF2_ERROR_MEM_ALLOC_FAILED;
+                break;
+            }
+            for (uint32_t k = 0; k < c->size; k++)
+                list[k] = c->members[k];
+        }
+        rc = OTF2_GlobalDefWriter_WriteGroup(defs, 1 + i, c->name, OTF2_GROUP_TYPE_COMM_GROUP, OTF2_PARADIGM_MPI,
+                                             OTF2_GROUP_FLAG_NONE, c->members ? c->size : (c->size < world ? c->size : world),
+                                             list);
+        if (list != members)
+            free(list);
+        if (rc == OTF2_SUCCESS)
+            rc = OTF2_GlobalDefWriter_WriteComm(defs, i, c->name, 1 + i,
+                                                c->parent < s->defs.comm_count ? c->parent : OTF2_UNDEFINED_COMM,
+                                                OTF2_COMM_FLAG_NONE);
+    }
+    free(members);
+    return rc == OTF2_SUCCESS || fail(t, rc, "the definitions");
+}
+
 static bool write_definitions(trace *t, OTF2_GlobalDefWriter *defs, const substrate_summary *s)
 {
     const substrate_facts *f = t->facts;
@@ -925,7 +1042,10 @@ static bool write_definitions(trace *t, OTF2_GlobalDefWriter *defs, const substr
             }
     }
     free(by_index);
-    return rc == OTF2_SUCCESS || fail(t, rc, "the definitions");
+    if (rc != OTF2_SUCCESS)
+        return fail(t, rc, "the definitions");
+    /* the communicators' groups refer to the locations */
+    return !s->defs.comm_count || write_comms(t, defs, &strings, s);
 }
 
 static bool write_trace(trace *t, const substrate_summary *s)
@@ -1467,6 +1587,8 @@ static bool trace_merge(void *self, const substrate_process *p)
             rc = write_mapping(local, OTF2_MAPPING_REGION, p->regions, p->region_count);
         if (rc == OTF2_SUCCESS)
             rc = write_mapping(local, OTF2_MAPPING_PARAMETER, p->parameters, p->parameter_count);
+        if (rc == OTF2_SUCCESS)
+            rc = write_mapping(local, OTF2_MAPPING_COMM, p->comms, p->comm_count);
         if (local) {
             OTF2_ErrorCode closed = OTF2_Archive_CloseDefWriter(t->archive, local);
             if (rc == OTF2_SUCCESS)
@@ -1506,6 +1628,7 @@ static const substrate_ops trace_ops = {
     .parameter_string = trace_parameter_string,
     .measurement_on_off = trace_on_off,
     .buffer_flush = trace_buffer_flush,
+    .mpi = trace_mpi,
     .metric = trace_metric,
     .salvage = trace_salvage,
     .salvaged = trace_salvaged,

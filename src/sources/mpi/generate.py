@@ -13,7 +13,9 @@ so that the wrappers fit the library they are built against.
 import re
 import sys
 
-# name, role (Score-P's roles), hooks
+# name, role (Score-P's roles), and what records its events: "hooks" (the
+# generated wrapper calls before_/after_<name>) or "manual" (the whole
+# wrapper is written by hand in wrappers.c: it needs the call's statuses)
 FUNCTIONS = """
 Init function hooks
 Init_thread function hooks
@@ -24,18 +26,18 @@ Abort function hooks
 Query_thread function
 Is_thread_main function
 Get_library_version function
-Send point2point
-Bsend point2point
-Ssend point2point
-Rsend point2point
-Recv point2point
-Isend point2point
-Ibsend point2point
-Issend point2point
-Irsend point2point
-Irecv point2point
-Sendrecv point2point
-Sendrecv_replace point2point
+Send point2point hooks
+Bsend point2point hooks
+Ssend point2point hooks
+Rsend point2point hooks
+Recv point2point manual
+Isend point2point hooks
+Ibsend point2point hooks
+Issend point2point hooks
+Irsend point2point hooks
+Irecv point2point hooks
+Sendrecv point2point manual
+Sendrecv_replace point2point manual
 Probe point2point
 Iprobe point2point
 Mprobe point2point
@@ -54,32 +56,32 @@ Cancel function
 Test_cancelled function
 Buffer_attach function
 Buffer_detach function
-Wait function
-Waitall function
-Waitany function
-Waitsome function
-Test function
-Testall function
-Testany function
-Testsome function
+Wait function manual
+Waitall function manual
+Waitany function manual
+Waitsome function manual
+Test function manual
+Testall function manual
+Testany function manual
+Testsome function manual
 Request_get_status function
-Barrier barrier
-Bcast one2all
-Gather all2one
-Gatherv all2one
-Scatter one2all
-Scatterv one2all
-Allgather all2all
-Allgatherv all2all
-Alltoall all2all
-Alltoallv all2all
-Alltoallw all2all
-Reduce all2one
-Allreduce all2all
-Reduce_scatter all2all
-Reduce_scatter_block all2all
-Scan other
-Exscan other
+Barrier barrier hooks
+Bcast one2all hooks
+Gather all2one hooks
+Gatherv all2one hooks
+Scatter one2all hooks
+Scatterv one2all hooks
+Allgather all2all hooks
+Allgatherv all2all hooks
+Alltoall all2all hooks
+Alltoallv all2all hooks
+Alltoallw all2all hooks
+Reduce all2one hooks
+Allreduce all2all hooks
+Reduce_scatter all2all hooks
+Reduce_scatter_block all2all hooks
+Scan other hooks
+Exscan other hooks
 Reduce_local function
 Ibarrier barrier
 Ibcast one2all
@@ -98,13 +100,13 @@ Ireduce_scatter all2all
 Ireduce_scatter_block all2all
 Iscan other
 Iexscan other
-Comm_dup function
-Comm_dup_with_info function
+Comm_dup function hooks
+Comm_dup_with_info function hooks
 Comm_idup function
-Comm_split function
-Comm_split_type function
-Comm_create function
-Comm_create_group function
+Comm_split function hooks
+Comm_split_type function hooks
+Comm_create function hooks
+Comm_create_group function hooks
 Comm_free function
 Comm_rank function
 Comm_size function
@@ -116,12 +118,12 @@ Comm_test_inter function
 Comm_set_name function
 Comm_get_name function
 Intercomm_create function
-Intercomm_merge function
-Cart_create function
-Cart_sub function
-Graph_create function
-Dist_graph_create function
-Dist_graph_create_adjacent function
+Intercomm_merge function hooks
+Cart_create function hooks
+Cart_sub function hooks
+Graph_create function hooks
+Dist_graph_create function hooks
+Dist_graph_create_adjacent function hooks
 Group_incl function
 Group_excl function
 Group_range_incl function
@@ -144,7 +146,7 @@ ROLES = {"function": "REGION_ROLE_FUNCTION", "point2point": "REGION_ROLE_POINT2P
 def functions():
     for line in FUNCTIONS.strip().splitlines():
         fields = line.split()
-        yield fields[0], fields[1], "hooks" in fields[2:]
+        yield fields[0], fields[1], (fields[2] if len(fields) > 2 else "")
 
 
 def prototypes(header: str) -> dict:
@@ -205,7 +207,10 @@ def main(header_path: str, out_c: str, out_h: str) -> int:
          "const mpi_function mpi_functions[FN_COUNT] = {"]
     c += [f"    [FN_{name}] = {{\"MPI_{name}\", {ROLES[role]}}}," for name, role, _ in wrapped]
     c += ["};", ""]
-    for name, role, hooks in wrapped:
+    for name, role, how in wrapped:
+        hooks = how == "hooks"
+        if how == "manual":
+            continue  # written by hand (wrappers.c)
         pairs = named(split_params(protos[name]))
         params = ", ".join(p for p, _ in pairs)
         names = [n for _, n in pairs]
