@@ -251,3 +251,158 @@ def test_the_program_does_not_see_the_preload(runner):
     run = mpirun(runner, 2, "--mpp=mpi", "env.py")
     assert run.returncode == 0, run.stderr
     assert [run.rank_output(rank) for rank in range(2)] == ["none\nnone\n"] * 2
+
+
+# ---- MPI events, read with the otf2 reader ----
+
+def mpi_events(run):
+    """[(rank, kind, fields)] of every MPI record, per location in order; and
+    the communicators: name -> [(members' location ids), ...]."""
+    import otf2
+
+    events, comms = [], {}
+    anchor = str(run.experiment / "traces.otf2")
+    with otf2.reader.open(anchor) as reader:
+        for comm in reader.definitions.comms:
+            comms.setdefault(comm.name, []).append(tuple(loc._ref for loc in comm.group.members))
+        for loc, event in reader.events:
+            kind = type(event).__name__
+            if not kind.startswith("Mpi"):
+                continue
+            fields = {name: getattr(event, name) for name in dir(event)
+                      if not name.startswith("_") and name not in ("time", "attributes")}
+            if "communicator" in fields:
+                comm = fields["communicator"]
+                fields["communicator"] = (comm.name, tuple(member._ref for member in comm.group.members))
+            events.append((loc._ref & 0xFFFFFFFF, kind, fields))
+    return events, comms
+
+
+P2P = """
+import array
+from mpi4py import MPI
+
+comm = MPI.COMM_WORLD
+rank, size = comm.Get_rank(), comm.Get_size()
+right, left = (rank + 1) % size, (rank - 1) % size
+
+# blocking: every rank sends rank+1 ints to the right, tag 10 + rank
+out = array.array("i", [rank] * (rank + 1))
+got = array.array("i", [0] * (left + 1))
+if rank % 2 == 0:
+    comm.Send([out, MPI.INT], dest=right, tag=10 + rank)
+    comm.Recv([got, MPI.INT], source=left, tag=10 + left)
+else:
+    comm.Recv([got, MPI.INT], source=MPI.ANY_SOURCE, tag=MPI.ANY_TAG)
+    comm.Send([out, MPI.INT], dest=right, tag=10 + rank)
+assert list(got) == [left] * (left + 1)
+
+# non-blocking both ways, completed by Waitall
+send_buf = array.array("d", [1.0] * 3)
+recv_buf = array.array("d", [0.0] * 3)
+requests = [comm.Irecv([recv_buf, MPI.DOUBLE], source=left, tag=99),
+            comm.Isend([send_buf, MPI.DOUBLE], dest=right, tag=99)]
+MPI.Request.Waitall(requests)
+
+# collectives on the world and on a split communicator
+comm.Barrier()
+value = array.array("q", [rank])
+total = array.array("q", [0])
+comm.Allreduce([value, MPI.INT64_T], [total, MPI.INT64_T], op=MPI.SUM)
+data = array.array("b", [7] * 16) if rank == 0 else array.array("b", [0] * 16)
+comm.Bcast([data, MPI.BYTE], root=0)
+half = comm.Split(color=rank % 2, key=rank)
+part = array.array("q", [0])
+half.Allreduce([value, MPI.INT64_T], [part, MPI.INT64_T], op=MPI.SUM)
+copy = comm.Dup()
+copy.Barrier()
+print(rank, total[0], part[0], list(data)[:2])
+"""
+
+
+@pytest.mark.parametrize("ranks", [2, 4])
+def test_point_to_point_collectives_and_communicators(runner, ranks):
+    runner.write("p2p.py", P2P)
+    run = mpirun(runner, ranks, "--mpp=mpi", "p2p.py")
+    assert run.returncode == 0, run.stderr
+    for rank in range(ranks):
+        halves = sum(r for r in range(ranks) if r % 2 == rank % 2)
+        assert run.rank_output(rank) == f"{rank} {sum(range(ranks))} {halves} [7, 7]\n"
+    events, comms = mpi_events(run)
+    world = tuple(range(ranks))
+    assert comms["MPI_COMM_WORLD"] == [world]
+    assert sorted(comms["MPI_COMM_SELF"]) == [(r,) for r in range(ranks)]
+    # the split: one communicator per color, with its members in key order; the duplicate of the world
+    unnamed = sorted(comms[""])
+    evens, odds = tuple(range(0, ranks, 2)), tuple(range(1, ranks, 2))
+    assert unnamed == sorted([evens, odds, world])
+
+    def of(rank, kind):
+        return [fields for r, k, fields in events if r == rank and k == kind]
+
+    for rank in range(ranks):
+        right, left = (rank + 1) % ranks, (rank - 1) % ranks
+        # blocking: each send has the receive that matches it in communicator, tag and bytes
+        assert of(rank, "MpiSend") == [{"receiver": right, "communicator": ("MPI_COMM_WORLD", world),
+                                        "msg_tag": 10 + rank, "msg_length": 4 * (rank + 1)}]
+        assert of(rank, "MpiRecv") == [{"sender": left, "communicator": ("MPI_COMM_WORLD", world),
+                                        "msg_tag": 10 + left, "msg_length": 4 * (left + 1)}]
+        # non-blocking: the request events, tied by request id
+        (irecv_request,) = of(rank, "MpiIrecvRequest")
+        (isend,) = of(rank, "MpiIsend")
+        (isend_complete,) = of(rank, "MpiIsendComplete")
+        (irecv,) = of(rank, "MpiIrecv")
+        assert isend["receiver"] == right and isend["msg_tag"] == 99 and isend["msg_length"] == 24
+        assert isend_complete["request_id"] == isend["request_id"]
+        assert irecv == {"sender": left, "communicator": ("MPI_COMM_WORLD", world), "msg_tag": 99,
+                         "msg_length": 24, "request_id": irecv_request["request_id"]}
+        assert irecv_request["request_id"] != isend["request_id"]
+        # collectives: begin/end pairs, in program order
+        ends = of(rank, "MpiCollectiveEnd")
+        assert len(of(rank, "MpiCollectiveBegin")) == len(ends)
+        summary = [(str(e["collective_op"]).rpartition(".")[2], e["communicator"][1], e["root"], e["size_sent"],
+                    e["size_received"]) for e in ends]
+        mine = evens if rank % 2 == 0 else odds
+        no_root = 2**32 - 1
+        program = [("BARRIER", world, no_root, 0, 0), ("ALLREDUCE", world, no_root, 8, 8),
+                   ("BCAST", world, 0, 16 * ranks if rank == 0 else 0, 16), ("ALLREDUCE", mine, no_root, 8, 8),
+                   ("BARRIER", world, no_root, 0, 0)]
+        # mpi4py and the communicators' making add collectives of their own (e.g. the split's); the program's are there in order
+        it = iter(summary)
+        assert all(any(step == seen for seen in it) for step in program), summary
+
+
+def test_profile_has_mpi_regions_and_bytes_per_rank(runner):
+    runner.write("p2p.py", P2P)
+    run = mpirun(runner, 2, "--mpp=mpi", "p2p.py", tracing=False, env={"SCOREP_ENABLE_PROFILING": "true"})
+    assert run.returncode == 0, run.stderr
+    from pycubexr import CubexParser
+
+    with CubexParser(str(run.experiment / "profile.cubex")) as cube:
+        names = [m.name for m in cube.get_metrics()]
+        assert names == ["visits", "time", "min_time", "max_time", "bytes_sent", "bytes_received"]
+        assert [loc.name for loc in cube.get_locations()] == ["Master thread", "Master thread"]
+        values = {name: cube.get_metric_values(cube.get_metric_by_name(name)) for name in names}
+
+        def per_rank(metric, region, parent="__main__:<module>"):
+            total = [0, 0]
+            for cnode in cube.all_cnodes():
+                if cube.get_region(cnode).name == region and cnode.parent and \
+                        cube.get_region(cnode.parent).name == parent:
+                    for rank, value in enumerate(values[metric].cnode_values(cnode)[:2]):
+                        total[rank] += int(value)
+            return total
+
+        # rank r sends 4 * (r + 1) bytes and receives its left neighbour's
+        assert per_rank("visits", "MPI_Send") == [1, 1]
+        assert per_rank("bytes_sent", "MPI_Send") == [4, 8]
+        assert per_rank("bytes_received", "MPI_Recv") == [8, 4]
+        assert per_rank("bytes_sent", "MPI_Isend") == [24, 24]
+        assert per_rank("bytes_received", "MPI_Waitall") == [24, 24]
+        # two Allreduces of 8 bytes (the world's and the split's), on the same call path
+        assert per_rank("visits", "MPI_Allreduce") == [2, 2]
+        assert per_rank("bytes_sent", "MPI_Allreduce") == [16, 16]
+        assert per_rank("bytes_received", "MPI_Allreduce") == [16, 16]
+        # the root of the broadcast sends its 16 bytes to each of the 2 ranks
+        assert per_rank("bytes_sent", "MPI_Bcast") == [32, 0]
+        assert per_rank("bytes_received", "MPI_Bcast") == [16, 16]

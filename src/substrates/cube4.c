@@ -211,6 +211,10 @@ static bool children_first_order(const merged_tree *t, uint32_t *cube_ids)
 
 /* ---- anchor.xml ---- */
 
+/* The experiment measured MPI (it has communicators): the profile has the
+ * bytes metrics. */
+static bool has_mpi(const cube4_profile *p) { return p->summary && p->summary->defs.comm_count > 0; }
+
 static const char *paradigm_name(region_paradigm p)
 {
     switch (p) {
@@ -298,6 +302,13 @@ static void write_anchor(bytes *x, const merged_tree *t, const cube4_profile *p)
         snprintf(uniq, sizeof uniq, "%s%s", m->name, m->scope == METRIC_SCOPE_PROCESS ? "_per_process" : "");
         snprintf(descr, sizeof descr, "%s%s", m->description, m->scope == METRIC_SCOPE_PROCESS ? " (whole process)" : "");
         write_metric(x, 4 + (int)i, "INCLUSIVE", uniq, uniq, "UINT64", m->unit, "", descr);
+    }
+    if (has_mpi(p)) {
+        /* as Score-P names them: the bytes of the MPI messages of each call path itself */
+        write_metric(x, 4 + (int)facts->metric_count, "EXCLUSIVE", "bytes_sent", "bytes_sent", "UINT64", "bytes", "",
+                     "Bytes sent");
+        write_metric(x, 5 + (int)facts->metric_count, "EXCLUSIVE", "bytes_received", "bytes_received", "UINT64",
+                     "bytes", "", "Bytes received");
     }
     bytes_printf(x, "</metrics>\n<program>\n");
     for (uint32_t i = 0; i < defs->region_count; i++) {
@@ -429,7 +440,15 @@ static void tar_member(tar_writer *w, const char *name, const bytes *content)
 
 /* ---- the metric values ---- */
 
-typedef enum { VALUE_VISITS, VALUE_TIME, VALUE_MIN_TIME, VALUE_MAX_TIME, VALUE_METRIC } value_kind;
+typedef enum {
+    VALUE_VISITS,
+    VALUE_TIME,
+    VALUE_MIN_TIME,
+    VALUE_MAX_TIME,
+    VALUE_METRIC,
+    VALUE_BYTES_SENT,
+    VALUE_BYTES_RECEIVED
+} value_kind;
 
 /* Where each node of each location tree lands: its row in the data of a
  * metric (the rows of EXCLUSIVE metrics are cnodes in pre-order, those of
@@ -485,6 +504,8 @@ static bool tar_metric_data(tar_writer *w, const value_layout *v, unsigned id, v
                     if (metric < tree->metric_count)
                         *u += tree->metric_sums[(size_t)i * tree->metric_count + metric];
                     break;
+                case VALUE_BYTES_SENT: *u += node->bytes_sent; break;
+                case VALUE_BYTES_RECEIVED: *u += node->bytes_received; break;
                 }
             }
         }
@@ -541,6 +562,9 @@ static bool write_cubex(int dir_fd, const char *dir, const char *name, const byt
                   tar_metric(&w, v, index, 3, VALUE_MAX_TIME, 0, false);
     for (unsigned m = 0; memory && m < nmetrics; m++)
         memory = tar_metric(&w, v, index, 4 + m, VALUE_METRIC, m, true);
+    if (memory && has_mpi(v->p))
+        memory = tar_metric(&w, v, index, 4 + nmetrics, VALUE_BYTES_SENT, 0, false) &&
+                 tar_metric(&w, v, index, 5 + nmetrics, VALUE_BYTES_RECEIVED, 0, false);
     static const char end[1024];
     tar_write(&w, end, sizeof end);
     if (fflush(w.file) != 0 && !w.error)

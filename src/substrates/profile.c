@@ -265,6 +265,27 @@ static bool profile_metric(void *state, uint64_t time, const uint64_t *values, u
 /* Recording off is a MEASUREMENT OFF node under the current call path.
  * Below the depth limit there is no node for it; that is remembered apart
  * from the clipped calls, whose count only real regions may use. */
+/* MPI bytes go to the call path the event is in (the MPI function's). */
+static bool profile_mpi(void *state, uint64_t time, const mpi_record *r)
+{
+    profile_tree *tree = touch(state, time);
+    uint32_t node = tree->replay->depth ? tree->replay->stack[tree->replay->depth - 1] : 0;
+    profile_node *n = &tree->nodes[node];
+    switch (r->kind) {
+    case EXT_MPI_SEND:
+    case EXT_MPI_ISEND: n->bytes_sent += r->bytes; break;
+    case EXT_MPI_RECV:
+    case EXT_MPI_IRECV: n->bytes_received += r->bytes; break;
+    case EXT_MPI_COLLECTIVE_END:
+        n->bytes_sent += r->sent;
+        n->bytes_received += r->received;
+        break;
+    default: return true;
+    }
+    tree->mpi = true;
+    return true;
+}
+
 static bool profile_on_off(void *state, uint64_t time, bool on, uint32_t off_region)
 {
     profile_tree *tree = touch(state, time);
@@ -381,18 +402,19 @@ static int by_location_index(const void *a, const void *b)
 /* ---- another process's trees: written by it (a part file), merged by the root ---- */
 
 #define PART_NAME "profile.part"
-static const char part_magic[8] = "SPPART1";
+static const char part_magic[8] = "SPPART2";
 
 typedef struct {
     uint64_t location_id;
     uint32_t index, count;
     uint64_t first_time, last_time;
-    uint32_t metric_count, unused;
+    uint32_t metric_count, mpi;
 } part_tree;
 
 typedef struct {
     uint32_t region, parent;
     uint64_t visits, inclusive, minimum, maximum;
+    uint64_t bytes_sent, bytes_received;
 } part_node;
 
 static bool write_part(profile *p, profile_tree *const *trees, uint32_t n, char *err, size_t errlen)
@@ -411,11 +433,13 @@ static bool write_part(profile *p, profile_tree *const *trees, uint32_t n, char 
     fwrite(header, sizeof header, 1, out);
     for (uint32_t i = 0; i < n; i++) {
         const profile_tree *t = trees[i];
-        part_tree pt = {t->location_id, t->location_index, t->count, t->first_time, t->last_time, t->metric_count, 0};
+        part_tree pt = {t->location_id, t->location_index, t->count, t->first_time, t->last_time, t->metric_count,
+                        t->mpi};
         fwrite(&pt, sizeof pt, 1, out);
         for (uint32_t k = 0; k < t->count; k++) {
             const profile_node *x = &t->nodes[k];
-            part_node pn = {x->region, x->parent, x->visits, x->inclusive, x->minimum, x->maximum};
+            part_node pn = {x->region,  x->parent,  x->visits,     x->inclusive,
+                            x->minimum, x->maximum, x->bytes_sent, x->bytes_received};
             fwrite(&pn, sizeof pn, 1, out);
         }
         if (t->metric_count)
@@ -466,6 +490,7 @@ static profile_tree *import_tree(profile *p, const substrate_process *proc, FILE
     tree->first_time = pt.first_time;
     tree->last_time = pt.last_time;
     tree->started = tree->merged = true;
+    tree->mpi = pt.mpi != 0;
     for (uint32_t k = 0; k < pt.count; k++) {
         part_node pn;
         if (!read_exact(in, &pn, sizeof pn) || (k > 0 && pn.parent >= k) || (k == 0 && pn.parent != PROFILE_NO_NODE)) {
@@ -485,6 +510,8 @@ static profile_tree *import_tree(profile *p, const substrate_process *proc, FILE
         x->inclusive = pn.inclusive;
         x->minimum = pn.minimum;
         x->maximum = pn.maximum;
+        x->bytes_sent = pn.bytes_sent;
+        x->bytes_received = pn.bytes_received;
     }
     if (tree->metric_count &&
         !read_exact(in, tree->metric_sums, (size_t)pt.count * tree->metric_count * sizeof(uint64_t))) {
@@ -627,6 +654,7 @@ static const substrate_ops profile_ops = {
     .measurement_on_off = profile_on_off,
     .buffer_flush = profile_buffer_flush,
     .metric = profile_metric,
+    .mpi = profile_mpi,
     .merge = profile_merge,
 };
 

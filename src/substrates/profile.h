@@ -18,6 +18,7 @@ typedef struct {
     uint64_t visits;
     uint64_t inclusive;         /* ticks */
     uint64_t minimum, maximum;  /* inclusive ticks of one visit */
+    uint64_t bytes_sent, bytes_received;  /* MPI messages of this call path itself (exclusive) */
 } profile_node;
 
 /* What only the replay of a live location needs; freed when the location
@@ -49,6 +50,7 @@ typedef struct profile_tree {
     uint64_t bytes;             /* what this tree holds */
     profile_replay *replay;     /* NULL once the location closed */
     bool merged;                /* another process's, complete (its root closed) */
+    bool mpi;                   /* it has MPI bytes */
     struct profile_tree *next;  /* every tree of the profile */
 } profile_tree;
 
