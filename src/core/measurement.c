@@ -54,6 +54,7 @@ static char *children_root;
  * rank that joined the root's experiment */
 static job_info job;
 static bool job_root, job_joined, mpi_ranks;
+static bool ending_now;  /* scorep_measurement_finish_now() */
 static char *job_path;
 static int state_at_fork;  /* recording on or off when the program forked */
 static bool definitions_kept;
@@ -490,6 +491,12 @@ static void take_killed(process_results *others)
     others->ended_count = kept;
 }
 
+bool scorep_measurement_finish_now(void)
+{
+    ending_now = true;
+    return scorep_measurement_finish();
+}
+
 bool scorep_measurement_finish(void)
 {
     pthread_mutex_lock(&lifecycle_lock);
@@ -522,8 +529,8 @@ bool scorep_measurement_finish(void)
     struct timespec unify_start, unify_end;
     clock_gettime(CLOCK_MONOTONIC, &unify_start);
     if (!facts.child && children_root && locations) {
-        processes_collect(facts.experiment_fd, experiment_dir, job_root ? job.size : 0,
-                          (double)cfg.python_children_wait, &others);
+        processes_collect(facts.experiment_fd, experiment_dir, job_root && !ending_now ? job.size : 0,
+                          ending_now ? 0.0 : (double)cfg.python_children_wait, &others);
         if (others.absent)
             log_warning("%u rank%s of the job never joined its experiment within SCOREP_PYTHON_CHILDREN_WAIT=%llu s "
                         "(%s not measured): left out", others.absent, others.absent == 1 ? "" : "s",

@@ -62,6 +62,12 @@ SCOREP_API bool scorep_measurement_start(const scorep_start_info *info, char *er
  * was reported on stderr in one line).  Safe to call twice. */
 SCOREP_API bool scorep_measurement_finish(void);
 
+/* The process ends at once, with the other processes of the experiment
+ * (MPI_Abort): scorep_measurement_finish() without waiting for them (the
+ * root takes in those that have ended; the others are not in the
+ * experiment). */
+SCOREP_API bool scorep_measurement_finish_now(void);
+
 /* Stop recording now (every source's events end here; the end of the
  * measurement's time line is now), but write nothing yet: a later
  * scorep_measurement_finish() writes the results, e.g. once the exit

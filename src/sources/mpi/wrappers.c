@@ -375,9 +375,15 @@ void after_Finalize(mpi_call *call, int result)
     (void)call, (void)result;
 }
 
+/* MPI_Abort ends every process of the job at once: this one's results are
+ * written now (its region of MPI_Abort ends here); the others write
+ * theirs when mpirun's SIGTERM reaches them. */
 void before_Abort(mpi_call *call, MPI_Comm comm, int errorcode)
 {
-    (void)call, (void)comm, (void)errorcode;
+    (void)comm, (void)errorcode;
+    scorep_leave(call->loc, call->region);
+    call->recording = false;
+    scorep_measurement_finish_now();
 }
 
 void after_Abort(mpi_call *call, int result, MPI_Comm comm, int errorcode)
