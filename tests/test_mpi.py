@@ -406,3 +406,24 @@ def test_profile_has_mpi_regions_and_bytes_per_rank(runner):
         # the root of the broadcast sends its 16 bytes to each of the 2 ranks
         assert per_rank("bytes_sent", "MPI_Bcast") == [32, 0]
         assert per_rank("bytes_received", "MPI_Bcast") == [16, 16]
+
+
+def test_readme_lists_exactly_the_wrapped_functions():
+    root = Path(__file__).resolve().parent.parent
+    listed = subprocess.run([sys.executable, str(root / "src" / "sources" / "mpi" / "generate.py"), "--list"],
+                            capture_output=True, text=True, check=True).stdout.split()[::2]
+    readme = (root / "README.md").read_text()
+    section = readme.split("\n### MPI\n")[1].split("\n### ")[0]
+    shown = section.split("The wrapped functions (")[1]
+    count, _, rest = shown.partition(")")
+    import re
+
+    names = re.findall(r"`(MPI_\w+)`", rest)
+    assert names == listed and int(count) == len(listed)
+    # and the library built here has exactly these
+    library = Path(subprocess.run([sys.executable, "-c", "import scorep, os; print(os.path.dirname(scorep.__file__))"],
+                                  capture_output=True, text=True, cwd="/", check=True).stdout.strip()) / \
+        "libscorep_mpi.so"
+    symbols = subprocess.run(["nm", "-D", "--defined-only", str(library)], capture_output=True, text=True,
+                             check=True).stdout.split()
+    assert sorted(s for s in symbols if s.startswith("MPI_")) == sorted(listed)
