@@ -427,3 +427,74 @@ def test_readme_lists_exactly_the_wrapped_functions():
     symbols = subprocess.run(["nm", "-D", "--defined-only", str(library)], capture_output=True, text=True,
                              check=True).stdout.split()
     assert sorted(s for s in symbols if s.startswith("MPI_")) == sorted(listed)
+
+
+THREADS = """
+import array, threading
+from mpi4py import MPI
+
+comm = MPI.COMM_WORLD
+rank = comm.Get_rank()
+assert MPI.Query_thread() == MPI.THREAD_MULTIPLE
+
+def talk(t):
+    buf, got, peer = array.array("i", [t] * 4), array.array("i", [0] * 4), 1 - rank
+    for i in range(10):
+        if rank == 0:
+            comm.Send([buf, MPI.INT], dest=peer, tag=100 * t + i)
+            comm.Recv([got, MPI.INT], source=peer, tag=100 * t + i)
+        else:
+            comm.Recv([got, MPI.INT], source=peer, tag=100 * t + i)
+            comm.Send([buf, MPI.INT], dest=peer, tag=100 * t + i)
+        assert list(got) == [t] * 4
+
+threads = [threading.Thread(target=talk, args=(t,), name=f"talker-{t}") for t in range(3)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+comm.Barrier()
+print(rank, "done")
+"""
+
+
+def test_mpi_from_several_threads(runner):
+    runner.write("threads.py", THREADS)
+    run = mpirun(runner, 2, "--mpp=mpi", "threads.py")
+    assert run.returncode == 0, run.stderr
+    assert [run.rank_output(rank) for rank in range(2)] == ["0 done\n", "1 done\n"]
+    trace = run.trace()
+    trace.check_balanced()
+    events, _ = mpi_events(run)
+    by_name = {loc.id: loc for loc in trace.locations}
+    for rank in range(2):
+        group = groups(trace)[f"MPI Rank {rank}"]
+        assert sorted(loc.name for loc in group) == ["Master thread", "talker-0", "talker-1", "talker-2"]
+    for loc_id, loc in by_name.items():
+        if not loc.name.startswith("talker-"):
+            continue
+        t = int(loc.name[-1])
+        sends = [fields for r, kind, fields in events if kind == "MpiSend" and r == loc_id & 0xFFFFFFFF]
+        # each thread's messages are on its own location, with its tags
+        mine = [e for e in sends if e["msg_tag"] // 100 == t]
+        assert len(mine) == 10
+        assert trace.enter_counts(loc)["MPI_Send"] == 10 and trace.enter_counts(loc)["MPI_Recv"] == 10
+
+
+def test_mpi4py_futures(runner):
+    runner.write("futures.py", """
+        from mpi4py.futures import MPIPoolExecutor
+        def square(x):
+            return x * x
+        if __name__ == "__main__":
+            with MPIPoolExecutor() as executor:
+                print(sum(executor.map(square, range(20))))
+    """)
+    run = mpirun(runner, 3, "--mpp=mpi", "-m", "mpi4py.futures", "futures.py")
+    assert run.returncode == 0, run.stderr
+    assert run.rank_output(0) == "2470\n"
+    trace = run.trace()
+    assert sorted(groups(trace)) == ["MPI Rank 0", "MPI Rank 1", "MPI Rank 2"]
+    # the workers ran every task, each exactly once (mpi4py.futures runs the script there as __worker__)
+    assert sum(trace.enter_counts(loc)["__worker__:square"] for loc in trace.locations) == 20
+    assert trace.enter_counts(trace.locations[0])["__worker__:square"] == 0
