@@ -198,10 +198,10 @@ class build_native(build_ext):
             generated = os.path.join(self.build_temp, "mpi_generated")
             os.makedirs(generated, exist_ok=True)
             source = os.path.join(generated, "wrappers_generated.c")
+            table = os.path.join(generated, "functions_generated.c")
             subprocess.run([sys.executable, "src/sources/mpi/generate.py", ext.mpi_header, source,
-                            os.path.join(generated, "wrappers_generated.h")], check=True)
-            if source not in ext.sources:
-                ext.sources.append(source)
+                            os.path.join(generated, "wrappers_generated.h"), table], check=True)
+            ext.sources += [path for path in (source, table) if path not in ext.sources]
             ext.include_dirs += [generated, "src/sources/mpi"]
         super().build_extension(ext)
 

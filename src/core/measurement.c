@@ -23,6 +23,7 @@
 #include "processes.h"
 #include "salvage.h"
 #include "substrates.h"
+#include "unify.h"
 
 /* The smallest SCOREP_PAGE_SIZE: an event buffer chunk holds many events. */
 #define MIN_PAGE_SIZE 4096
@@ -55,6 +56,7 @@ static char *children_root;
 static job_info job;
 static bool job_root, job_joined, mpi_ranks;
 static bool ending_now;  /* scorep_measurement_finish_now() */
+#define JOB_TERMINATION_WAIT_S 0.3
 static char *job_path;
 static int state_at_fork;  /* recording on or off when the program forked */
 static bool definitions_kept;
@@ -221,7 +223,7 @@ static bool create_experiment(const char *join, char *err, size_t errlen)
     experiment_dir = experiment_create(&cfg, job_root ? job.id : NULL, err, errlen);
     if (!experiment_dir)
         return false;
-    if (job_root && !processes_job_open(experiment_fd(), &job, err, errlen))
+    if (job_root && !processes_job_open(experiment_fd(), &job, mpi_ranks, err, errlen))
         return false;
     if (!experiment_write_config(experiment_dir, &cfg, err, errlen))
         return false;
@@ -429,68 +431,6 @@ static location_def *location_table(uint32_t *count)
     return table;
 }
 
-/* The root's end: the other processes of the experiment, their
- * definitions defined here and their locations after this process's. */
-static bool add_processes(const process_results *others, location_def **locations, uint32_t *count,
-                          process_def **processes, uint32_t *process_count)
-{
-    uint32_t n = *count;
-    for (uint32_t i = 0; i < others->ended_count; i++)
-        n += others->ended[i].p.location_count;
-    location_def *all = realloc(*locations, (n ? n : 1) * sizeof *all);
-    process_def *procs = calloc((size_t)others->ended_count + 1, sizeof *procs);
-    if (all)
-        *locations = all;
-    if (!all || !procs) {
-        free(procs);
-        return false;
-    }
-    procs[0] = (process_def){0, (long)getpid(), job_root && mpi_ranks};
-    for (uint32_t i = 0; i < others->ended_count; i++) {
-        const substrate_process *p = &others->ended[i].p;
-        memcpy(all + *count, p->locations, p->location_count * sizeof *all);
-        *count += p->location_count;
-        procs[i + 1] = (process_def){p->rank, p->pid, job_root && mpi_ranks && p->rank < job.size};
-    }
-    *processes = procs;
-    *process_count = others->ended_count + 1;
-    return true;
-}
-
-/* The processes killed by SIGKILL: what their trace had written is
- * delivered to this process's substrates as recovery does it (their
- * regions still open at their last written event left there); one without
- * written events is left out.  Both are said in one line. */
-static void take_killed(process_results *others)
-{
-    uint32_t kept = 0;
-    for (uint32_t i = 0; i < others->ended_count; i++) {
-        process_result *r = &others->ended[i];
-        if (r->killed) {
-            salvage_job job = {.journal = &r->journal, .strings = r->p.strings, .regions = r->p.regions,
-                               .parameters = r->p.parameters};
-            char err[1024] = "";
-            int64_t events = salvage_into_substrates(r->dir_fd, r->dir, &job, err, sizeof err);
-            if (events > 0) {
-                r->p.end_time = job.end_time;
-                r->merged = true;
-                log_warning("process %ld (rank %u) of the experiment was killed: the %lld events its trace had "
-                            "written are in the experiment, up to %s", r->p.pid, r->p.rank, (long long)events,
-                            "its last written event");
-            } else {
-                log_warning("process %ld (rank %u) of the experiment was killed before its trace had written "
-                            "events%s%s: it is left out", r->p.pid, r->p.rank, err[0] ? ": " : "", err);
-                uint32_t rank = r->p.rank;
-                process_result_free(r);
-                processes_remove(facts.experiment_fd, rank);
-                continue;
-            }
-        }
-        others->ended[kept++] = *r;
-    }
-    others->ended_count = kept;
-}
-
 bool scorep_measurement_finish_now(void)
 {
     ending_now = true;
@@ -529,8 +469,12 @@ bool scorep_measurement_finish(void)
     struct timespec unify_start, unify_end;
     clock_gettime(CLOCK_MONOTONIC, &unify_start);
     if (!facts.child && children_root && locations) {
-        processes_collect(facts.experiment_fd, experiment_dir, job_root && !ending_now ? job.size : 0,
-                          ending_now ? 0.0 : (double)cfg.python_children_wait, &others);
+        /* a job's root that mpirun ends (SIGTERM, then SIGKILL a second
+         * later) ends with its ranks: it takes those that end at once */
+        double wait = ending_now ? 0.0 : (double)cfg.python_children_wait;
+        if (job_root && atomic_load(&termination_signal) && wait > JOB_TERMINATION_WAIT_S)
+            wait = JOB_TERMINATION_WAIT_S;
+        processes_collect(facts.experiment_fd, experiment_dir, job_root && !ending_now ? job.size : 0, wait, &others);
         if (others.absent)
             log_warning("%u rank%s of the job never joined its experiment within SCOREP_PYTHON_CHILDREN_WAIT=%llu s "
                         "(%s not measured): left out", others.absent, others.absent == 1 ? "" : "s",
@@ -539,9 +483,10 @@ bool scorep_measurement_finish(void)
             log_warning("%u process%s of the experiment %s still running after SCOREP_PYTHON_CHILDREN_WAIT=%llu s, "
                         "or ended without results: left out", others.left_out, others.left_out == 1 ? "" : "es",
                         others.left_out == 1 ? "was" : "were", (unsigned long long)cfg.python_children_wait);
-        take_killed(&others);
+        unify_take_killed(&others, facts.experiment_fd);
         if (others.ended_count) {
-            if (add_processes(&others, &locations, &summary.location_count, &processes, &summary.process_count)) {
+            if (unify_add_processes(&others, job_root && mpi_ranks ? job.size : 0, &locations, &summary.location_count,
+                                    &processes, &summary.process_count)) {
                 summary.locations = locations;
                 summary.processes = processes;
             } else {

@@ -20,6 +20,8 @@
  * the experiment is closed to newcomers (u32), read and written under
  * its flock. */
 #define RANKS_FILE "ranks"
+/* <experiment>/.scorep-processes/job: a job's experiment (its id, size, MPI ranks) */
+#define JOB_FILE "job"
 enum { OPEN = 0, CLOSED_WAITING = 1, CLOSED_DONE = 2 };
 
 static int open_dir_at(int dir, const char *name)
@@ -128,7 +130,6 @@ char *processes_join(const char *root_dir, uint32_t fixed_rank, uint32_t *rank, 
 
 /* ---- the ranks of a job ---- */
 
-#define JOB_FILE "job"
 
 /* The job's id as a part of a file name: letters, digits, '.', '-', '_'. */
 static void job_id(char out[64], const char *a, const char *b)
@@ -171,7 +172,7 @@ bool processes_job_from_environment(job_info *job)
     return job->size > 1 && job->rank < job->size;
 }
 
-bool processes_job_open(int experiment_fd, const job_info *job, char *err, size_t errlen)
+bool processes_job_open(int experiment_fd, const job_info *job, bool mpi, char *err, size_t errlen)
 {
     int procs = experiment_fd >= 0 ? processes_dir(experiment_fd) : -1;
     uint32_t state[2];
@@ -182,8 +183,9 @@ bool processes_job_open(int experiment_fd, const job_info *job, char *err, size_
             state[0] = job->size;  /* the processes the ranks start come after the ranks */
         /* the mark last, written whole: a rank that reads it finds the ranks ready */
         int fd = openat(procs, JOB_FILE ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0666);
-        size_t n = strlen(job->id);
-        ok = fd >= 0 && write(fd, job->id, n) == (ssize_t)n;
+        char text[128];
+        int n = snprintf(text, sizeof text, "%s %u %d\n", job->id, job->size, mpi);
+        ok = fd >= 0 && write(fd, text, (size_t)n) == (ssize_t)n;
         if (fd >= 0)
             close(fd);
         ok = ok && renameat(procs, JOB_FILE ".tmp", procs, JOB_FILE) == 0;
@@ -196,22 +198,39 @@ bool processes_job_open(int experiment_fd, const job_info *job, char *err, size_
     return ok;
 }
 
+/* What the job file of the experiment says (its id, size, MPI ranks). */
+static bool read_job(int root, char id[64], uint32_t *size, bool *mpi)
+{
+    char text[128] = "";
+    int procs = open_dir_at(root, PROCESSES_DIR);
+    int fd = procs >= 0 ? openat(procs, JOB_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
+    ssize_t n = fd >= 0 ? read(fd, text, sizeof text - 1) : -1;
+    text[n > 0 ? n : 0] = '\0';
+    if (fd >= 0)
+        close(fd);
+    if (procs >= 0)
+        close(procs);
+    unsigned s = 0;
+    int m = 0;
+    return n > 0 && sscanf(text, "%63s %u %d", id, &s, &m) == 3 && (*size = s, *mpi = m != 0, true);
+}
+
+bool processes_job_of(int experiment_fd, uint32_t *size, bool *mpi)
+{
+    char id[64];
+    return read_job(experiment_fd, id, size, mpi);
+}
+
 /* Whether the experiment at dir is the job's, its root running. */
 static bool is_jobs(const char *dir, const job_info *job)
 {
     int root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (root < 0)
         return false;
-    char marked[64] = "";
-    int procs = open_dir_at(root, PROCESSES_DIR);
-    int fd = procs >= 0 ? openat(procs, JOB_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
-    ssize_t n = fd >= 0 ? read(fd, marked, sizeof marked - 1) : -1;
-    marked[n > 0 ? n : 0] = '\0';
-    bool ours = n > 0 && strcmp(marked, job->id) == 0 && holder_alive(root);
-    if (fd >= 0)
-        close(fd);
-    if (procs >= 0)
-        close(procs);
+    char id[64];
+    uint32_t size;
+    bool mpi;
+    bool ours = read_job(root, id, &size, &mpi) && strcmp(id, job->id) == 0 && holder_alive(root);
     close(root);
     return ours;
 }
@@ -261,11 +280,13 @@ static void remove_if_last(int procs)
     DIR *d = fdopendir(dup(procs));
     bool others = false;
     for (struct dirent *e; d && (e = readdir(d));)
-        others = others || (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, RANKS_FILE));
+        others = others || (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, RANKS_FILE) &&
+                            strcmp(e->d_name, JOB_FILE));
     if (d)
         closedir(d);
     if (others || !d)
         return;
+    unlinkat(procs, JOB_FILE, 0);
     unlinkat(procs, RANKS_FILE, 0);
     int experiment = openat(procs, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (experiment >= 0) {
@@ -322,7 +343,7 @@ static uint32_t map_string(const journal_contents *j, uint32_t id)
 }
 
 /* The process's definitions, defined in this process: its ids mapped. */
-static bool map_definitions(process_result *r)
+bool processes_map(process_result *r)
 {
     const journal_contents *j = &r->journal;
     const definitions *d = &j->defs;
@@ -527,7 +548,7 @@ void processes_collect(int experiment_fd, const char *experiment_dir, uint32_t j
             snprintf(r->dir, n, "%s/%s/%u", experiment_dir, PROCESSES_DIR, i + 1);
         char err[1024];
         bool loaded = r->dir && journal_load(r->dir_fd, r->dir, &r->journal, err, sizeof err);
-        if (loaded && map_definitions(r)) {
+        if (loaded && processes_map(r)) {
             r->killed = !r->journal.ended;
             out->ended_count++;
             continue;

@@ -50,7 +50,10 @@ bool processes_job_from_environment(job_info *job);
 
 /* The root of a job, its experiment created: ranks below the job's size
  * are reserved, and the experiment is marked as the job's. */
-bool processes_job_open(int experiment_fd, const job_info *job, char *err, size_t errlen);
+bool processes_job_open(int experiment_fd, const job_info *job, bool mpi, char *err, size_t errlen);
+
+/* The experiment is a job's: its size and whether its ranks are MPI ranks. */
+bool processes_job_of(int experiment_fd, uint32_t *size, bool *mpi);
 
 /* A further rank: wait (at most wait_s seconds) until the experiment at
  * dir is the job's, with its root running.  False when it is not. */
@@ -79,6 +82,10 @@ typedef struct {
     bool killed;                /* it ended without its end record (SIGKILL): only its written events remain */
     bool merged;
 } process_result;
+
+/* Define r's journal's definitions in this process and map its ids to
+ * them (r->p); false when out of memory. */
+bool processes_map(process_result *r);
 
 /* Free what a process_result holds, and close its directory. */
 void process_result_free(process_result *r);

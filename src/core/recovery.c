@@ -24,7 +24,9 @@
 #include "log.h"
 #include "salvage.h"
 #include "scorep.h"
+#include "processes.h"
 #include "substrates.h"
+#include "unify.h"
 
 /* Ticks per second of the killed run's clock: from its first and last
  * journal readings; for a run too short for that (the TSC), calibrated
@@ -78,9 +80,33 @@ bool scorep_recover(const char *path, char **result, char *message, size_t messa
         ok = false;
     }
     ok = ok && journal_load(experiment_fd(), dir, &journal, err, errlen);
-    salvage_job job = {.journal = &journal};
-    /* the killed run's facts (all zero if its journal could not be read) */
+    /* the run's definitions are defined here (the processes that joined it
+     * are mapped onto the same), its ids mapped */
+    defs_init();
+    process_result root;
+    memset(&root, 0, sizeof root);
+    root.dir_fd = -1;
+    if (ok) {
+        root.journal = journal;
+        if (!processes_map(&root)) {
+            snprintf(err, errlen, "out of memory for the definitions of '%s'", dir);
+            ok = false;
+        }
+    }
+    const substrate_process *own = &root.p;
+    salvage_job job = {.journal = &journal, .strings = own->strings, .regions = own->regions,
+                       .parameters = own->parameters};
+    /* the killed run's facts, in this process's ids (all zero if its journal could not be read) */
     substrate_facts facts = journal.facts;
+    uint32_t *args = calloc(journal.facts.program_argc + 1, sizeof *args);
+    if (ok && args) {
+        facts.program_region = own->regions[journal.facts.program_region];
+        facts.program_name = own->strings[journal.facts.program_name];
+        for (uint32_t i = 0; i < journal.facts.program_argc; i++)
+            args[i] = own->strings[journal.facts.program_args[i]];
+        facts.program_args = args;
+    }
+    ok = ok && args;
     facts.cfg = &cfg;
     facts.experiment_dir = dir;
     facts.experiment_fd = experiment_fd();
@@ -88,10 +114,21 @@ bool scorep_recover(const char *path, char **result, char *message, size_t messa
     ok = ok && substrates_open(&facts, err, errlen);
     int64_t events = -1;
     uint64_t resolution = 1000000000ull;
+    process_results others;
+    memset(&others, 0, sizeof others);
+    uint32_t job_size = 0;
+    bool mpi = false;
     if (ok) {
         char why[1024];
         events = salvage_into_substrates(experiment_fd(), dir, &job, why, sizeof why);
-        if (events <= 0) {
+        /* and the processes of its experiment: those that ended with their
+         * results, and what the killed ones had written */
+        if (events >= 0) {
+            processes_collect(experiment_fd(), dir, 0, 0.0, &others);
+            unify_take_killed(&others, experiment_fd());
+            processes_job_of(experiment_fd(), &job_size, &mpi);
+        }
+        if (events <= 0 && others.ended_count == 0) {
             if (events == 0)
                 snprintf(err, errlen, "'%s' holds no event files of the run to recover (a run writes them only "
                          "with SCOREP_ENABLE_TRACING=true, a chunk of 256 KiB per thread at a time)", dir);
@@ -100,10 +137,23 @@ bool scorep_recover(const char *path, char **result, char *message, size_t messa
             substrates_discard();
             ok = false;
         }
+        if (events < 0)
+            events = 0;
     }
     if (ok) {
         resolution = resolution_of(&journal);
         double since = ((double)journal.facts.start_time - (double)journal.start_ticks) * 1e9 / (double)resolution;
+        uint32_t location_count = journal.location_count;
+        location_def *locations = calloc(location_count ? location_count : 1, sizeof *locations);
+        process_def *processes = NULL;
+        uint32_t process_count = 1;
+        if (locations)
+            memcpy(locations, own->locations, location_count * sizeof *locations);
+        for (uint32_t i = 0; i < others.ended_count; i++)
+            if (!others.ended[i].killed)
+                others.ended[i].merged = substrates_merge(&others.ended[i].p);
+        ok = locations && unify_add_processes(&others, mpi ? job_size : 0, &locations, &location_count, &processes,
+                                              &process_count);
         substrate_summary summary = {
             .start_time = journal.facts.start_time,
             .end_time = job.end_time,
@@ -111,26 +161,47 @@ bool scorep_recover(const char *path, char **result, char *message, size_t messa
             .start_epoch_ns = journal.start_epoch_ns + (uint64_t)(since > 0 ? since : 0),
             .has_exit_status = false,
             .host_name = journal.host_name,
-            .defs = journal.defs,
-            .locations = journal.locations,
-            .location_count = journal.location_count,
-            .processes = &(process_def){journal.facts.rank, journal.pid},
-            .process_count = 1,
+            .locations = locations,
+            .location_count = location_count,
         };
-        ok = substrates_close(&summary);
-        if (!ok)
-            snprintf(err, errlen, "the recovered results of '%s' could not all be written (see above); the "
-                     "leftover's own files are kept", dir);
+        if (ok) {
+            processes[0].pid = journal.pid;
+            summary.processes = processes;
+            summary.process_count = process_count;
+            for (uint32_t i = 0; i < others.ended_count; i++)
+                if (others.ended[i].p.end_time > summary.end_time)
+                    summary.end_time = others.ended[i].p.end_time;
+        }
+        ok = ok && defs_snapshot(&summary.defs);
+        if (ok) {
+            ok = substrates_close(&summary);
+            defs_snapshot_free(&summary.defs);
+            if (!ok)
+                snprintf(err, errlen, "the recovered results of '%s' could not all be written (see above); the "
+                         "leftover's own files are kept", dir);
+        } else {
+            substrates_discard();
+            snprintf(err, errlen, "out of memory for the recovered results of '%s'", dir);
+        }
+        free(locations);
+        free(processes);
     }
+    uint32_t joined = others.ended_count;
+    if (others.ended)
+        processes_release(experiment_fd(), &others);
+    free(args);
+    root.journal = (journal_contents){0};  /* freed below */
+    process_result_free(&root);
     if (ok) {
         substrates_salvaged(experiment_fd());
         unlinkat(experiment_fd(), JOURNAL_NAME, 0);
         uint32_t threads = job.threads;
         snprintf(message, messagelen,
-                 "recovered %lld events of %u thread%s, %.3f s of the run up to the last event written%s",
+                 "recovered %lld events of %u thread%s, %.3f s of the run up to the last event written%s%s",
                  (long long)events, threads, threads == 1 ? "" : "s",
                  (double)(job.end_time - journal.facts.start_time) / (double)resolution,
-                 journal.complete ? "" : " (the journal's last record was cut off)");
+                 journal.complete ? "" : " (the journal's last record was cut off)",
+                 joined ? ", with the other processes of its experiment" : "");
     }
     /* a killed unnamed run's directory gets the name its end would have
      * given it; any other keeps its name */

@@ -181,7 +181,10 @@ int64_t substrates_salvage(int dir_fd, const char *dir, const salvage_sink *sink
 
 void substrates_salvaged(int dir_fd)
 {
-    if (salvager && salvager->salvaged)
-        salvager->salvaged(dir_fd);
+    /* each substrate removes what it left there, if anything (a leftover
+     * without events too) */
+    for (unsigned r = 0; r < registered; r++)
+        if (registry[r]->salvaged)
+            registry[r]->salvaged(dir_fd);
     salvager = NULL;
 }

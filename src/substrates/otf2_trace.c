@@ -68,6 +68,7 @@ typedef struct trace {
      * into this archive */
     struct merged_location { uint64_t id; uint64_t events; } *merged;
     size_t merged_count, merged_capacity;
+    bool filled;                /* fill_missing_ranks() added locations */
     char staging[64];           /* its name */
     char staging_path[PATH_MAX];
     struct stat staging_id;     /* which directory it is */
@@ -899,6 +900,61 @@ static bool write_metrics(trace *t, OTF2_GlobalDefWriter *defs, string_table *st
     return true;
 }
 
+/* The size of MPI_COMM_WORLD: the largest rank a communicator names, + 1. */
+static uint32_t world_size(const substrate_summary *s)
+{
+    uint32_t world = 0;
+    for (uint32_t i = 0; i < s->defs.comm_count; i++) {
+        const comm_def *c = &s->defs.comms[i];
+        if (!c->members && c->size > world)
+            world = c->size;
+        for (uint32_t k = 0; c->members && k < c->size; k++)
+            if (c->members[k] + 1 > world)
+                world = c->members[k] + 1;
+    }
+    return world;
+}
+
+/* Whether the trace has the location: this process's own, salvaged here,
+ * or merged from another process. */
+static bool has_location(trace *t, uint64_t id)
+{
+    if (location_state(t, id))
+        return true;
+    for (size_t m = 0; m < t->merged_count; m++)
+        if (t->merged[m].id == id)
+            return true;
+    return false;
+}
+
+/* A rank of the job whose master thread is not in the trace (it was killed
+ * before it wrote events): the communicators' groups name it all the same,
+ * so it gets an empty event file and a location without events. */
+static bool fill_missing_ranks(trace *t, const substrate_summary *s)
+{
+    uint32_t world = world_size(s);
+    for (uint32_t r = 0; r < world; r++) {
+        if (has_location(t, r))
+            continue;
+        otf2_message[0] = '\0';
+        OTF2_EvtWriter *w = OTF2_Archive_GetEvtWriter(t->archive, r);
+        if (!w)
+            return fail(t, OTF2_ERROR_MEM_ALLOC_FAILED, "an empty event file");
+        CHECK(t, OTF2_Archive_CloseEvtWriter(t->archive, w), "an empty event file");
+        if (t->merged_count == t->merged_capacity) {
+            size_t capacity = t->merged_capacity ? 2 * t->merged_capacity : 16;
+            struct merged_location *grown = realloc(t->merged, capacity * sizeof *grown);
+            if (!grown)
+                return fail(t, OTF2_ERROR_MEM_ALLOC_FAILED, "an empty event file");
+            t->merged = grown;
+            t->merged_capacity = capacity;
+        }
+        t->merged[t->merged_count++] = (struct merged_location){r, 0};
+        t->filled = true;
+    }
+    return true;
+}
+
 /* MPI: the paradigm, the group of every rank's master location (a rank's
  * master thread is location <rank>), and for each communicator the group
  * of its members (their ranks in MPI_COMM_WORLD: indices into the first
@@ -910,14 +966,29 @@ static bool write_comms(trace *t, OTF2_GlobalDefWriter *defs, string_table *stri
     CHECK(t, extra_string(strings, "MPI_COMM_WORLD locations", &locations_name), "the definitions");
     CHECK(t, OTF2_GlobalDefWriter_WriteParadigm(defs, OTF2_PARADIGM_MPI, mpi_name, OTF2_PARADIGM_CLASS_PROCESS),
           "the definitions");
-    uint32_t world = 0;
-    for (uint32_t i = 0; i < s->defs.comm_count; i++) {
-        const comm_def *c = &s->defs.comms[i];
-        if (!c->members && c->size > world)
-            world = c->size;
-        for (uint32_t k = 0; c->members && k < c->size; k++)
-            if (c->members[k] + 1 > world)
-                world = c->members[k] + 1;
+    uint32_t world = world_size(s);
+    /* the ranks filled in (fill_missing_ranks): their locations, and their groups if their process is not there */
+    for (uint32_t r = 0; t->filled && r < world; r++) {
+        bool listed = false, grouped = false;
+        for (uint32_t i = 0; i < s->location_count; i++)
+            listed = listed || s->locations[i].id == r;
+        for (uint32_t i = 0; i < s->process_count; i++)
+            grouped = grouped || s->processes[i].rank == r;
+        if (listed)
+            continue;
+        uint32_t name, master;
+        char text[64];
+        snprintf(text, sizeof text, "MPI Rank %u", r);
+        CHECK(t, extra_string(strings, "Master thread", &master), "the definitions");
+        if (!grouped) {
+            CHECK(t, extra_string(strings, text, &name), "the definitions");
+            CHECK(t,
+                  OTF2_GlobalDefWriter_WriteLocationGroup(defs, r, name, OTF2_LOCATION_GROUP_TYPE_PROCESS, 1,
+                                                          OTF2_UNDEFINED_LOCATION_GROUP),
+                  "the definitions");
+        }
+        CHECK(t, OTF2_GlobalDefWriter_WriteLocation(defs, r, master, OTF2_LOCATION_TYPE_CPU_THREAD, 0, r),
+              "the definitions");
     }
     uint64_t *members = malloc((world ? world : 1) * sizeof *members);
     if (!members)
@@ -1069,6 +1140,8 @@ static bool write_trace(trace *t, const substrate_summary *s)
     for (trace_location *tl = t->first; tl; tl = tl->next)
         if (!tl->closed && !finish_location(tl))
             return false;
+    if (!t->facts->child && s->defs.comm_count && !fill_missing_ranks(t, s))
+        return false;
     CHECK(t, OTF2_Archive_CloseEvtFiles(t->archive), "closing the event files");
     CHECK(t, OTF2_Archive_CloseDefFiles(t->archive), "closing the definition files");
     if (t->facts->child) {

@@ -1,6 +1,6 @@
 """Writes the MPI wrapper functions (the build runs it, setup.py):
 
-    python generate.py <mpi.h> <out.c> <out.h>
+    python generate.py <mpi.h> <wrappers.c> <header.h> <table.c>
 
 For every function of FUNCTIONS that the MPI library's mpi.h declares (as
 PMPI_<name>), a wrapper MPI_<name> with the same prototype: it enters the
@@ -194,7 +194,7 @@ def named(params: list) -> list:
     return out
 
 
-def main(header_path: str, out_c: str, out_h: str) -> int:
+def main(header_path: str, out_c: str, out_h: str, out_table: str) -> int:
     with open(header_path) as handle:
         protos = prototypes(handle.read())
     wrapped = [(name, role, hooks) for name, role, hooks in functions() if name in protos]
@@ -203,10 +203,11 @@ def main(header_path: str, out_c: str, out_h: str) -> int:
          "#define SCOREP_MPI_GENERATED_H", "#include <mpi.h>", "#include \"mpi_call.h\"", "", "enum {"]
     h += [f"    FN_{name}," for name, _, _ in wrapped]
     h += ["    FN_COUNT", "};", "", "extern const mpi_function mpi_functions[FN_COUNT];", ""]
-    c = ["/* Written by generate.py from mpi.h: do not edit. */", "#include \"wrappers_generated.h\"", "",
-         "const mpi_function mpi_functions[FN_COUNT] = {"]
-    c += [f"    [FN_{name}] = {{\"MPI_{name}\", {ROLES[role]}}}," for name, role, _ in wrapped]
-    c += ["};", ""]
+    table = ["/* Written by generate.py from mpi.h: do not edit. */", "#include \"wrappers_generated.h\"", "",
+             "const mpi_function mpi_functions[FN_COUNT] = {"]
+    table += [f"    [FN_{name}] = {{\"MPI_{name}\", {ROLES[role]}}}," for name, role, _ in wrapped]
+    table += ["};", ""]
+    c = ["/* Written by generate.py from mpi.h: do not edit. */", "#include \"wrappers_generated.h\"", ""]
     for name, role, how in wrapped:
         hooks = how == "hooks"
         if how == "manual":
@@ -238,6 +239,8 @@ def main(header_path: str, out_c: str, out_h: str) -> int:
         handle.write("\n".join(c))
     with open(out_h, "w") as handle:
         handle.write("\n".join(h))
+    with open(out_table, "w") as handle:
+        handle.write("\n".join(table))
     if missing:
         sys.stderr.write(f"generate.py: not in {header_path}, not wrapped: {', '.join('MPI_' + m for m in missing)}\n")
     return 0
@@ -248,4 +251,4 @@ if __name__ == "__main__":
         for name, role, _ in functions():
             print(f"MPI_{name} {role}")
         sys.exit(0)
-    sys.exit(main(*sys.argv[1:4]))
+    sys.exit(main(*sys.argv[1:5]))
