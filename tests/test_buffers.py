@@ -56,6 +56,7 @@ def test_small_memory_flushes_and_loses_nothing(runner):
     assert events[0].kind == "program_begin" and events[-1].kind == "program_end"
 
 
+@pytest.mark.heavy  # the C core's flushes: the same on every Python
 def test_flush_count_follows_total_memory(runner):
     small = runner.script(CALLS, env=SMALL)
     assert small.returncode == 0, small.stderr

@@ -20,6 +20,9 @@ import sysconfig
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# the C sources' layers: the same on every Python
+pytestmark = pytest.mark.heavy
+
 SRC = os.path.join(ROOT, "src")
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 # plain data structures without measurement state: the extension keeps a

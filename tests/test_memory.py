@@ -3,6 +3,8 @@ when it is used up, so a long run stays flat in memory with a complete
 trace; definitions and profile are accounted too."""
 from __future__ import annotations
 
+import pytest
+
 import json
 import os
 import subprocess
@@ -33,6 +35,7 @@ sys.exit(done.returncode)
     return int(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.heavy  # the C core's buffers over a long run: the same on every Python
 def test_long_run_stays_flat_and_complete(runner):
     env = {"SCOREP_TOTAL_MEMORY": "1M", "SCOREP_ENABLE_PROFILING": "true"}
     short = peak_rss_kb(runner, 200_000, env)

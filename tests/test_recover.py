@@ -8,6 +8,8 @@ measurement can hold unwritten.  (Runs on every Python: the journal is
 written by the interpreter's own threads.)"""
 from __future__ import annotations
 
+import pytest
+
 import collections
 import os
 import re
@@ -101,6 +103,7 @@ def hidden(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir() if p.name.startswith("."))
 
 
+@pytest.mark.heavy  # recovery is the C core's: the same on every Python
 def test_killed_traced_run_is_recovered_into_trace_and_profile(runner):
     run = runner.script(KILLED, env={**ENV, "SCOREP_ENABLE_PROFILING": "true"}, timeout=300)
     assert run.returncode == -signal.SIGKILL, run.stderr
