@@ -4,38 +4,41 @@
 
 For every function of FUNCTIONS that the MPI library's mpi.h declares (as
 PMPI_<name>), a wrapper MPI_<name> with the same prototype: it enters the
-function's region, calls PMPI_<name> and leaves the region.  Functions
-marked with hooks also call before_<name>(call, args...) and
-after_<name>(call, result, args...), written by hand in wrappers.c, which
-record the function's MPI events.  The prototypes come from mpi.h itself,
+function's region, calls PMPI_<name> and leaves the region; what records
+the function's MPI events is hand-written in wrappers.c (see FUNCTIONS).  The prototypes come from mpi.h itself,
 so that the wrappers fit the library they are built against.
 """
 import re
 import sys
 
-# name, role (Score-P's roles), and what records its events: "hooks" (the
-# generated wrapper calls before_/after_<name>) or "manual" (the whole
-# wrapper is written by hand in wrappers.c: it needs the call's statuses)
+# name, role (Score-P's roles), and what records its events besides the
+# region, with the generated wrapper calling hand-written code of
+# wrappers.c: "before" (before_<name>(call, args...) ahead of the PMPI_
+# call), "after" (after_<name>(call, result, args...) behind it),
+# "collective" (mpi_collective_begin(call) ahead, after_<name> behind),
+# "newcomm" (a communicator made from the first argument into the last:
+# mpi_comm_made(first, *last) behind a successful call), or "manual" (the
+# whole wrapper is written by hand: it needs the call's statuses)
 FUNCTIONS = """
-Init function hooks
-Init_thread function hooks
-Finalize function hooks
+Init function after
+Init_thread function after
+Finalize function
 Initialized function
 Finalized function
-Abort function hooks
+Abort function before
 Query_thread function
 Is_thread_main function
 Get_library_version function
-Send point2point hooks
-Bsend point2point hooks
-Ssend point2point hooks
-Rsend point2point hooks
+Send point2point before
+Bsend point2point before
+Ssend point2point before
+Rsend point2point before
 Recv point2point manual
-Isend point2point hooks
-Ibsend point2point hooks
-Issend point2point hooks
-Irsend point2point hooks
-Irecv point2point hooks
+Isend point2point after
+Ibsend point2point after
+Issend point2point after
+Irsend point2point after
+Irecv point2point after
 Sendrecv point2point manual
 Sendrecv_replace point2point manual
 Probe point2point
@@ -65,23 +68,23 @@ Testall function manual
 Testany function manual
 Testsome function manual
 Request_get_status function
-Barrier barrier hooks
-Bcast one2all hooks
-Gather all2one hooks
-Gatherv all2one hooks
-Scatter one2all hooks
-Scatterv one2all hooks
-Allgather all2all hooks
-Allgatherv all2all hooks
-Alltoall all2all hooks
-Alltoallv all2all hooks
-Alltoallw all2all hooks
-Reduce all2one hooks
-Allreduce all2all hooks
-Reduce_scatter all2all hooks
-Reduce_scatter_block all2all hooks
-Scan other hooks
-Exscan other hooks
+Barrier barrier collective
+Bcast one2all collective
+Gather all2one collective
+Gatherv all2one collective
+Scatter one2all collective
+Scatterv one2all collective
+Allgather all2all collective
+Allgatherv all2all collective
+Alltoall all2all collective
+Alltoallv all2all collective
+Alltoallw all2all collective
+Reduce all2one collective
+Allreduce all2all collective
+Reduce_scatter all2all collective
+Reduce_scatter_block all2all collective
+Scan other collective
+Exscan other collective
 Reduce_local function
 Ibarrier barrier
 Ibcast one2all
@@ -100,13 +103,13 @@ Ireduce_scatter all2all
 Ireduce_scatter_block all2all
 Iscan other
 Iexscan other
-Comm_dup function hooks
-Comm_dup_with_info function hooks
+Comm_dup function newcomm
+Comm_dup_with_info function newcomm
 Comm_idup function
-Comm_split function hooks
-Comm_split_type function hooks
-Comm_create function hooks
-Comm_create_group function hooks
+Comm_split function newcomm
+Comm_split_type function newcomm
+Comm_create function newcomm
+Comm_create_group function newcomm
 Comm_free function
 Comm_rank function
 Comm_size function
@@ -118,12 +121,12 @@ Comm_test_inter function
 Comm_set_name function
 Comm_get_name function
 Intercomm_create function
-Intercomm_merge function hooks
-Cart_create function hooks
-Cart_sub function hooks
-Graph_create function hooks
-Dist_graph_create function hooks
-Dist_graph_create_adjacent function hooks
+Intercomm_merge function newcomm
+Cart_create function newcomm
+Cart_sub function newcomm
+Graph_create function newcomm
+Dist_graph_create function newcomm
+Dist_graph_create_adjacent function newcomm
 Group_incl function
 Group_excl function
 Group_range_incl function
@@ -209,27 +212,34 @@ def main(header_path: str, out_c: str, out_h: str, out_table: str) -> int:
     table += ["};", ""]
     c = ["/* Written by generate.py from mpi.h: do not edit. */", "#include \"wrappers_generated.h\"", ""]
     for name, role, how in wrapped:
-        hooks = how == "hooks"
         if how == "manual":
             continue  # written by hand (wrappers.c)
         pairs = named(split_params(protos[name]))
         params = ", ".join(p for p, _ in pairs)
         names = [n for _, n in pairs]
+        tail = f", {params}" if names else ""
         args = ", ".join(names)
-        if hooks:
-            h.append(f"void before_{name}(mpi_call *call{', ' if names else ''}{params if names else ''});")
-            h.append(f"void after_{name}(mpi_call *call, int mpi_result{', ' if names else ''}{params if names else ''});")
+        if how == "before":
+            h.append(f"void before_{name}(mpi_call *call{tail});")
+        if how in ("after", "collective"):
+            h.append(f"void after_{name}(mpi_call *call, int mpi_result{tail});")
         c.append(f"SCOREP_MPI_API int MPI_{name}({params if names else 'void'})")
         c.append("{")
         c.append(f"    mpi_call call = {{.function = FN_{name}}};")
         c.append("    mpi_enter(&call);")
-        if hooks:
-            c.append(f"    if (call.recording)")
+        if how == "before":
+            c.append("    if (call.recording)")
             c.append(f"        before_{name}(&call{', ' if names else ''}{args});")
+        if how == "collective":
+            c.append("    if (call.recording)")
+            c.append("        mpi_collective_begin(&call);")
         c.append(f"    int mpi_result = PMPI_{name}({args});")
-        if hooks:
-            c.append(f"    if (call.recording)")
+        if how in ("after", "collective"):
+            c.append("    if (call.recording)")
             c.append(f"        after_{name}(&call, mpi_result{', ' if names else ''}{args});")
+        if how == "newcomm":
+            c.append(f"    if (call.recording && mpi_result == MPI_SUCCESS && {names[-1]})")
+            c.append(f"        mpi_comm_made({names[0]}, *{names[-1]});")
         c.append("    mpi_leave(&call);")
         c.append("    return mpi_result;")
         c.append("}")

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <mpi.h>
+
 #include "../../core/scorep.h"
 
 /* The wrappers are the library's interface: they take the place of the
@@ -30,5 +32,10 @@ typedef struct {
 /* Around the PMPI_ call: enter and leave the function's region. */
 void mpi_enter(mpi_call *call);
 void mpi_leave(mpi_call *call);
+
+/* What generated wrappers call themselves (wrappers.c): a collective
+ * begins; every member of a new communicator made from parent has it. */
+void mpi_collective_begin(mpi_call *call);
+void mpi_comm_made(MPI_Comm parent, MPI_Comm comm);
 
 #endif

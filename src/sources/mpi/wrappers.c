@@ -64,7 +64,7 @@ static void initialised(void)
 }
 
 /* A communicator the program made (every member calls this with it). */
-static void comm_made(MPI_Comm parent, MPI_Comm comm)
+void mpi_comm_made(MPI_Comm parent, MPI_Comm comm)
 {
     int inter = 0, rank = 0, size = 0;
     if (comm == MPI_COMM_NULL || comm_keyval == MPI_KEYVAL_INVALID || PMPI_Comm_test_inter(comm, &inter) != MPI_SUCCESS ||
@@ -284,21 +284,11 @@ static MPI_Status *statuses_for(int count, MPI_Status *given, MPI_Status *small,
 
 /* ---- environment ---- */
 
-void before_Init(mpi_call *call, int *argc, char ***argv)
-{
-    (void)call, (void)argc, (void)argv;
-}
-
 void after_Init(mpi_call *call, int result, int *argc, char ***argv)
 {
     (void)call, (void)argc, (void)argv;
     if (result == MPI_SUCCESS)
         initialised();
-}
-
-void before_Init_thread(mpi_call *call, int *argc, char ***argv, int required, int *provided)
-{
-    (void)call, (void)argc, (void)argv, (void)required, (void)provided;
 }
 
 void after_Init_thread(mpi_call *call, int result, int *argc, char ***argv, int required, int *provided)
@@ -317,16 +307,6 @@ void after_Init_thread(mpi_call *call, int result, int *argc, char ***argv, int 
     }
 }
 
-void before_Finalize(mpi_call *call)
-{
-    (void)call;
-}
-
-void after_Finalize(mpi_call *call, int result)
-{
-    (void)call, (void)result;
-}
-
 /* MPI_Abort ends every process of the job at once: this one's results are
  * written now (its region of MPI_Abort ends here); the others write
  * theirs when mpirun's SIGTERM reaches them. */
@@ -338,24 +318,14 @@ void before_Abort(mpi_call *call, MPI_Comm comm, int errorcode)
     scorep_measurement_finish_now();
 }
 
-void after_Abort(mpi_call *call, int result, MPI_Comm comm, int errorcode)
-{
-    (void)call, (void)result, (void)comm, (void)errorcode;
-}
-
 /* ---- point to point ---- */
 
-#define BLOCKING_SEND(name)                                                                                    \
-    void before_##name(mpi_call *call, const void *buf, int count, MPI_Datatype datatype, int dest, int tag,   \
-                       MPI_Comm comm)                                                                          \
-    {                                                                                                          \
-        (void)buf;                                                                                             \
-        p2p(call, EXT_MPI_SEND, dest, comm, tag, type_bytes(datatype, count), 0);                              \
-    }                                                                                                          \
-    void after_##name(mpi_call *call, int result, const void *buf, int count, MPI_Datatype datatype, int dest, \
-                      int tag, MPI_Comm comm)                                                                  \
-    {                                                                                                          \
-        (void)call, (void)result, (void)buf, (void)count, (void)datatype, (void)dest, (void)tag, (void)comm;   \
+#define BLOCKING_SEND(name)                                                                                  \
+    void before_##name(mpi_call *call, const void *buf, int count, MPI_Datatype datatype, int dest, int tag, \
+                       MPI_Comm comm)                                                                        \
+    {                                                                                                        \
+        (void)buf;                                                                                           \
+        p2p(call, EXT_MPI_SEND, dest, comm, tag, type_bytes(datatype, count), 0);                            \
     }
 BLOCKING_SEND(Send)
 BLOCKING_SEND(Bsend)
@@ -363,11 +333,6 @@ BLOCKING_SEND(Ssend)
 BLOCKING_SEND(Rsend)
 
 #define NONBLOCKING_SEND(name)                                                                                   \
-    void before_##name(mpi_call *call, const void *buf, int count, MPI_Datatype datatype, int dest, int tag,     \
-                       MPI_Comm comm, MPI_Request *request)                                                      \
-    {                                                                                                            \
-        (void)call, (void)buf, (void)count, (void)datatype, (void)dest, (void)tag, (void)comm, (void)request;    \
-    }                                                                                                            \
     void after_##name(mpi_call *call, int result, const void *buf, int count, MPI_Datatype datatype, int dest,   \
                       int tag, MPI_Comm comm, MPI_Request *request)                                              \
     {                                                                                                            \
@@ -382,12 +347,6 @@ NONBLOCKING_SEND(Isend)
 NONBLOCKING_SEND(Ibsend)
 NONBLOCKING_SEND(Issend)
 NONBLOCKING_SEND(Irsend)
-
-void before_Irecv(mpi_call *call, void *buf, int count, MPI_Datatype datatype, int source, int tag, MPI_Comm comm,
-                  MPI_Request *request)
-{
-    (void)call, (void)buf, (void)count, (void)datatype, (void)source, (void)tag, (void)comm, (void)request;
-}
 
 void after_Irecv(mpi_call *call, int result, void *buf, int count, MPI_Datatype datatype, int source, int tag,
                  MPI_Comm comm, MPI_Request *request)
@@ -627,7 +586,7 @@ SCOREP_MPI_API int MPI_Testsome(int incount, MPI_Request array_of_requests[], in
 /* The bytes of a collective, as this rank's arguments give them: sent is
  * what its send buffer holds for the operation (once per receiver for
  * one-to-all and all-to-all data), received what its receive buffer takes. */
-static void collective_begin(mpi_call *call)
+void mpi_collective_begin(mpi_call *call)
 {
     event(call, (mpi_record){.kind = EXT_MPI_COLLECTIVE_BEGIN});
 }
@@ -665,22 +624,10 @@ static uint64_t sum_counts(const int *counts, int n, MPI_Datatype type)
     return total;
 }
 
-void before_Barrier(mpi_call *call, MPI_Comm comm)
-{
-    (void)comm;
-    collective_begin(call);
-}
-
 void after_Barrier(mpi_call *call, int result, MPI_Comm comm)
 {
     (void)result;
     collective_end(call, MPI_COLL_BARRIER, comm, -1, 0, 0);
-}
-
-void before_Bcast(mpi_call *call, void *buffer, int count, MPI_Datatype datatype, int root, MPI_Comm comm)
-{
-    (void)buffer, (void)count, (void)datatype, (void)root, (void)comm;
-    collective_begin(call);
 }
 
 void after_Bcast(mpi_call *call, int result, void *buffer, int count, MPI_Datatype datatype, int root, MPI_Comm comm)
@@ -691,14 +638,6 @@ void after_Bcast(mpi_call *call, int result, void *buffer, int count, MPI_Dataty
     collective_end(call, MPI_COLL_BCAST, comm, root, is_root ? n * (uint64_t)comm_size(comm) : 0, n);
 }
 
-void before_Gather(mpi_call *call, const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf,
-                   int recvcount, MPI_Datatype recvtype, int root, MPI_Comm comm)
-{
-    (void)sendbuf, (void)sendcount, (void)sendtype, (void)recvbuf, (void)recvcount, (void)recvtype, (void)root,
-        (void)comm;
-    collective_begin(call);
-}
-
 void after_Gather(mpi_call *call, int result, const void *sendbuf, int sendcount, MPI_Datatype sendtype,
                   void *recvbuf, int recvcount, MPI_Datatype recvtype, int root, MPI_Comm comm)
 {
@@ -707,14 +646,6 @@ void after_Gather(mpi_call *call, int result, const void *sendbuf, int sendcount
     uint64_t sent = sendbuf == MPI_IN_PLACE ? type_bytes(recvtype, recvcount) : type_bytes(sendtype, sendcount);
     collective_end(call, MPI_COLL_GATHER, comm, root, sent,
                    is_root ? type_bytes(recvtype, recvcount) * (uint64_t)comm_size(comm) : 0);
-}
-
-void before_Gatherv(mpi_call *call, const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf,
-                    const int recvcounts[], const int displs[], MPI_Datatype recvtype, int root, MPI_Comm comm)
-{
-    (void)sendbuf, (void)sendcount, (void)sendtype, (void)recvbuf, (void)recvcounts, (void)displs, (void)recvtype,
-        (void)root, (void)comm;
-    collective_begin(call);
 }
 
 void after_Gatherv(mpi_call *call, int result, const void *sendbuf, int sendcount, MPI_Datatype sendtype,
@@ -730,14 +661,6 @@ void after_Gatherv(mpi_call *call, int result, const void *sendbuf, int sendcoun
                    is_root ? sum_counts(recvcounts, comm_size(comm), recvtype) : 0);
 }
 
-void before_Scatter(mpi_call *call, const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf,
-                    int recvcount, MPI_Datatype recvtype, int root, MPI_Comm comm)
-{
-    (void)sendbuf, (void)sendcount, (void)sendtype, (void)recvbuf, (void)recvcount, (void)recvtype, (void)root,
-        (void)comm;
-    collective_begin(call);
-}
-
 void after_Scatter(mpi_call *call, int result, const void *sendbuf, int sendcount, MPI_Datatype sendtype,
                    void *recvbuf, int recvcount, MPI_Datatype recvtype, int root, MPI_Comm comm)
 {
@@ -746,15 +669,6 @@ void after_Scatter(mpi_call *call, int result, const void *sendbuf, int sendcoun
     uint64_t received = recvbuf == MPI_IN_PLACE ? type_bytes(sendtype, sendcount) : type_bytes(recvtype, recvcount);
     collective_end(call, MPI_COLL_SCATTER, comm, root,
                    is_root ? type_bytes(sendtype, sendcount) * (uint64_t)comm_size(comm) : 0, received);
-}
-
-void before_Scatterv(mpi_call *call, const void *sendbuf, const int sendcounts[], const int displs[],
-                     MPI_Datatype sendtype, void *recvbuf, int recvcount, MPI_Datatype recvtype, int root,
-                     MPI_Comm comm)
-{
-    (void)sendbuf, (void)sendcounts, (void)displs, (void)sendtype, (void)recvbuf, (void)recvcount, (void)recvtype,
-        (void)root, (void)comm;
-    collective_begin(call);
 }
 
 void after_Scatterv(mpi_call *call, int result, const void *sendbuf, const int sendcounts[], const int displs[],
@@ -771,13 +685,6 @@ void after_Scatterv(mpi_call *call, int result, const void *sendbuf, const int s
                    received);
 }
 
-void before_Allgather(mpi_call *call, const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf,
-                      int recvcount, MPI_Datatype recvtype, MPI_Comm comm)
-{
-    (void)sendbuf, (void)sendcount, (void)sendtype, (void)recvbuf, (void)recvcount, (void)recvtype, (void)comm;
-    collective_begin(call);
-}
-
 void after_Allgather(mpi_call *call, int result, const void *sendbuf, int sendcount, MPI_Datatype sendtype,
                      void *recvbuf, int recvcount, MPI_Datatype recvtype, MPI_Comm comm)
 {
@@ -785,14 +692,6 @@ void after_Allgather(mpi_call *call, int result, const void *sendbuf, int sendco
     uint64_t size = (uint64_t)comm_size(comm);
     uint64_t one = sendbuf == MPI_IN_PLACE ? type_bytes(recvtype, recvcount) : type_bytes(sendtype, sendcount);
     collective_end(call, MPI_COLL_ALLGATHER, comm, -1, one * size, type_bytes(recvtype, recvcount) * size);
-}
-
-void before_Allgatherv(mpi_call *call, const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf,
-                       const int recvcounts[], const int displs[], MPI_Datatype recvtype, MPI_Comm comm)
-{
-    (void)sendbuf, (void)sendcount, (void)sendtype, (void)recvbuf, (void)recvcounts, (void)displs, (void)recvtype,
-        (void)comm;
-    collective_begin(call);
 }
 
 void after_Allgatherv(mpi_call *call, int result, const void *sendbuf, int sendcount, MPI_Datatype sendtype,
@@ -805,13 +704,6 @@ void after_Allgatherv(mpi_call *call, int result, const void *sendbuf, int sendc
     collective_end(call, MPI_COLL_ALLGATHERV, comm, -1, one * (uint64_t)size, sum_counts(recvcounts, size, recvtype));
 }
 
-void before_Alltoall(mpi_call *call, const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf,
-                     int recvcount, MPI_Datatype recvtype, MPI_Comm comm)
-{
-    (void)sendbuf, (void)sendcount, (void)sendtype, (void)recvbuf, (void)recvcount, (void)recvtype, (void)comm;
-    collective_begin(call);
-}
-
 void after_Alltoall(mpi_call *call, int result, const void *sendbuf, int sendcount, MPI_Datatype sendtype,
                     void *recvbuf, int recvcount, MPI_Datatype recvtype, MPI_Comm comm)
 {
@@ -819,15 +711,6 @@ void after_Alltoall(mpi_call *call, int result, const void *sendbuf, int sendcou
     uint64_t size = (uint64_t)comm_size(comm);
     uint64_t one = sendbuf == MPI_IN_PLACE ? type_bytes(recvtype, recvcount) : type_bytes(sendtype, sendcount);
     collective_end(call, MPI_COLL_ALLTOALL, comm, -1, one * size, type_bytes(recvtype, recvcount) * size);
-}
-
-void before_Alltoallv(mpi_call *call, const void *sendbuf, const int sendcounts[], const int sdispls[],
-                      MPI_Datatype sendtype, void *recvbuf, const int recvcounts[], const int rdispls[],
-                      MPI_Datatype recvtype, MPI_Comm comm)
-{
-    (void)sendbuf, (void)sendcounts, (void)sdispls, (void)sendtype, (void)recvbuf, (void)recvcounts, (void)rdispls,
-        (void)recvtype, (void)comm;
-    collective_begin(call);
 }
 
 void after_Alltoallv(mpi_call *call, int result, const void *sendbuf, const int sendcounts[], const int sdispls[],
@@ -839,15 +722,6 @@ void after_Alltoallv(mpi_call *call, int result, const void *sendbuf, const int 
     uint64_t received = sum_counts(recvcounts, size, recvtype);
     collective_end(call, MPI_COLL_ALLTOALLV, comm, -1,
                    sendbuf == MPI_IN_PLACE ? received : sum_counts(sendcounts, size, sendtype), received);
-}
-
-void before_Alltoallw(mpi_call *call, const void *sendbuf, const int sendcounts[], const int sdispls[],
-                      const MPI_Datatype sendtypes[], void *recvbuf, const int recvcounts[], const int rdispls[],
-                      const MPI_Datatype recvtypes[], MPI_Comm comm)
-{
-    (void)sendbuf, (void)sendcounts, (void)sdispls, (void)sendtypes, (void)recvbuf, (void)recvcounts, (void)rdispls,
-        (void)recvtypes, (void)comm;
-    collective_begin(call);
 }
 
 void after_Alltoallw(mpi_call *call, int result, const void *sendbuf, const int sendcounts[], const int sdispls[],
@@ -866,13 +740,6 @@ void after_Alltoallw(mpi_call *call, int result, const void *sendbuf, const int 
     collective_end(call, MPI_COLL_ALLTOALLW, comm, -1, sendbuf == MPI_IN_PLACE ? received : sent, received);
 }
 
-void before_Reduce(mpi_call *call, const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype, MPI_Op op,
-                   int root, MPI_Comm comm)
-{
-    (void)sendbuf, (void)recvbuf, (void)count, (void)datatype, (void)op, (void)root, (void)comm;
-    collective_begin(call);
-}
-
 void after_Reduce(mpi_call *call, int result, const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype,
                   MPI_Op op, int root, MPI_Comm comm)
 {
@@ -881,26 +748,12 @@ void after_Reduce(mpi_call *call, int result, const void *sendbuf, void *recvbuf
     collective_end(call, MPI_COLL_REDUCE, comm, root, n, comm_rank(comm) == root ? n : 0);
 }
 
-void before_Allreduce(mpi_call *call, const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype, MPI_Op op,
-                      MPI_Comm comm)
-{
-    (void)sendbuf, (void)recvbuf, (void)count, (void)datatype, (void)op, (void)comm;
-    collective_begin(call);
-}
-
 void after_Allreduce(mpi_call *call, int result, const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype,
                      MPI_Op op, MPI_Comm comm)
 {
     (void)result, (void)sendbuf, (void)recvbuf, (void)op;
     uint64_t n = type_bytes(datatype, count);
     collective_end(call, MPI_COLL_ALLREDUCE, comm, -1, n, n);
-}
-
-void before_Reduce_scatter(mpi_call *call, const void *sendbuf, void *recvbuf, const int recvcounts[],
-                           MPI_Datatype datatype, MPI_Op op, MPI_Comm comm)
-{
-    (void)sendbuf, (void)recvbuf, (void)recvcounts, (void)datatype, (void)op, (void)comm;
-    collective_begin(call);
 }
 
 void after_Reduce_scatter(mpi_call *call, int result, const void *sendbuf, void *recvbuf, const int recvcounts[],
@@ -912,13 +765,6 @@ void after_Reduce_scatter(mpi_call *call, int result, const void *sendbuf, void 
                    recvcounts && rank >= 0 ? type_bytes(datatype, recvcounts[rank]) : 0);
 }
 
-void before_Reduce_scatter_block(mpi_call *call, const void *sendbuf, void *recvbuf, int recvcount,
-                                 MPI_Datatype datatype, MPI_Op op, MPI_Comm comm)
-{
-    (void)sendbuf, (void)recvbuf, (void)recvcount, (void)datatype, (void)op, (void)comm;
-    collective_begin(call);
-}
-
 void after_Reduce_scatter_block(mpi_call *call, int result, const void *sendbuf, void *recvbuf, int recvcount,
                                 MPI_Datatype datatype, MPI_Op op, MPI_Comm comm)
 {
@@ -928,12 +774,6 @@ void after_Reduce_scatter_block(mpi_call *call, int result, const void *sendbuf,
 }
 
 #define SCAN(name, op_kind)                                                                                       \
-    void before_##name(mpi_call *call, const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype,      \
-                       MPI_Op op, MPI_Comm comm)                                                                  \
-    {                                                                                                             \
-        (void)sendbuf, (void)recvbuf, (void)count, (void)datatype, (void)op, (void)comm;                          \
-        collective_begin(call);                                                                                   \
-    }                                                                                                             \
     void after_##name(mpi_call *call, int result, const void *sendbuf, void *recvbuf, int count,                  \
                       MPI_Datatype datatype, MPI_Op op, MPI_Comm comm)                                            \
     {                                                                                                             \
@@ -944,149 +784,4 @@ void after_Reduce_scatter_block(mpi_call *call, int result, const void *sendbuf,
 SCAN(Scan, MPI_COLL_SCAN)
 SCAN(Exscan, MPI_COLL_EXSCAN)
 
-/* ---- communicators the program makes ---- */
 
-void before_Comm_dup(mpi_call *call, MPI_Comm comm, MPI_Comm *newcomm) { (void)call, (void)comm, (void)newcomm; }
-void after_Comm_dup(mpi_call *call, int result, MPI_Comm comm, MPI_Comm *newcomm)
-{
-    (void)call;
-    if (result == MPI_SUCCESS && newcomm)
-        comm_made(comm, *newcomm);
-}
-
-void before_Comm_dup_with_info(mpi_call *call, MPI_Comm comm, MPI_Info info, MPI_Comm *newcomm)
-{
-    (void)call, (void)comm, (void)info, (void)newcomm;
-}
-void after_Comm_dup_with_info(mpi_call *call, int result, MPI_Comm comm, MPI_Info info, MPI_Comm *newcomm)
-{
-    (void)call, (void)info;
-    if (result == MPI_SUCCESS && newcomm)
-        comm_made(comm, *newcomm);
-}
-
-void before_Comm_split(mpi_call *call, MPI_Comm comm, int color, int key, MPI_Comm *newcomm)
-{
-    (void)call, (void)comm, (void)color, (void)key, (void)newcomm;
-}
-void after_Comm_split(mpi_call *call, int result, MPI_Comm comm, int color, int key, MPI_Comm *newcomm)
-{
-    (void)call, (void)color, (void)key;
-    if (result == MPI_SUCCESS && newcomm)
-        comm_made(comm, *newcomm);
-}
-
-void before_Comm_split_type(mpi_call *call, MPI_Comm comm, int split_type, int key, MPI_Info info, MPI_Comm *newcomm)
-{
-    (void)call, (void)comm, (void)split_type, (void)key, (void)info, (void)newcomm;
-}
-void after_Comm_split_type(mpi_call *call, int result, MPI_Comm comm, int split_type, int key, MPI_Info info,
-                           MPI_Comm *newcomm)
-{
-    (void)call, (void)split_type, (void)key, (void)info;
-    if (result == MPI_SUCCESS && newcomm)
-        comm_made(comm, *newcomm);
-}
-
-void before_Comm_create(mpi_call *call, MPI_Comm comm, MPI_Group group, MPI_Comm *newcomm)
-{
-    (void)call, (void)comm, (void)group, (void)newcomm;
-}
-void after_Comm_create(mpi_call *call, int result, MPI_Comm comm, MPI_Group group, MPI_Comm *newcomm)
-{
-    (void)call, (void)group;
-    if (result == MPI_SUCCESS && newcomm)
-        comm_made(comm, *newcomm);
-}
-
-void before_Comm_create_group(mpi_call *call, MPI_Comm comm, MPI_Group group, int tag, MPI_Comm *newcomm)
-{
-    (void)call, (void)comm, (void)group, (void)tag, (void)newcomm;
-}
-void after_Comm_create_group(mpi_call *call, int result, MPI_Comm comm, MPI_Group group, int tag, MPI_Comm *newcomm)
-{
-    (void)call, (void)group, (void)tag;
-    if (result == MPI_SUCCESS && newcomm)
-        comm_made(comm, *newcomm);
-}
-
-void before_Cart_create(mpi_call *call, MPI_Comm old_comm, int ndims, const int dims[], const int periods[],
-                        int reorder, MPI_Comm *comm_cart)
-{
-    (void)call, (void)old_comm, (void)ndims, (void)dims, (void)periods, (void)reorder, (void)comm_cart;
-}
-void after_Cart_create(mpi_call *call, int result, MPI_Comm old_comm, int ndims, const int dims[], const int periods[],
-                       int reorder, MPI_Comm *comm_cart)
-{
-    (void)call, (void)ndims, (void)dims, (void)periods, (void)reorder;
-    if (result == MPI_SUCCESS && comm_cart)
-        comm_made(old_comm, *comm_cart);
-}
-
-void before_Cart_sub(mpi_call *call, MPI_Comm comm, const int remain_dims[], MPI_Comm *new_comm)
-{
-    (void)call, (void)comm, (void)remain_dims, (void)new_comm;
-}
-void after_Cart_sub(mpi_call *call, int result, MPI_Comm comm, const int remain_dims[], MPI_Comm *new_comm)
-{
-    (void)call, (void)remain_dims;
-    if (result == MPI_SUCCESS && new_comm)
-        comm_made(comm, *new_comm);
-}
-
-void before_Graph_create(mpi_call *call, MPI_Comm comm_old, int nnodes, const int index[], const int edges[],
-                         int reorder, MPI_Comm *comm_graph)
-{
-    (void)call, (void)comm_old, (void)nnodes, (void)index, (void)edges, (void)reorder, (void)comm_graph;
-}
-void after_Graph_create(mpi_call *call, int result, MPI_Comm comm_old, int nnodes, const int index[],
-                        const int edges[], int reorder, MPI_Comm *comm_graph)
-{
-    (void)call, (void)nnodes, (void)index, (void)edges, (void)reorder;
-    if (result == MPI_SUCCESS && comm_graph)
-        comm_made(comm_old, *comm_graph);
-}
-
-void before_Dist_graph_create(mpi_call *call, MPI_Comm comm_old, int n, const int nodes[], const int degrees[],
-                              const int targets[], const int weights[], MPI_Info info, int reorder,
-                              MPI_Comm *newcomm)
-{
-    (void)call, (void)comm_old, (void)n, (void)nodes, (void)degrees, (void)targets, (void)weights, (void)info,
-        (void)reorder, (void)newcomm;
-}
-void after_Dist_graph_create(mpi_call *call, int result, MPI_Comm comm_old, int n, const int nodes[],
-                             const int degrees[], const int targets[], const int weights[], MPI_Info info,
-                             int reorder, MPI_Comm *newcomm)
-{
-    (void)call, (void)n, (void)nodes, (void)degrees, (void)targets, (void)weights, (void)info, (void)reorder;
-    if (result == MPI_SUCCESS && newcomm)
-        comm_made(comm_old, *newcomm);
-}
-
-void before_Dist_graph_create_adjacent(mpi_call *call, MPI_Comm comm_old, int indegree, const int sources[],
-                                       const int sourceweights[], int outdegree, const int destinations[],
-                                       const int destweights[], MPI_Info info, int reorder, MPI_Comm *comm_dist_graph)
-{
-    (void)call, (void)comm_old, (void)indegree, (void)sources, (void)sourceweights, (void)outdegree,
-        (void)destinations, (void)destweights, (void)info, (void)reorder, (void)comm_dist_graph;
-}
-void after_Dist_graph_create_adjacent(mpi_call *call, int result, MPI_Comm comm_old, int indegree, const int sources[],
-                                      const int sourceweights[], int outdegree, const int destinations[],
-                                      const int destweights[], MPI_Info info, int reorder, MPI_Comm *comm_dist_graph)
-{
-    (void)call, (void)indegree, (void)sources, (void)sourceweights, (void)outdegree, (void)destinations,
-        (void)destweights, (void)info, (void)reorder;
-    if (result == MPI_SUCCESS && comm_dist_graph)
-        comm_made(comm_old, *comm_dist_graph);
-}
-
-void before_Intercomm_merge(mpi_call *call, MPI_Comm intercomm, int high, MPI_Comm *newintercomm)
-{
-    (void)call, (void)intercomm, (void)high, (void)newintercomm;
-}
-void after_Intercomm_merge(mpi_call *call, int result, MPI_Comm intercomm, int high, MPI_Comm *newintercomm)
-{
-    (void)call, (void)high;
-    if (result == MPI_SUCCESS && newintercomm)
-        comm_made(intercomm, *newintercomm);
-}
