@@ -21,12 +21,13 @@ static uint32_t region_of(unsigned function)
     if (known)
         return known - 1;
     const mpi_function *f = &mpi_functions[function];
-    uint32_t id = DEFS_NO_ID;
-    if (!scorep_region_filtered(f->name, ""))
-        id = scorep_region_define(f->name, "MPI", "", 0, f->role, REGION_PARADIGM_MPI);
-    if (id == DEFS_NO_ID && !scorep_region_filtered(f->name, ""))
-        return DEFS_NO_ID;  /* not running, or out of memory: asked again next time */
-    atomic_store_explicit(&regions[function], id == DEFS_NO_ID ? FILTERED : id + 1, memory_order_relaxed);
+    if (scorep_region_filtered(f->name, "")) {
+        atomic_store_explicit(&regions[function], FILTERED, memory_order_relaxed);
+        return DEFS_NO_ID;
+    }
+    uint32_t id = scorep_region_define(f->name, "MPI", "", 0, f->role, REGION_PARADIGM_MPI);
+    if (id != DEFS_NO_ID)  /* else not running, or out of memory: asked again next time */
+        atomic_store_explicit(&regions[function], id + 1, memory_order_relaxed);
     return id;
 }
 

@@ -594,9 +594,7 @@ void mpi_collective_begin(mpi_call *call)
 static void collective_end(mpi_call *call, mpi_collective op, MPI_Comm comm, int root, uint64_t sent,
                            uint64_t received)
 {
-    uint32_t id = comm_id(comm);
-    if (id == DEFS_NO_ID)
-        id = DEFS_NO_ID;  /* written with an undefined communicator: the MPI function's region stays */
+    uint32_t id = comm_id(comm);  /* DEFS_NO_ID (an intercommunicator): OTF2's undefined communicator */
     event(call, (mpi_record){.kind = EXT_MPI_COLLECTIVE_END, .op = op, .comm = id,
                              .root = root < 0 ? MPI_RECORD_NO_ROOT : (uint32_t)root, .sent = sent,
                              .received = received});
