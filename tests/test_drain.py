@@ -12,7 +12,7 @@ SMALL = {"SCOREP_TOTAL_MEMORY": "64k", "SCOREP_PAGE_SIZE": "8k", "SCOREP_ENABLE_
 
 
 # the smallest budget holds the definitions and the profile of the program's import of threading
-@pytest.mark.parametrize("memory", ["128k", "1M", "16000k"])
+@pytest.mark.parametrize("memory", ["256k", "1M", "16000k"])
 def test_complete_under_any_budget(runner, memory):
     run = runner.script("""
 import threading
