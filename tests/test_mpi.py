@@ -372,6 +372,114 @@ def test_point_to_point_collectives_and_communicators(runner, ranks):
         assert all(any(step == seen for seen in it) for step in program), summary
 
 
+# ---- one timeline: clock offsets to rank 0 ----
+
+PING_PONG = """
+import array
+from mpi4py import MPI
+
+comm = MPI.COMM_WORLD
+rank, size = comm.Get_rank(), comm.Get_size()
+buf = array.array("b", [0])
+# latency-bound: every even rank plays ping-pong with the odd one after it
+peer = rank + 1 if rank % 2 == 0 else rank - 1
+for i in range(200):
+    if rank % 2 == 0:
+        comm.Send([buf, MPI.BYTE], dest=peer, tag=i)
+        comm.Recv([buf, MPI.BYTE], source=peer, tag=i)
+    else:
+        comm.Recv([buf, MPI.BYTE], source=peer, tag=i)
+        comm.Send([buf, MPI.BYTE], dest=peer, tag=i)
+comm.Barrier()
+"""
+
+
+def clock_offsets(run):
+    """Location id -> [(time, offset, deviation)] as otf2-print -C shows them."""
+    import re
+
+    done = subprocess.run(["otf2-print", "-C", str(run.experiment / "traces.otf2")], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    out: dict = {}
+    for line in done.stdout.splitlines():
+        if line.startswith("CLOCK_OFFSET"):
+            m = re.fullmatch(r"CLOCK_OFFSET\s+(\d+)\s+Time: (\d+), Offset: ([+-]?\d+), StdDev: ([0-9.e+-]+)", line)
+            assert m, line
+            out.setdefault(int(m[1]), []).append((int(m[2]), int(m[3]), float(m[4])))
+    return out
+
+
+def message_delays(run):
+    """For every message: its receive's time minus its send's time (ticks,
+    as the otf2 reader gives them: corrected by the clock offsets), with the
+    ranks of sender and receiver."""
+    import otf2
+
+    sends, recvs = {}, {}
+    with otf2.reader.open(str(run.experiment / "traces.otf2")) as reader:
+        for loc, event in reader.events:
+            rank = loc._ref & 0xFFFFFFFF
+            kind = type(event).__name__
+            if kind == "MpiSend":
+                sends.setdefault((rank, event.receiver, event.msg_tag), []).append(event.time)
+            elif kind == "MpiRecv":
+                recvs.setdefault((event.sender, rank, event.msg_tag), []).append(event.time)
+    assert sorted(sends) == sorted(recvs) and sends
+    return [(sender, receiver, received - sent) for (sender, receiver, tag), times in sends.items()
+            for sent, received in zip(times, recvs[(sender, receiver, tag)])]
+
+
+def test_ranks_of_one_host_share_its_clock(runner):
+    """The ranks of one host read one clock: no offsets, and no message is
+    received before it was sent."""
+    runner.write("pp.py", PING_PONG)
+    run = mpirun(runner, 4, "--mpp=mpi", "pp.py")
+    assert run.returncode == 0, run.stderr
+    assert clock_offsets(run) == {}
+    delays = message_delays(run)
+    assert len(delays) == 4 * 200
+    assert min(delay for _, _, delay in delays) > 0
+
+
+def test_clock_offsets_per_rank(runner):
+    """SCOREP_PYTHON_CLOCK_OFFSETS=rank: every rank but rank 0 measures its
+    offset in MPI_Init and in MPI_Finalize; on one host the true offset is
+    0, so each measured one is within its uncertainty (half the shortest
+    round trip) of 0, and the corrected times keep every message within
+    the two ranks' uncertainties of causal."""
+    runner.write("pp.py", PING_PONG)
+    run = mpirun(runner, 4, "--mpp=mpi", "pp.py", env={"SCOREP_PYTHON_CLOCK_OFFSETS": "rank"})
+    assert run.returncode == 0, run.stderr
+    offsets = clock_offsets(run)
+    assert sorted(offsets) == [1, 2, 3]
+    worst = {0: 0.0}
+    for rank, records in offsets.items():
+        assert len(records) == 2, records
+        (t0, o0, d0), (t1, o1, d1) = records
+        assert t0 < t1
+        assert abs(o0) <= d0 + 1 and abs(o1) <= d1 + 1
+        assert 0 < d0 and 0 < d1
+        worst[rank] = max(d0, d1)
+    for sender, receiver, delay in message_delays(run):
+        assert delay > -(worst[sender] + worst[receiver]) - 2
+
+
+def test_no_clock_offsets_when_switched_off(runner):
+    runner.write("pp.py", PING_PONG)
+    run = mpirun(runner, 2, "--mpp=mpi", "pp.py",
+                 env={"SCOREP_PYTHON_CLOCK_OFFSETS": "none"})
+    assert run.returncode == 0, run.stderr
+    assert clock_offsets(run) == {}
+
+
+def test_bad_clock_offsets_value(runner):
+    runner.write("pp.py", PING_PONG)
+    run = mpirun(runner, 2, "--mpp=mpi", "pp.py", env={"SCOREP_PYTHON_CLOCK_OFFSETS": "sometimes"})
+    assert run.returncode != 0
+    assert "SCOREP_PYTHON_CLOCK_OFFSETS" in run.stderr and "'sometimes'" in run.stderr
+
+
 def test_profile_has_mpi_regions_and_bytes_per_rank(runner):
     runner.write("p2p.py", P2P)
     run = mpirun(runner, 2, "--mpp=mpi", "p2p.py", tracing=False, env={"SCOREP_ENABLE_PROFILING": "true"})

@@ -24,6 +24,7 @@ static const size_t config_offsets[] = {
 static const char *const option_values[][6] = {
     {"SCOREP_TIMER", "", "tsc", "clock_gettime", "gettimeofday", NULL},
     {"SCOREP_PROFILING_FORMAT", "none", "cube4", "default", NULL, NULL},
+    {"SCOREP_PYTHON_CLOCK_OFFSETS", "host", "rank", "none", NULL, NULL},
 };
 
 const char *config_type_name(config_type type)

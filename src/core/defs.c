@@ -18,6 +18,8 @@ static vec strings;      /* char * */
 static vec regions;      /* region_def */
 static vec parameters;   /* parameter_def */
 static vec comms;        /* comm_def */
+static clock_offset_def clock_offsets[DEFS_CLOCK_OFFSETS_MAX];
+static uint32_t clock_offset_count;
 static keymap string_ids, region_ids, parameter_ids, comm_ids;
 static bool initialized;
 static uint64_t bytes_used;
@@ -269,6 +271,30 @@ comm_def defs_comm_get(uint32_t id)
     return def;
 }
 
+void defs_clock_offset(uint64_t time, int64_t offset, double deviation)
+{
+    pthread_mutex_lock(&defs_lock);
+    if (clock_offset_count < DEFS_CLOCK_OFFSETS_MAX)
+        clock_offsets[clock_offset_count++] = (clock_offset_def){time, offset, deviation};
+    pthread_mutex_unlock(&defs_lock);
+}
+
+uint32_t defs_clock_offset_count(void)
+{
+    pthread_mutex_lock(&defs_lock);
+    uint32_t n = clock_offset_count;
+    pthread_mutex_unlock(&defs_lock);
+    return n;
+}
+
+clock_offset_def defs_clock_offset_get(uint32_t i)
+{
+    pthread_mutex_lock(&defs_lock);
+    clock_offset_def def = clock_offsets[i];
+    pthread_mutex_unlock(&defs_lock);
+    return def;
+}
+
 static void *copy_items(const vec *v, size_t item_size)
 {
     void *copy = malloc(v->count ? (size_t)v->count * item_size : 1);
@@ -289,9 +315,13 @@ bool defs_snapshot(definitions *out)
         .parameter_count = parameters.count,
         .comms = copy_items(&comms, sizeof(comm_def)),
         .comm_count = comms.count,
+        .clock_offsets = malloc(sizeof clock_offsets),
+        .clock_offset_count = clock_offset_count,
     };
+    if (out->clock_offsets)
+        memcpy(out->clock_offsets, clock_offsets, sizeof clock_offsets);
     pthread_mutex_unlock(&defs_lock);
-    if (out->strings && out->regions && out->parameters && out->comms)
+    if (out->strings && out->regions && out->parameters && out->comms && out->clock_offsets)
         return true;
     defs_snapshot_free(out);
     return false;
@@ -303,6 +333,7 @@ void defs_snapshot_free(definitions *defs)
     free(defs->regions);
     free(defs->parameters);
     free(defs->comms);
+    free(defs->clock_offsets);
     *defs = (definitions){0};
 }
 

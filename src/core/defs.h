@@ -54,6 +54,17 @@ typedef struct {
     const uint32_t *members;  /* their ranks in MPI_COMM_WORLD, in the communicator's rank order; NULL: 0..size-1 */
 } comm_def;
 
+/* The offset of this process's clock to the experiment's (rank 0's) at one
+ * moment, as the MPI wrapper library measures it at MPI_Init and
+ * MPI_Finalize: an event at local time t happened at t + offset on rank
+ * 0's clock (interpolated between two such moments).  Processes that
+ * share rank 0's clock have none. */
+typedef struct {
+    uint64_t time;        /* ticks of this process's clock */
+    int64_t offset;       /* ticks */
+    double deviation;     /* its uncertainty, ticks */
+} clock_offset_def;
+
 void defs_init(void);
 /* In a forked child: the definitions stay valid (ids cached by sources
  * too); only the lock is made anew (a thread that held it is gone). */
@@ -92,6 +103,13 @@ uint32_t defs_comm(uint64_t key, const char *name, uint32_t parent, uint32_t siz
 uint32_t defs_comm_count(void);
 comm_def defs_comm_get(uint32_t id);
 
+/* Clock offsets in the order they were measured (at most
+ * DEFS_CLOCK_OFFSETS_MAX; more are ignored). */
+#define DEFS_CLOCK_OFFSETS_MAX 16
+void defs_clock_offset(uint64_t time, int64_t offset, double deviation);
+uint32_t defs_clock_offset_count(void);
+clock_offset_def defs_clock_offset_get(uint32_t i);
+
 /* Regions the measurement itself records: defined on first use. */
 typedef enum {
     ARTIFICIAL_MEASUREMENT_OFF,  /* recording was switched off */
@@ -113,6 +131,8 @@ typedef struct {
     uint32_t parameter_count;
     comm_def *comms;
     uint32_t comm_count;
+    clock_offset_def *clock_offsets;
+    uint32_t clock_offset_count;
 } definitions;
 
 /* False when out of memory. */

@@ -25,6 +25,7 @@ enum {
     RECORD_CLOCK,      /* u64 ticks, u64 CLOCK_MONOTONIC ns */
     RECORD_END,        /* u64 end time, u32 has exit status, u32 exit status: the results are written */
     RECORD_COMM,       /* u32 id, u64 key, u32 name, parent, size, has members, the members (u32 each) */
+    RECORD_CLOCK_OFFSET, /* u32 index, u64 time, i64 offset, f64 deviation */
 };
 
 #define JOURNAL_VERSION 2
@@ -41,7 +42,7 @@ static pthread_mutex_t journal_lock = PTHREAD_MUTEX_INITIALIZER;
 static int journal_fd = -1;
 static struct stat journal_id;     /* which file it is */
 static atomic_bool journal_live;
-static uint32_t strings_done, regions_done, parameters_done, comms_done;
+static uint32_t strings_done, regions_done, parameters_done, comms_done, clock_offsets_done;
 static location *last_location;   /* the newest location in the journal */
 static uint64_t last_clock_ns;
 
@@ -136,7 +137,7 @@ bool journal_open(const substrate_facts *s, uint32_t clock_kind, const char *hos
         return false;
     }
     journal_fd = fd;
-    strings_done = regions_done = parameters_done = comms_done = 0;
+    strings_done = regions_done = parameters_done = comms_done = clock_offsets_done = 0;
     last_location = NULL;
     atomic_store(&journal_live, true);
 
@@ -230,6 +231,14 @@ void journal_sync(void)
         put_u32(&b, c.members != NULL);
         if (members)
             put(&b, c.members, 4 * (size_t)members);
+    }
+    for (uint32_t n = defs_clock_offset_count(); clock_offsets_done < n; clock_offsets_done++) {
+        clock_offset_def o = defs_clock_offset_get(clock_offsets_done);
+        record(&b, RECORD_CLOCK_OFFSET, 28);
+        put_u32(&b, clock_offsets_done);
+        put_u64(&b, o.time);
+        put(&b, &o.offset, sizeof o.offset);
+        put(&b, &o.deviation, sizeof o.deviation);
     }
     /* a new location's name may be a string made just now: sync strings again */
     location *loc = last_location ? atomic_load(&last_location->next) : locations_first();
@@ -525,6 +534,18 @@ bool journal_load(int dir_fd, const char *dir, journal_contents *c, char *err, s
             }
             free((void *)c->defs.comms[id].members);
             c->defs.comms[id] = (comm_def){key, name, parent, size, members};
+        } else if (type == RECORD_CLOCK_OFFSET) {
+            uint32_t i = take_u32(&r);
+            clock_offset_def o = {.time = take_u64(&r)};
+            take(&r, &o.offset, sizeof o.offset);
+            take(&r, &o.deviation, sizeof o.deviation);
+            if (r.bad || i >= DEFS_CLOCK_OFFSETS_MAX)
+                break;
+            if (!c->defs.clock_offsets && !(c->defs.clock_offsets = calloc(DEFS_CLOCK_OFFSETS_MAX, sizeof o)))
+                break;
+            c->defs.clock_offsets[i] = o;
+            if (i >= c->defs.clock_offset_count)
+                c->defs.clock_offset_count = i + 1;
         } else if (type == RECORD_CLOCK) {
             c->last_ticks = take_u64(&r);
             c->last_mono_ns = take_u64(&r);
@@ -570,6 +591,7 @@ void journal_contents_free(journal_contents *c)
     for (uint32_t i = 0; i < c->defs.comm_count; i++)
         free((void *)c->defs.comms[i].members);
     free(c->defs.comms);
+    free(c->defs.clock_offsets);
     free(c->locations);
     free(c->args);
     for (unsigned i = 0; c->metrics && i < c->facts.metric_count; i++) {

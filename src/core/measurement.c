@@ -223,11 +223,12 @@ static bool create_experiment(const char *join, char *err, size_t errlen)
     experiment_dir = experiment_create(&cfg, job_root ? job.id : NULL, err, errlen);
     if (!experiment_dir)
         return false;
-    if (job_root && !processes_job_open(experiment_fd(), &job, mpi_ranks, err, errlen))
-        return false;
     if (!experiment_write_config(experiment_dir, &cfg, err, errlen))
         return false;
     if (region_filter && !experiment_copy_file(experiment_dir, cfg.filtering_file, &cfg, err, errlen))
+        return false;
+    /* the job's mark last: a rank that finds it finds the configuration it reads */
+    if (job_root && !processes_job_open(experiment_fd(), &job, mpi_ranks, err, errlen))
         return false;
     log_verbose("experiment directory: %s", experiment_dir);
     log_verbose("timer: %s", clock_kind_name(scorep_clock_kind));
@@ -494,9 +495,8 @@ bool scorep_measurement_finish(void)
                 others.ended_count = 0;
             }
         }
-        for (uint32_t i = 0; i < others.ended_count; i++)
-            if (others.ended[i].p.end_time > summary.end_time)
-                summary.end_time = others.ended[i].p.end_time;
+        unify_time_span(&others, &summary.start_time, &summary.end_time);
+        summary.start_epoch_ns = clock_ticks_to_epoch_ns(summary.start_time);
     }
     bool ok;
     if (locations && defs_snapshot(&summary.defs)) {
@@ -827,6 +827,14 @@ void scorep_mpi_event(scorep_location *loc, const mpi_record *record)
     mpi_record_pack(record, payload);
     measurement_append_ext(loc, record->kind, clock_now(), payload, MPI_RECORD_WORDS);
 }
+
+void scorep_clock_offset(uint64_t time, int64_t offset, double deviation)
+{
+    if (phase == SCOREP_RUNNING)
+        defs_clock_offset(time, offset, deviation);
+}
+
+uint64_t scorep_clock_now(void) { return clock_now(); }
 
 uint32_t scorep_process_rank(void) { return phase == SCOREP_RUNNING ? facts.rank : 0; }
 

@@ -394,6 +394,8 @@ bool processes_map(process_result *r)
         .region_count = d->region_count,
         .parameter_count = d->parameter_count,
         .comm_count = d->comm_count,
+        .clock_offsets = d->clock_offsets,
+        .clock_offset_count = d->clock_offset_count,
         .locations = r->locations,
         .location_count = j->location_count,
         .start_time = j->facts.start_time,

@@ -168,9 +168,7 @@ bool scorep_recover(const char *path, char **result, char *message, size_t messa
             processes[0].pid = journal.pid;
             summary.processes = processes;
             summary.process_count = process_count;
-            for (uint32_t i = 0; i < others.ended_count; i++)
-                if (others.ended[i].p.end_time > summary.end_time)
-                    summary.end_time = others.ended[i].p.end_time;
+            unify_time_span(&others, &summary.start_time, &summary.end_time);
         }
         ok = ok && defs_snapshot(&summary.defs);
         if (ok) {

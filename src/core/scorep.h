@@ -195,6 +195,14 @@ SCOREP_API uint32_t scorep_comm_define(uint64_t key, const char *name, uint32_t 
  * while recording is on. */
 SCOREP_API void scorep_mpi_event(scorep_location *loc, const mpi_record *record);
 
+/* This process's clock at local time (clock_now() ticks) was offset ticks
+ * behind the experiment's clock (rank 0's), measured with the given
+ * uncertainty (defs.h, clock_offset_def); ignored when not running. */
+SCOREP_API void scorep_clock_offset(uint64_t time, int64_t offset, double deviation);
+
+/* The clock's current reading in ticks, as events get it. */
+SCOREP_API uint64_t scorep_clock_now(void);
+
 /* This process's rank in the experiment (MPI_COMM_WORLD's rank for a job's
  * rank), 0 before the start. */
 SCOREP_API uint32_t scorep_process_rank(void);

@@ -88,6 +88,8 @@ typedef struct {
     const char *dir;
     const uint32_t *strings, *regions, *parameters, *comms;  /* its id -> the summary's */
     uint32_t string_count, region_count, parameter_count, comm_count;
+    const clock_offset_def *clock_offsets;  /* its clock's offsets to the root's (defs.h), in time order */
+    uint32_t clock_offset_count;
     const location_def *locations;  /* its locations, names in the summary's ids */
     uint32_t location_count;
     uint64_t start_time, end_time;  /* ticks, on the root's time line */

@@ -7,6 +7,35 @@
 #include "log.h"
 #include "salvage.h"
 
+uint64_t unify_root_time(const substrate_process *p, uint64_t time)
+{
+    uint32_t n = p->clock_offset_count;
+    if (!n)
+        return time;
+    const clock_offset_def *o = p->clock_offsets;
+    uint32_t i = 0;
+    while (i + 2 < n && time > o[i + 1].time)
+        i++;  /* the interval [o[i], o[i + 1]] that holds time, or the first or last */
+    double offset = (double)o[i].offset;
+    if (i + 1 < n && o[i + 1].time > o[i].time)
+        offset += (double)(o[i + 1].offset - o[i].offset) / (double)(o[i + 1].time - o[i].time) *
+                  ((double)time - (double)o[i].time);
+    double corrected = (double)time + offset;
+    return corrected > 0 ? (uint64_t)corrected : 0;
+}
+
+void unify_time_span(const process_results *others, uint64_t *start, uint64_t *end)
+{
+    for (uint32_t i = 0; i < others->ended_count; i++) {
+        const substrate_process *p = &others->ended[i].p;
+        uint64_t s = unify_root_time(p, p->start_time), e = unify_root_time(p, p->end_time);
+        if (s < *start)
+            *start = s;
+        if (e > *end)
+            *end = e;
+    }
+}
+
 bool unify_add_processes(const process_results *others, uint32_t mpi_ranks, location_def **locations,
                          uint32_t *count, process_def **processes, uint32_t *process_count)
 {

@@ -24,4 +24,12 @@ void unify_take_killed(process_results *others, int experiment_fd);
 bool unify_add_processes(const process_results *others, uint32_t mpi_ranks, location_def **locations,
                          uint32_t *count, process_def **processes, uint32_t *process_count);
 
+/* A time of process p's clock on the root's clock: its clock offsets
+ * (defs.h) interpolated as OTF2 readers do, none: the same clock. */
+uint64_t unify_root_time(const substrate_process *p, uint64_t time);
+
+/* The experiment's span on the root's clock (*start, *end: the root's,
+ * widened by the processes that ended). */
+void unify_time_span(const process_results *others, uint64_t *start, uint64_t *end);
+
 #endif

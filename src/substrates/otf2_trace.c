@@ -1602,6 +1602,28 @@ static OTF2_ErrorCode write_mapping(OTF2_DefWriter *local, OTF2_MappingType type
     return rc;
 }
 
+/* The process's clock offsets to the root's (OTF2 readers correct its
+ * timestamps by them, interpolating between two): a process with one
+ * offset (its MPI_Finalize was not seen) keeps it to its end. */
+static OTF2_ErrorCode write_clock_offsets(OTF2_DefWriter *local, const substrate_process *p)
+{
+    OTF2_ErrorCode rc = OTF2_SUCCESS;
+    uint64_t last = 0;
+    for (uint32_t i = 0; rc == OTF2_SUCCESS && i < p->clock_offset_count; i++) {
+        const clock_offset_def *o = &p->clock_offsets[i];
+        if (i > 0 && o->time <= last)
+            continue;  /* OTF2 takes them in strictly increasing time only */
+        rc = OTF2_DefWriter_WriteClockOffset(local, o->time, o->offset, o->deviation);
+        last = o->time;
+    }
+    if (rc == OTF2_SUCCESS && p->clock_offset_count == 1) {
+        const clock_offset_def *o = &p->clock_offsets[0];
+        rc = OTF2_DefWriter_WriteClockOffset(local, p->end_time > o->time ? p->end_time : o->time + 1, o->offset,
+                                             o->deviation);
+    }
+    return rc;
+}
+
 /* The process wrote its events with its own ids into its own staging
  * directory: each complete event file is moved into this archive as it
  * is, and gets a local definitions file whose mapping tables turn the
@@ -1662,6 +1684,8 @@ static bool trace_merge(void *self, const substrate_process *p)
             rc = write_mapping(local, OTF2_MAPPING_PARAMETER, p->parameters, p->parameter_count);
         if (rc == OTF2_SUCCESS)
             rc = write_mapping(local, OTF2_MAPPING_COMM, p->comms, p->comm_count);
+        if (rc == OTF2_SUCCESS)
+            rc = write_clock_offsets(local, p);
         if (local) {
             OTF2_ErrorCode closed = OTF2_Archive_CloseDefWriter(t->archive, local);
             if (rc == OTF2_SUCCESS)

@@ -22,7 +22,7 @@ import sys
 FUNCTIONS = """
 Init function after
 Init_thread function after
-Finalize function
+Finalize function before
 Initialized function
 Finalized function
 Abort function before

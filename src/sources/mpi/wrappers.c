@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "mpi_call.h"
+#include "mpi_clocks.h"
 #include "wrappers_generated.h"
 
 /* ---- communicators ---- */
@@ -25,11 +26,19 @@
 static int comm_keyval = MPI_KEYVAL_INVALID;
 static int world_rank = -1, world_size;
 static atomic_uint comm_serial;
+/* the ids of MPI_COMM_WORLD and MPI_COMM_SELF, most calls' communicators,
+ * without asking the library for its attribute (+ 1; 0: none yet) */
+static _Atomic uint32_t world_id, self_id;
 
 static uint32_t comm_id(MPI_Comm comm)
 {
     void *value = NULL;
     int flag = 0;
+    uint32_t known = comm == MPI_COMM_WORLD  ? atomic_load_explicit(&world_id, memory_order_relaxed)
+                     : comm == MPI_COMM_SELF ? atomic_load_explicit(&self_id, memory_order_relaxed)
+                                             : 0;
+    if (known)
+        return known - 1;
     if (comm == MPI_COMM_NULL || comm_keyval == MPI_KEYVAL_INVALID ||
         PMPI_Comm_get_attr(comm, comm_keyval, &value, &flag) != MPI_SUCCESS || !flag)
         return DEFS_NO_ID;
@@ -38,8 +47,13 @@ static uint32_t comm_id(MPI_Comm comm)
 
 static void comm_remember(MPI_Comm comm, uint32_t id)
 {
-    if (id != DEFS_NO_ID)
-        PMPI_Comm_set_attr(comm, comm_keyval, (void *)((uintptr_t)id + 1));
+    if (id == DEFS_NO_ID)
+        return;
+    PMPI_Comm_set_attr(comm, comm_keyval, (void *)((uintptr_t)id + 1));
+    if (comm == MPI_COMM_WORLD)
+        atomic_store(&world_id, id + 1);
+    else if (comm == MPI_COMM_SELF)
+        atomic_store(&self_id, id + 1);
 }
 
 /* Keys: MPI_COMM_WORLD 1; a rank's MPI_COMM_SELF (rank + 1) << 32; a
@@ -287,8 +301,10 @@ static MPI_Status *statuses_for(int count, MPI_Status *given, MPI_Status *small,
 void after_Init(mpi_call *call, int result, int *argc, char ***argv)
 {
     (void)call, (void)argc, (void)argv;
-    if (result == MPI_SUCCESS)
-        initialised();
+    if (result != MPI_SUCCESS)
+        return;
+    initialised();
+    mpi_clocks_init(world_rank);
 }
 
 void after_Init_thread(mpi_call *call, int result, int *argc, char ***argv, int required, int *provided)
@@ -297,6 +313,7 @@ void after_Init_thread(mpi_call *call, int result, int *argc, char ***argv, int 
     if (result != MPI_SUCCESS)
         return;
     initialised();
+    mpi_clocks_init(world_rank);
     /* as Score-P says it, once (by rank 0): events of several threads in
      * MPI at once are recorded, each on its thread's location, but
      * nothing orders two threads' messages to the same peer and tag */
@@ -305,6 +322,12 @@ void after_Init_thread(mpi_call *call, int result, int *argc, char ***argv, int 
                 __FILE__, __LINE__, *provided == MPI_THREAD_MULTIPLE ? "MULTIPLE" : "SERIALIZED");
         fflush(stderr);
     }
+}
+
+void before_Finalize(mpi_call *call)
+{
+    (void)call;
+    mpi_clocks_finalize();
 }
 
 /* MPI_Abort ends every process of the job at once: this one's results are
