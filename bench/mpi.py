@@ -125,6 +125,50 @@ def per_call(cwd: str, repeat: int) -> list:
     return rows
 
 
+INSTRUCTIONS = """
+import array, sys
+from mpi4py import MPI
+comm = MPI.COMM_WORLD
+a, b = array.array("d", [1.0]), array.array("d", [0.0])
+for _ in range(int(sys.argv[1])):
+    comm.Allreduce([a, MPI.DOUBLE], [b, MPI.DOUBLE], op=MPI.SUM)
+"""
+
+
+def instructions(cwd: str) -> list:
+    """Callgrind instructions per 8-byte MPI_Allreduce of one rank (MPI's
+    singleton start, no mpirun: nothing waits for another rank), the whole
+    Python process from start to end (the end's writing of the events
+    included), the difference of 22,000 and 2,000 calls / 20,000; without
+    the drain thread, so that every instruction is counted in one process."""
+    with open(os.path.join(cwd, "instructions.py"), "w") as f:
+        f.write(INSTRUCTIONS)
+    if not shutil.which("valgrind"):
+        sys.exit("bench/mpi.py: valgrind is missing (apt-get install valgrind)")
+    kinds = {"plain": [], "scorep (Python only)": ["-m", "scorep"], "scorep --mpp=mpi": ["-m", "scorep", "--mpp=mpi"]}
+    env = dict(base_env(), SCOREP_ENABLE_TRACING="true", SCOREP_ENABLE_PROFILING="true",
+               SCOREP_PYTHON_DRAIN_THREAD="false")
+    counts = {}
+    for kind, prefix in kinds.items():
+        totals = []
+        for n in (2000, 22000):
+            out = tempfile.mkdtemp(prefix="callgrind-", dir=cwd)
+            subprocess.run(["valgrind", "--tool=callgrind", "--trace-children=yes",
+                            f"--callgrind-out-file={out}/cg.%p", sys.executable] + prefix + ["instructions.py", str(n)],
+                           cwd=cwd, env=env, capture_output=True, text=True, timeout=900, check=True)
+            total = 0
+            for name in os.listdir(out):
+                with open(os.path.join(out, name)) as f:
+                    text = f.read()
+                if re.search(r"^cmd:.*python", text, re.M):  # not mpirun's orted
+                    total += int(re.search(r"^summary: (\d+)", text, re.M).group(1))
+            totals.append(total)
+            shutil.rmtree(out, ignore_errors=True)
+            clean(cwd)
+        counts[kind] = (totals[1] - totals[0]) / 20000
+    return [(kind, n, n - counts["plain"]) for kind, n in counts.items()]
+
+
 def unify(cwd: str, ranks_list: list, repeat: int) -> list:
     with open(os.path.join(cwd, "unify.py"), "w") as f:
         f.write(UNIFY)
@@ -152,7 +196,8 @@ def busy(cwd: str, repeat: int) -> list:
         f.write(BUSY)
     cores = os.cpu_count() or 1
     kinds = {"plain": ([], {}), "trace, drain thread": (["-m", "scorep"], {"SCOREP_PYTHON_DRAIN_THREAD": "true"}),
-             "trace, no drain thread": (["-m", "scorep"], {"SCOREP_PYTHON_DRAIN_THREAD": "false"})}
+             "trace, no drain thread": (["-m", "scorep"], {"SCOREP_PYTHON_DRAIN_THREAD": "false"}),
+             "trace, default (auto)": (["-m", "scorep"], {})}
     times = {kind: [] for kind in kinds}
     for _ in range(repeat):
         for kind, (prefix, extra) in kinds.items():
@@ -181,6 +226,10 @@ def main() -> None:
              "|---|---:|---:|---:|---:|"]
     for kind, a, da, p, dp in per_call(cwd, args.repeat):
         lines.append(f"| {kind} | {a:.2f} | {da:+.0f} | {p:.2f} | {dp:+.0f} |")
+    lines += ["", "## Instructions per MPI call (callgrind, one rank, trace and profile, no drain thread)", "",
+              "| run | instructions per Allreduce | over plain |", "|---|---:|---:|"]
+    for kind, n, over in instructions(cwd):
+        lines.append(f"| {kind} | {n:.0f} | {over:+.0f} |")
     lines += ["", "## Unification: N ranks (oversubscribed) into one experiment", "",
               "Time rank 0 takes, after every rank ended, to read their journals, unify definitions and communicators, "
               "merge profiles and trace files and write the experiment (its verbose line).", "",

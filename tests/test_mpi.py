@@ -480,6 +480,29 @@ def test_bad_clock_offsets_value(runner):
     assert "SCOREP_PYTHON_CLOCK_OFFSETS" in run.stderr and "'sometimes'" in run.stderr
 
 
+# ---- cores full: the drain thread ----
+
+def test_no_drain_thread_when_the_ranks_fill_the_cores(runner):
+    """SCOREP_PYTHON_DRAIN_THREAD=auto (the default): as many ranks as this
+    process may use CPUs leave none to spare, so the ranks flush their own
+    buffers; asked for, they have it; a process outside a job has it."""
+    runner.write("pp.py", PING_PONG)
+    cpus = len(os.sched_getaffinity(0))
+    ranks = max(2, cpus + cpus % 2)  # the ping-pong pairs ranks
+    run = mpirun(runner, ranks, "--mpp=mpi", "pp.py", env={"SCOREP_VERBOSE": "true"})
+    assert run.returncode == 0, run.stderr
+    for rank in range(ranks):
+        assert "[Score-P] drain thread: no (no CPU to spare" in run.rank_output(rank, "stderr")
+    run = mpirun(runner, ranks, "--mpp=mpi", "pp.py", env={"SCOREP_VERBOSE": "true", "SCOREP_PYTHON_DRAIN_THREAD": "true"},
+                 outputs="asked")
+    assert run.returncode == 0, run.stderr
+    for rank in range(ranks):
+        assert "[Score-P] drain thread: yes\n" in run.rank_output(rank, "stderr")
+    alone = runner.run("-c", "pass", env={"SCOREP_VERBOSE": "true"})
+    assert alone.returncode == 0, alone.stderr
+    assert "[Score-P] drain thread: yes\n" in alone.stderr
+
+
 def test_profile_has_mpi_regions_and_bytes_per_rank(runner):
     runner.write("p2p.py", P2P)
     run = mpirun(runner, 2, "--mpp=mpi", "p2p.py", tracing=False, env={"SCOREP_ENABLE_PROFILING": "true"})

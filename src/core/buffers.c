@@ -86,11 +86,17 @@ void buffers_on_drain_pass(void (*hook)(void)) { pass_hook = hook; }
 
 bool buffers_drain_running(void) { return drain_running(); }
 
+/* Whether the drain thread replays the buffers (else they are the program
+ * threads' own business). */
+static bool draining(void) { return policy.drain_events && drain_running(); }
+
 /* One pass of the drain thread over every live location. */
 static bool drain_all(void)
 {
     if (pass_hook)
         pass_hook();
+    if (!policy.drain_events)
+        return false;  /* (it backs off to its idle period) */
     uint64_t before = locations_released_bytes();
     for (location *loc = locations_first_live(); loc; loc = atomic_load(&loc->next_live))
         drain_location(loc);
@@ -149,7 +155,7 @@ bool buffers_make_room(location *loc, size_t words)
         resume_drain();
     uint64_t chunk = locations_chunk_bytes();
     uint64_t budget = buffers_budget();
-    if (over_budget(budget, chunk) && !drain_running())
+    if (over_budget(budget, chunk) && !draining())
         close_finished_locations();
     if (!loc->current || !over_budget(budget, chunk))
         return start_chunk(loc);
@@ -163,12 +169,12 @@ bool buffers_make_room(location *loc, size_t words)
                 (unsigned long long)locations_buffered_bytes());
     /* two passes without progress: what is left is held (current chunks,
      * rewind marks) and waiting longer will not help */
-    for (int stalled = 0; stalled < 2 && over_budget(budget, chunk) && drain_running();) {
+    for (int stalled = 0; stalled < 2 && over_budget(budget, chunk) && draining();) {
         uint64_t before = locations_buffered_bytes();
         drain_wait_pass();
         stalled = locations_buffered_bytes() < before ? 0 : stalled + 1;
     }
-    if (!drain_running() || over_budget(budget, 0))
+    if (!draining() || over_budget(budget, 0))
         buffers_flush(loc);
     if (!start_chunk(loc))
         return false;

@@ -16,7 +16,9 @@
 typedef struct {
     uint64_t total_memory;   /* SCOREP_TOTAL_MEMORY */
     bool flush_events;       /* record a BUFFER_FLUSH when the program had to wait */
-    bool drain_thread;       /* replay on a background thread while the program runs */
+    bool drain_thread;       /* a background thread: it runs the drain pass's hook (buffers_on_drain_pass) */
+    bool drain_events;       /* and it replays full buffers while the program runs (else each thread
+                              * replays its own when they are full) */
 } buffers_policy;
 
 /* Start with this policy (and the drain thread, if asked for and possible). */

@@ -21,10 +21,11 @@ static const size_t config_offsets[] = {
 };
 
 /* Allowed values of option-typed variables (first entry: variable name). */
-static const char *const option_values[][6] = {
+static const char *const option_values[][11] = {
     {"SCOREP_TIMER", "", "tsc", "clock_gettime", "gettimeofday", NULL},
     {"SCOREP_PROFILING_FORMAT", "none", "cube4", "default", NULL, NULL},
     {"SCOREP_PYTHON_CLOCK_OFFSETS", "host", "rank", "none", NULL, NULL},
+    {"SCOREP_PYTHON_DRAIN_THREAD", "auto", "true", "false", "yes", "no", "on", "off", "1", "0", NULL},
 };
 
 const char *config_type_name(config_type type)
@@ -123,7 +124,7 @@ static bool option_allowed(const char *env, const char *value)
     for (size_t i = 0; i < sizeof option_values / sizeof option_values[0]; i++) {
         if (strcmp(option_values[i][0], env) != 0)
             continue;
-        for (int j = 1; j < 6 && option_values[i][j]; j++)
+        for (int j = 1; j < 11 && option_values[i][j]; j++)
             if (strcasecmp(option_values[i][j], value) == 0)
                 return true;
         return false;

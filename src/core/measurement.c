@@ -264,12 +264,27 @@ static void release_run_state(void)
     program_args = NULL;
 }
 
+/* SCOREP_PYTHON_DRAIN_THREAD: auto is with a drain thread, except for a
+ * job's rank whose host has no CPU to spare for it (one rank per core:
+ * the drain thread would slow its rank down more than the rank's own
+ * flushes do); such a rank's thread only watches for a termination signal
+ * (it writes the results then, as a drain thread does), waking rarely. */
 static void start_buffers(void)
 {
+    bool drain = true, watch = false;
+    job_info here;
+    if (strcmp(cfg.python_drain_thread, "auto") != 0)
+        drain = config_parse_bool(cfg.python_drain_thread, &drain) && drain;
+    else if (processes_job_from_environment(&here) && !processes_job_spare_cpu(&here))
+        drain = false, watch = true;
+    log_verbose("drain thread: %s", drain ? "yes" : watch ? "no (no CPU to spare: each thread flushes its own "
+                                                            "buffers; a thread watches for termination signals)"
+                                                          : "no");
     buffers_start(&(buffers_policy){
         .total_memory = cfg.total_memory,
         .flush_events = cfg.enable_tracing,
-        .drain_thread = cfg.python_drain_thread,
+        .drain_thread = drain || watch,
+        .drain_events = drain,
     });
 }
 

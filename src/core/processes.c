@@ -1,6 +1,7 @@
 #include "processes.h"
 
 #include <dirent.h>
+#include <sched.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -169,7 +170,21 @@ bool processes_job_from_environment(job_info *job)
     } else {
         return false;
     }
+    if (!env_u32("OMPI_COMM_WORLD_LOCAL_SIZE", &job->local_size) && !env_u32("MPI_LOCALNRANKS", &job->local_size))
+        env_u32("SLURM_NTASKS_PER_NODE", &job->local_size);
     return job->size > 1 && job->rank < job->size;
+}
+
+bool processes_job_spare_cpu(const job_info *job)
+{
+    cpu_set_t set;
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    if (sched_getaffinity(0, sizeof set, &set) != 0 || online < 1)
+        return true;
+    long mine = CPU_COUNT(&set), ranks = job->local_size ? job->local_size : 1;
+    /* bound to some of the CPUs: the ranks are spread over the host's CPUs alike */
+    long sharing = mine < online ? (ranks * mine + online - 1) / online : ranks;
+    return mine > (sharing > 1 ? sharing : 1);
 }
 
 bool processes_job_open(int experiment_fd, const job_info *job, bool mpi, char *err, size_t errlen)

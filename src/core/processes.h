@@ -41,12 +41,18 @@
 typedef struct {
     char id[64];                /* the job's id, as a part of a file name */
     uint32_t rank, size;
+    uint32_t local_size;        /* its ranks on this host (0: not known) */
 } job_info;
 
 /* Is this process a rank of a job, by its environment (Open MPI's
  * OMPI_COMM_WORLD_RANK/SIZE and job id, or Slurm's SLURM_PROCID/NTASKS,
  * job and step)?  size > 1 only. */
 bool processes_job_from_environment(job_info *job);
+
+/* Whether the CPUs this process may run on have one to spare beside the
+ * job's ranks on this host that share them (a drain thread would take a
+ * rank's core otherwise). */
+bool processes_job_spare_cpu(const job_info *job);
 
 /* The root of a job, its experiment created: ranks below the job's size
  * are reserved, and the experiment is marked as the job's. */
