@@ -31,7 +31,9 @@ class MpiRun(Run):
         self.outputs = outputs
 
     def rank_output(self, rank: int, stream: str = "stdout") -> str:
-        found = sorted(self.outputs.glob(f"*/rank.{rank}/{stream}"))
+        # (Open MPI pads the rank with zeros from 10 ranks on: rank.03)
+        found = sorted(path for path in self.outputs.glob(f"*/rank.*/{stream}")
+                       if int(path.parent.name.partition(".")[2]) == rank)
         assert len(found) == 1, f"rank {rank}: {found}"
         return found[0].read_text()
 
@@ -240,6 +242,28 @@ def test_mpi4py_of_another_mpi_is_refused_before_the_program_starts(runner, tmp_
     assert lines[0].startswith(f"scorep: error: --mpp=mpi: mpi4py ({package}) uses libmpi.so.12, but scorep's MPI "
                                "wrappers were built for libmpi.so.40")
     assert run.experiments() == []
+
+
+def test_an_installation_without_the_mpi_wrappers_is_refused_before_the_program_starts(runner, tmp_path):
+    # the installed package as a build without an MPI (no mpicc) leaves it: without libscorep_mpi.so
+    import scorep
+
+    copy = tmp_path / "without-mpi"
+    shutil.copytree(Path(scorep.__file__).parent, copy / "scorep",
+                    ignore=shutil.ignore_patterns("libscorep_mpi.so", "__pycache__"))
+    assert not (copy / "scorep" / "libscorep_mpi.so").exists()
+    runner.write("prog.py", "print('ran')\n")
+    run = runner.run("--mpp=mpi", "prog.py", env={"PYTHONPATH": str(copy)})
+    assert run.returncode == 1
+    assert run.stdout == ""
+    assert run.stderr == ("scorep: error: --mpp=mpi: scorep was installed without its MPI wrapper library (no mpicc "
+                          "was found when it was built); install an MPI (Debian: apt-get install openmpi-bin "
+                          "libopenmpi-dev) and reinstall scorep\n")
+    assert run.experiments() == []
+    # without --mpp=mpi that installation measures as ever
+    run = runner.run("prog.py", env={"PYTHONPATH": str(copy)})
+    assert run.returncode == 0 and run.stdout == "ran\n", run.stderr
+    assert len(run.experiments()) == 1
 
 
 def test_the_program_does_not_see_the_preload(runner):

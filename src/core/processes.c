@@ -443,6 +443,41 @@ static int open_rank_locked(int procs, uint32_t i)
     return fd;
 }
 
+/* The processes processes_collect waits for: rank i + 1's directory
+ * (fds[i], -1 while it has not joined), whether it ended (done[i]). */
+typedef struct {
+    int procs;
+    uint32_t job_size, count, pending, absent;
+    int *fds;
+    bool *done;
+    process_results *out;
+} collection;
+
+/* Take in the processes that joined up to next_rank (exclusive); false
+ * when out of memory. */
+static bool take_newcomers(collection *c, uint32_t next_rank)
+{
+    uint32_t wanted = next_rank > 1 ? next_rank - 1 : 0;
+    if (wanted <= c->count)
+        return true;
+    int *f = realloc(c->fds, wanted * sizeof *c->fds);
+    c->fds = f ? f : c->fds;
+    bool *d = f ? realloc(c->done, wanted * sizeof *c->done) : NULL;
+    c->done = d ? d : c->done;
+    process_result *e = d ? realloc(c->out->ended, wanted * sizeof *c->out->ended) : NULL;
+    c->out->ended = e ? e : c->out->ended;
+    if (!e)
+        return false;
+    for (uint32_t i = c->count; i < wanted; i++) {
+        c->fds[i] = open_rank_locked(c->procs, i);
+        c->done[i] = c->fds[i] < 0 && i + 1 >= c->job_size;
+        c->absent += c->fds[i] < 0 && !c->done[i];
+        c->pending += !c->done[i];
+    }
+    c->count = wanted;
+    return true;
+}
+
 void processes_collect(int experiment_fd, const char *experiment_dir, uint32_t job_size, double wait_s,
                        process_results *out)
 {
@@ -459,56 +494,29 @@ void processes_collect(int experiment_fd, const char *experiment_dir, uint32_t j
      * may start further ones while the root waits for them */
     state[1] = CLOSED_WAITING;
     unlock_ranks(ranks, state);
-    uint32_t count = 0;
-    int *fds = NULL;
-    bool *done = NULL;
-    uint32_t pending = 0, absent = 0;
+    collection c = {.procs = procs, .job_size = job_size, .out = out};
     /* the processes that joined so far (and the job's ranks, joined or not) */
     out->ended = calloc(1, sizeof *out->ended);
-    bool ok = out->ended != NULL;
-#define TAKE_NEWCOMERS(next_rank)                                                                 \
-    do {                                                                                          \
-        uint32_t wanted = (next_rank) > 1 ? (next_rank) - 1 : 0;                                  \
-        if (wanted <= count || !ok)                                                               \
-            break;                                                                                \
-        int *f = realloc(fds, wanted * sizeof *fds);                                              \
-        fds = f ? f : fds;                                                                        \
-        bool *d = f ? realloc(done, wanted * sizeof *done) : NULL;                                \
-        done = d ? d : done;                                                                      \
-        process_result *e = d ? realloc(out->ended, wanted * sizeof *out->ended) : NULL;          \
-        out->ended = e ? e : out->ended;                                                          \
-        if (!e) {                                                                                 \
-            ok = false;                                                                           \
-            break;                                                                                \
-        }                                                                                         \
-        for (uint32_t i = count; i < wanted; i++) {                                               \
-            fds[i] = open_rank_locked(procs, i);                                                  \
-            done[i] = fds[i] < 0 && i + 1 >= job_size;                                            \
-            absent += fds[i] < 0 && !done[i];                                                     \
-            pending += !done[i];                                                                  \
-        }                                                                                         \
-        count = wanted;                                                                           \
-    } while (0)
-    TAKE_NEWCOMERS(state[0]);
+    bool ok = out->ended != NULL && take_newcomers(&c, state[0]);
     /* wait for those still running, all at once, and for the job's ranks
      * that have not joined yet */
     double deadline = now_s() + wait_s;
     bool waited = false;
     double wait_start = now_s();
-    while (ok && pending > 0) {
-        for (uint32_t i = 0; i < count; i++) {
-            if (!done[i] && fds[i] < 0 && (fds[i] = open_rank_locked(procs, i)) >= 0)
-                absent--;
-            if (!done[i] && fds[i] >= 0 && flock(fds[i], LOCK_EX | LOCK_NB) == 0) {
-                done[i] = true;
-                pending--;
+    while (ok && c.pending > 0) {
+        for (uint32_t i = 0; i < c.count; i++) {
+            if (!c.done[i] && c.fds[i] < 0 && (c.fds[i] = open_rank_locked(procs, i)) >= 0)
+                c.absent--;
+            if (!c.done[i] && c.fds[i] >= 0 && flock(c.fds[i], LOCK_EX | LOCK_NB) == 0) {
+                c.done[i] = true;
+                c.pending--;
             }
         }
-        if (!pending || now_s() >= deadline)
+        if (!c.pending || now_s() >= deadline)
             break;
         if (!waited)
-            log_verbose("waiting for %u processes of the experiment to end%s", pending - absent,
-                        absent ? " and for ranks of the job to join" : "");
+            log_verbose("waiting for %u processes of the experiment to end%s", c.pending - c.absent,
+                        c.absent ? " and for ranks of the job to join" : "");
         waited = true;
         struct timespec step = {0, 5000000};
         nanosleep(&step, NULL);
@@ -516,23 +524,25 @@ void processes_collect(int experiment_fd, const char *experiment_dir, uint32_t j
         ranks = lock_ranks(procs, state);
         if (ranks >= 0) {
             unlock_ranks(ranks, NULL);
-            TAKE_NEWCOMERS(state[0]);
+            ok = take_newcomers(&c, state[0]);
         }
     }
-#undef TAKE_NEWCOMERS
     out->waited_s = now_s() - wait_start;
     /* those still running now are left out: they see it at their end */
     ranks = lock_ranks(procs, state);
-    for (uint32_t i = 0; fds && done && i < count; i++) {
-        if (!done[i] && fds[i] < 0) {
+    for (uint32_t i = 0; c.fds && c.done && i < c.count; i++) {
+        if (!c.done[i] && c.fds[i] < 0) {
             char name[16];
             snprintf(name, sizeof name, "%u", i + 1);
-            if ((fds[i] = open_dir_at(procs, name)) >= 0)
-                absent--;
+            if ((c.fds[i] = open_dir_at(procs, name)) >= 0)
+                c.absent--;
         }
-        if (!done[i] && fds[i] >= 0 && flock(fds[i], LOCK_EX | LOCK_NB) == 0)
-            done[i] = true;
+        if (!c.done[i] && c.fds[i] >= 0 && flock(c.fds[i], LOCK_EX | LOCK_NB) == 0)
+            c.done[i] = true;
     }
+    uint32_t count = c.count, absent = c.absent;
+    int *fds = c.fds;
+    bool *done = c.done;
     out->absent = absent;
     if (!ok) {
         out->left_out += count;
