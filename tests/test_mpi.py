@@ -396,6 +396,75 @@ def test_point_to_point_collectives_and_communicators(runner, ranks):
         assert all(any(step == seen for seen in it) for step in program), summary
 
 
+# ---- MPMD jobs ----
+
+MPMD = """
+from mpi4py import MPI
+comm = MPI.COMM_WORLD
+rank = comm.Get_rank()
+def part():
+    return PART
+half = comm.Split(rank % 2, rank)
+total = comm.allreduce(rank)
+half.Barrier()
+print(part(), rank, half.Get_size(), total)
+"""
+
+
+def mpmd(runner, first: list, second: list, env: dict) -> subprocess.CompletedProcess:
+    environment = runner.env(env, True)
+    environment.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    command = [MPIRUN, "--oversubscribe", "-n", "2", sys.executable] + first + [":", "-n", "2", sys.executable] + second
+    return subprocess.run(command, cwd=runner.cwd, env=environment, capture_output=True, text=True, timeout=240)
+
+
+def test_mpmd_job_of_two_measured_programs(runner):
+    runner.write("a.py", MPMD.replace("PART", "'a'"))
+    runner.write("b.py", MPMD.replace("PART", "'b'"))
+    done = mpmd(runner, ["-m", "scorep", "--mpp=mpi", "a.py"], ["-m", "scorep", "--mpp=mpi", "b.py"], {})
+    assert done.returncode == 0, done.stderr
+    assert sorted(done.stdout.splitlines()) == ["a 0 2 6", "a 1 2 6", "b 2 2 6", "b 3 2 6"]
+    run = Run(done.returncode, done.stdout, done.stderr, runner.cwd)
+    trace = run.trace()
+    trace.check_balanced()
+    by_group = groups(trace)
+    assert sorted(by_group) == [f"MPI Rank {r}" for r in range(4)]
+    for rank in range(4):
+        (master,) = by_group[f"MPI Rank {rank}"]
+        counts = trace.enter_counts(master)
+        assert counts["__main__:part"] == 1 and counts["MPI_Comm_split"] == 1, (rank, counts)
+    events, comms = mpi_events(run)
+    # the split's two halves, one communicator each (mpi4py makes a duplicate of the world of its own)
+    assert sorted(c for c in comms[""] if len(c) == 2) == [(0, 2), (1, 3)]
+
+
+def test_mpmd_job_with_a_part_outside_the_measurement(runner):
+    """Ranks 2 and 3 run without scorep: the measured ranks neither wait
+    for them in MPI (communicators are made without a message of ours, a
+    job on one host exchanges no clocks) nor longer than
+    SCOREP_PYTHON_CHILDREN_WAIT at the end; the trace has the measured
+    ranks' events and the other two ranks as empty locations."""
+    runner.write("a.py", MPMD.replace("PART", "'a'"))
+    runner.write("b.py", MPMD.replace("PART", "'b'"))
+    done = mpmd(runner, ["-m", "scorep", "--mpp=mpi", "a.py"], ["b.py"], {"SCOREP_PYTHON_CHILDREN_WAIT": "2"})
+    assert done.returncode == 0, done.stderr
+    assert sorted(done.stdout.splitlines()) == ["a 0 2 6", "a 1 2 6", "b 2 2 6", "b 3 2 6"]
+    assert "[Score-P] 2 ranks of the job never joined its experiment within SCOREP_PYTHON_CHILDREN_WAIT=2 s " \
+           "(they are not measured): left out" in done.stderr
+    run = Run(done.returncode, done.stdout, done.stderr, runner.cwd)
+    trace = run.trace()
+    trace.check_balanced()
+    by_group = groups(trace)
+    assert sorted(by_group) == [f"MPI Rank {r}" for r in range(4)]
+    for rank in range(4):
+        (master,) = by_group[f"MPI Rank {rank}"]
+        counts = trace.enter_counts(master)
+        if rank < 2:
+            assert counts["__main__:part"] == 1 and counts["MPI_Comm_split"] == 1, (rank, counts)
+        else:
+            assert counts == {}, (rank, counts)
+
+
 # ---- one timeline: clock offsets to rank 0 ----
 
 PING_PONG = """

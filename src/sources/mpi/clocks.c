@@ -18,11 +18,16 @@
  *
  * Every rank takes part whether its measurement runs or not (the others
  * wait for it), so the decision depends on the configuration only, which
- * is the experiment's. */
+ * is the experiment's, and on what the launcher tells every rank alike:
+ * a job on one host (every rank on rank 0's clock) exchanges nothing, so
+ * that ranks outside the measurement (a part of an MPMD job run without
+ * it) make no one wait; a job of several hosts needs every rank measured
+ * (or SCOREP_PYTHON_CLOCK_OFFSETS=none). */
 #include <fcntl.h>
 #include <mpi.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -51,6 +56,21 @@ static uint64_t host_key(void)
     for (const char *p = id; *p; p++)
         h = (h ^ (unsigned char)*p) * UINT64_C(1099511628211);
     return h;
+}
+
+/* Whether every rank of the job runs on this host, as its launcher says
+ * (each rank reads the same): then no rank needs an offset. */
+static bool one_host_job(int world_size)
+{
+    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    if (!local)
+        local = getenv("MPI_LOCALNRANKS");  /* MPICH's Hydra */
+    if (local)
+        return atoi(local) == world_size;
+    const char *nodes = getenv("SLURM_STEP_NUM_NODES");
+    if (!nodes)
+        nodes = getenv("SLURM_NNODES");
+    return nodes && strcmp(nodes, "1") == 0;
 }
 
 /* One offset: rank 0 (leader 0) serves every other leader in turn, each
@@ -103,12 +123,12 @@ static void exchange(void)
     }
 }
 
-void mpi_clocks_init(int world_rank)
+void mpi_clocks_init(int world_rank, int world_size)
 {
     const measurement_config *cfg = scorep_configuration();
     const char *mode = cfg && cfg->python_clock_offsets ? cfg->python_clock_offsets : "host";
     /* every rank takes part whatever its measurement's state: the others wait for it */
-    if (strcmp(mode, "none") == 0)
+    if (strcmp(mode, "none") == 0 || (strcmp(mode, "host") == 0 && one_host_job(world_size)))
         return;
     /* the ranks of a host: split by its key (in two halves: a color is an int) */
     uint64_t key = strcmp(mode, "rank") == 0 ? (uint64_t)world_rank : host_key();

@@ -6,7 +6,7 @@
 #include "../../core/scorep.h"
 
 /* In MPI_Init or MPI_Init_thread, after the library's (every rank calls it). */
-void mpi_clocks_init(int world_rank);
+void mpi_clocks_init(int world_rank, int world_size);
 
 /* In MPI_Finalize, before the library's (every rank calls it). */
 void mpi_clocks_finalize(void);

@@ -25,7 +25,15 @@
  * an MPI attribute of it, under this key. */
 static int comm_keyval = MPI_KEYVAL_INVALID;
 static int world_rank = -1, world_size;
-static atomic_uint comm_serial;
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= UINT64_C(0xBF58476D1CE4E5B9);
+    x ^= x >> 27;
+    x *= UINT64_C(0x94D049BB133111EB);
+    return x ^ (x >> 31);
+}
 /* the ids of MPI_COMM_WORLD and MPI_COMM_SELF, most calls' communicators,
  * without asking the library for its attribute (+ 1; 0: none yet) */
 static _Atomic uint32_t world_id, self_id;
@@ -45,10 +53,63 @@ static uint32_t comm_id(MPI_Comm comm)
     return (uint32_t)((uintptr_t)value - 1);
 }
 
-static void comm_remember(MPI_Comm comm, uint32_t id)
+/* The keys of the communicators by id (for the keys of those made from
+ * them), and how many communicators were made so far from one parent
+ * with one list of members. */
+static pthread_mutex_t keys_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t *comm_keys;
+static uint32_t comm_key_count;
+typedef struct {
+    uint64_t parent, members;
+    uint32_t made;
+} made_count;
+static made_count *made;
+static size_t made_used, made_capacity;
+
+static uint64_t comm_key_of(uint32_t id)
+{
+    pthread_mutex_lock(&keys_lock);
+    uint64_t key = id < comm_key_count ? comm_keys[id] : 0;
+    pthread_mutex_unlock(&keys_lock);
+    return key;
+}
+
+/* The n-th communicator made from parent with these members (n from 0). */
+static uint32_t made_before(uint64_t parent, uint64_t members)
+{
+    pthread_mutex_lock(&keys_lock);
+    uint32_t n = 0;
+    size_t i = 0;
+    while (i < made_used && !(made[i].parent == parent && made[i].members == members))
+        i++;
+    if (i < made_used) {
+        n = made[i].made++;
+    } else if (made_used < made_capacity ||
+               (made = realloc(made, (made_capacity = made_capacity ? 2 * made_capacity : 16) * sizeof *made))) {
+        made[made_used++] = (made_count){parent, members, 1};
+    } else {
+        made_capacity = made_used = 0;  /* out of memory: counting starts again (keys may then repeat) */
+    }
+    pthread_mutex_unlock(&keys_lock);
+    return n;
+}
+
+static void comm_remember(MPI_Comm comm, uint64_t key, uint32_t id)
 {
     if (id == DEFS_NO_ID)
         return;
+    pthread_mutex_lock(&keys_lock);
+    if (id >= comm_key_count) {
+        uint64_t *grown = realloc(comm_keys, (size_t)(id + 1) * sizeof *grown);
+        if (grown) {
+            memset(grown + comm_key_count, 0, (size_t)(id + 1 - comm_key_count) * sizeof *grown);
+            comm_keys = grown;
+            comm_key_count = id + 1;
+        }
+    }
+    if (id < comm_key_count)
+        comm_keys[id] = key;
+    pthread_mutex_unlock(&keys_lock);
     PMPI_Comm_set_attr(comm, comm_keyval, (void *)((uintptr_t)id + 1));
     if (comm == MPI_COMM_WORLD)
         atomic_store(&world_id, id + 1);
@@ -57,9 +118,15 @@ static void comm_remember(MPI_Comm comm, uint32_t id)
 }
 
 /* Keys: MPI_COMM_WORLD 1; a rank's MPI_COMM_SELF (rank + 1) << 32; a
- * communicator made by the program (leader's world rank + 1) << 32 | n,
- * where the leader (its rank 0) counts the ones it leads; the others
- * learn it from the leader. */
+ * communicator made by the program a hash of its parent's key, its
+ * members (their world ranks in its rank order) and how many
+ * communicators with these members were made from that parent before it.
+ * Every member computes the same key by itself: the members of a new
+ * communicator are all in the call that makes it, and the calls that make
+ * communicators of the same members from the same parent come in the same
+ * order on each of them (collective calls on a communicator are ordered).
+ * No message is needed, so members outside the measurement (a part of an
+ * MPMD job that is not measured) cannot make the others wait. */
 static void initialised(void)
 {
     int flag = 0;
@@ -71,10 +138,10 @@ static void initialised(void)
         comm_keyval = MPI_KEYVAL_INVALID;
         return;
     }
-    comm_remember(MPI_COMM_WORLD, scorep_comm_define(1, "MPI_COMM_WORLD", DEFS_NO_ID, (uint32_t)world_size, NULL));
+    comm_remember(MPI_COMM_WORLD, 1, scorep_comm_define(1, "MPI_COMM_WORLD", DEFS_NO_ID, (uint32_t)world_size, NULL));
     uint32_t self = (uint32_t)world_rank;
-    comm_remember(MPI_COMM_SELF,
-                  scorep_comm_define((uint64_t)(world_rank + 1) << 32, "MPI_COMM_SELF", DEFS_NO_ID, 1, &self));
+    uint64_t self_key = (uint64_t)(world_rank + 1) << 32;
+    comm_remember(MPI_COMM_SELF, self_key, scorep_comm_define(self_key, "MPI_COMM_SELF", DEFS_NO_ID, 1, &self));
 }
 
 /* A communicator the program made (every member calls this with it). */
@@ -84,11 +151,6 @@ void mpi_comm_made(MPI_Comm parent, MPI_Comm comm)
     if (comm == MPI_COMM_NULL || comm_keyval == MPI_KEYVAL_INVALID || PMPI_Comm_test_inter(comm, &inter) != MPI_SUCCESS ||
         inter || PMPI_Comm_rank(comm, &rank) != MPI_SUCCESS || PMPI_Comm_size(comm, &size) != MPI_SUCCESS)
         return;  /* (intercommunicators: their MPI calls are regions only) */
-    uint64_t key = 0;
-    if (rank == 0)
-        key = (uint64_t)(world_rank + 1) << 32 | (atomic_fetch_add(&comm_serial, 1) + 1);
-    if (PMPI_Bcast(&key, 1, MPI_UINT64_T, 0, comm) != MPI_SUCCESS)
-        return;
     int *in = malloc(2 * (size_t)size * sizeof *in);
     uint32_t *members = malloc((size_t)size * sizeof *members);
     MPI_Group group = MPI_GROUP_NULL, world = MPI_GROUP_NULL;
@@ -108,8 +170,17 @@ void mpi_comm_made(MPI_Comm parent, MPI_Comm comm)
         PMPI_Group_free(&group);
     if (world != MPI_GROUP_NULL)
         PMPI_Group_free(&world);
-    if (listed)
-        comm_remember(comm, scorep_comm_define(key, "", comm_id(parent), (uint32_t)size, identity ? NULL : members));
+    if (listed) {
+        uint32_t parent_id = comm_id(parent);
+        uint64_t parent_key = parent_id == DEFS_NO_ID ? 0 : comm_key_of(parent_id);
+        uint64_t h = UINT64_C(1469598103934665603);
+        for (int i = 0; i < size; i++)
+            h = (h ^ members[i]) * UINT64_C(1099511628211);
+        uint32_t n = made_before(parent_key, h);
+        uint64_t key = mix64(mix64(parent_key ^ UINT64_C(0x9E3779B97F4A7C15)) ^ h) + n;
+        key |= UINT64_C(1) << 63;  /* never a world's or a self's key */
+        comm_remember(comm, key, scorep_comm_define(key, "", parent_id, (uint32_t)size, identity ? NULL : members));
+    }
     free(in);
     free(members);
 }
@@ -304,7 +375,7 @@ void after_Init(mpi_call *call, int result, int *argc, char ***argv)
     if (result != MPI_SUCCESS)
         return;
     initialised();
-    mpi_clocks_init(world_rank);
+    mpi_clocks_init(world_rank, world_size);
 }
 
 void after_Init_thread(mpi_call *call, int result, int *argc, char ***argv, int required, int *provided)
@@ -313,7 +384,7 @@ void after_Init_thread(mpi_call *call, int result, int *argc, char ***argv, int 
     if (result != MPI_SUCCESS)
         return;
     initialised();
-    mpi_clocks_init(world_rank);
+    mpi_clocks_init(world_rank, world_size);
     /* as Score-P says it, once (by rank 0): events of several threads in
      * MPI at once are recorded, each on its thread's location, but
      * nothing orders two threads' messages to the same peer and tag */
