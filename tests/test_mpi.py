@@ -724,51 +724,45 @@ def test_mpi4py_futures(runner):
     assert trace.enter_counts(trace.locations[0])["__worker__:square"] == 0
 
 
-def finished_or_recovered(run, runner):
-    """The experiment of a job whose ranks were killed: finished by a rank
-    that lived long enough, or completed with python -m scorep.recover."""
-    leftovers = [p for p in run.experiments() if p.name.startswith("scorep-measurement-tmp-job-")]
-    if leftovers and (leftovers[0] / "traces.otf2").exists():
-        # rank 0 had written the trace when mpirun's SIGKILL came (a second after its SIGTERM)
-        return leftovers[0]
-    if leftovers:
-        (leftover,) = leftovers
-        done = subprocess.run([sys.executable, "-m", "scorep.recover", str(leftover)], cwd=runner.cwd,
-                              env=runner.env(), capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stderr
-        assert "with the other processes of its experiment" in done.stderr + done.stdout
-    return run.experiment
+FAILS = """
+from mpi4py import MPI
+import time
+comm = MPI.COMM_WORLD
+rank = comm.Get_rank()
+def work():
+    return rank
+for _ in range(3):
+    work()
+comm.Barrier()
+if rank == 1:
+    raise RuntimeError("rank 1 fails")
+time.sleep(SLEEP)
+"""
 
 
-def test_mpi_abort_on_one_rank_leaves_a_readable_experiment(runner):
-    # python -m mpi4py turns the exception into MPI_Abort; mpirun then ends every rank
-    runner.write("fails.py", """
-        from mpi4py import MPI
-        import time
-        comm = MPI.COMM_WORLD
-        rank = comm.Get_rank()
-        def work():
-            return rank
-        for _ in range(3):
-            work()
-        comm.Barrier()
-        if rank == 1:
-            raise RuntimeError("rank 1 fails")
-        time.sleep(30)
-    """)
-    run = mpirun(runner, 3, "--mpp=mpi", "-m", "mpi4py", "fails.py", timeout=120)
+@pytest.mark.parametrize("how", ["abort", "exception"])
+@pytest.mark.parametrize("ranks", [3, 4])
+def test_a_failing_rank_leaves_a_complete_experiment(runner, how, ranks):
+    """Rank 1 fails: with python -m mpi4py its exception becomes MPI_Abort;
+    without, it ends with exit status 1. Either way mpirun ends the other
+    ranks (SIGTERM, and SIGKILL as soon as one of them ends): each writes
+    its results, the ranks wait for rank 0 to take them in, and rank 0
+    finishes the experiment with every rank's events. (Without MPI_Abort,
+    Open MPI's MPI_Finalize in rank 1's exit waits for the other ranks,
+    which end by themselves after 2 s.)"""
+    runner.write("fails.py", FAILS.replace("SLEEP", "30" if how == "abort" else "2"))
+    args = ["-m", "mpi4py", "fails.py"] if how == "abort" else ["fails.py"]
+    run = mpirun(runner, ranks, "--mpp=mpi", *args, timeout=120)
     assert run.returncode != 0
     assert "RuntimeError: rank 1 fails" in run.rank_output(1, "stderr")
-    experiment = finished_or_recovered(run, runner)
-    trace = run.trace(experiment)
+    assert [p.name.startswith("scorep-measurement-tmp") for p in run.experiments()] == [False], run.experiments()
+    trace = run.trace()
     trace.check_balanced()
     by_group = groups(trace)
-    # every rank is in the trace, as far as it had written when mpirun ended it (a rank killed before its
-    # first written chunk is there without events: the communicators name it)
-    assert sorted(by_group) == ["MPI Rank 0", "MPI Rank 1", "MPI Rank 2"]
-    for rank in range(3):
+    assert sorted(by_group) == [f"MPI Rank {r}" for r in range(ranks)]
+    for rank in range(ranks):
         (master,) = by_group[f"MPI Rank {rank}"]
         counts = trace.enter_counts(master)
-        if counts:
-            assert counts["__main__:work"] == 3 and counts["MPI_Barrier"] == 1, (rank, counts)
-    # (a rank still running when rank 0 finished, killed before its end, leaves its directory in .scorep-processes)
+        assert counts["__main__:work"] == 3 and counts["MPI_Barrier"] == 1, (rank, counts)
+    # no rank left its directory behind
+    assert not (run.experiment / ".scorep-processes").exists()

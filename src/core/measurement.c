@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -208,6 +209,33 @@ static bool define_program(const scorep_start_info *info)
     for (uint32_t i = 0; i < program_argc; i++)
         ok = (program_args[i] = defs_string(info->argv[i] ? info->argv[i] : "")) != DEFS_NO_ID && ok;
     return ok;
+}
+
+/* A rank of a job that its launcher ends (SIGTERM to every rank, SIGKILL
+ * a moment later) has written its results: it ends by the signal once the
+ * root has taken them in (its directory is gone) and has finished the
+ * experiment (the job's directory has its final name), at most
+ * JOB_LINGER_S.  Ending at once would cut the root's time short: mpirun
+ * sends its SIGKILL as soon as it sees one of the ranks end. */
+#define JOB_LINGER_S 2.0
+static void wait_for_the_root(const char *own_dir)
+{
+    struct timespec step = {0, 2000000}, now, start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    struct stat st;
+    double merged_at = -1;
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        double t = (double)(now.tv_sec - start.tv_sec) + (double)(now.tv_nsec - start.tv_nsec) * 1e-9;
+        if (merged_at < 0 && stat(own_dir, &st) != 0)
+            merged_at = t;
+        /* (a SCOREP_EXPERIMENT_DIRECTORY keeps its name: the root is done a moment after the merge) */
+        if (merged_at >= 0 && (!job_path || stat(job_path, &st) != 0 || t - merged_at > 0.1))
+            return;
+        if (t > JOB_LINGER_S)
+            return;
+        nanosleep(&step, NULL);
+    }
 }
 
 static bool create_experiment(const char *join, char *err, size_t errlen)
@@ -557,8 +585,11 @@ bool scorep_measurement_finish(void)
     phase = SCOREP_FINISHED;  /* after result_dir: whoever sees the phase sees the final name */
     pthread_mutex_unlock(&lifecycle_lock);
     int signo = atomic_load(&termination_signal);
-    if (signo)
+    if (signo) {
+        if (job_joined && result_dir)
+            wait_for_the_root(result_dir);
         die_by(signo);  /* it arrived while the results were being written */
+    }
     return ok;
 }
 
