@@ -187,6 +187,44 @@ def test_a_program_that_never_initialises_mpi(runner):
     assert not any(name.startswith("MPI_") for name in trace.enter_counts())
 
 
+def test_late_initialisation_and_explicit_finalize(runner):
+    """mpi4py with rc.initialize = False: MPI starts when the program says so
+    (MPI_Init, not MPI_Init_thread), after Python work, and ends with an
+    explicit MPI_Finalize before the program's end."""
+    runner.write("late.py", """
+import mpi4py
+mpi4py.rc.initialize = False
+mpi4py.rc.finalize = False
+from mpi4py import MPI
+
+def before():
+    return sum(range(10))
+
+for _ in range(4):
+    before()
+assert not MPI.Is_initialized()
+MPI.Init()
+rank = MPI.COMM_WORLD.Get_rank()
+total = MPI.COMM_WORLD.allreduce(rank)
+MPI.Finalize()
+print(rank, total, MPI.Is_finalized())
+""")
+    run = mpirun(runner, 2, "--mpp=mpi", "late.py")
+    assert run.returncode == 0, run.stderr
+    assert [run.rank_output(rank) for rank in range(2)] == ["0 1 True\n", "1 1 True\n"]
+    trace = run.trace()
+    trace.check_balanced()
+    by_group = groups(trace)
+    for rank in range(2):
+        (master,) = by_group[f"MPI Rank {rank}"]
+        counts = trace.enter_counts(master)
+        assert counts["__main__:before"] == 4
+        assert counts["MPI_Init"] == 1 and counts["MPI_Finalize"] == 1 and "MPI_Init_thread" not in counts
+        # MPI_Init comes after the Python work that preceded it
+        order = [event.region for event in master.events if event.kind == "enter"]
+        assert order.index("MPI_Init") > max(i for i, name in enumerate(order) if name == "__main__:before")
+
+
 def test_children_of_a_rank_come_after_the_ranks(runner):
     runner.write("pool.py", """
         import multiprocessing as mp, os
