@@ -1,4 +1,4 @@
-"""Build of the scorep package: two native parts, linked against the system
+"""Build of the scorep package: its native parts, linked against the system
 OTF2 library found with otf2-config:
 
 * scorep/libscorep_measurement.so: the measurement core and its substrates
@@ -11,6 +11,8 @@ OTF2 library found with otf2-config:
   wrappers are generated from the mpi.h of the MPI that mpicc names, built
   when mpicc is found (Debian: libopenmpi-dev; SCOREP_WITHOUT_MPI=1 builds
   without); python -m scorep --mpp=mpi preloads it;
+* scorep/libscorep_io.so: the POSIX I/O wrapper library (src/sources/io);
+  python -m scorep --io=posix (or SCOREP_IO_POSIX=true) preloads it;
 
 and scorep.pth, installed next to the package, the start-up hook of the
 processes that python -m scorep launches (scorep/_boot.py)."""
@@ -29,7 +31,9 @@ OTF2_HINT = ("scorep: error: the OTF2 library was not found (otf2-config is miss
              "install it with: apt-get install libotf2-trace-dev otf2-tools")
 CORE_LIBRARY = "scorep.libscorep_measurement"
 MPI_LIBRARY = "scorep.libscorep_mpi"
-LIBRARIES = {CORE_LIBRARY: "libscorep_measurement.so", MPI_LIBRARY: "libscorep_mpi.so"}
+IO_LIBRARY = "scorep.libscorep_io"
+LIBRARIES = {CORE_LIBRARY: "libscorep_measurement.so", MPI_LIBRARY: "libscorep_mpi.so",
+             IO_LIBRARY: "libscorep_io.so"}
 STARTUP_HOOK = "scorep.pth"
 COMMON_FLAGS = ["-std=gnu11", "-O2", "-Wall", "-Wno-missing-field-initializers", "-D_GNU_SOURCE",
                 # hidden symbols: only the scorep_* interface leaves a library, and
@@ -154,6 +158,18 @@ def mpi_library():
     return extension
 
 
+def io_library():
+    """The POSIX I/O wrapper library (python -m scorep --io=posix preloads it)."""
+    return Extension(
+        IO_LIBRARY,
+        sources=sorted(glob.glob("src/sources/io/*.c")),
+        depends=headers(),
+        libraries=["scorep_measurement", "dl"],
+        extra_compile_args=COMMON_FLAGS,
+        extra_link_args=["-Wl,-rpath,$ORIGIN", "-Wl,-soname,libscorep_io.so"],
+    )
+
+
 def cpython_extension():
     return Extension(
         "scorep._native",
@@ -211,7 +227,7 @@ class build_native(build_ext):
 needs_build = not any(arg in sys.argv for arg in ("egg_info", "dist_info", "sdist", "--version", "--name"))
 def extensions():
     mpi = mpi_library()
-    return [core_library(), cpython_extension()] + ([mpi] if mpi else [])
+    return [core_library(), cpython_extension(), io_library()] + ([mpi] if mpi else [])
 
 
 setup(ext_modules=extensions() if needs_build else [],

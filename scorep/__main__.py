@@ -45,6 +45,9 @@ Options:
   --mpp=mpi, --mpi           record MPI: the program runs with the MPI wrapper
                              library preloaded (mpirun -n N python -m scorep --mpp=mpi
                              app.py); every rank joins one experiment; --mpp=none: not
+  --io=posix                 record POSIX I/O (open, read, write, seek, close, dup, ...)
+                             of the program: the I/O wrapper library is preloaded; the
+                             same as SCOREP_IO_POSIX=true; --io=none: not
   --keep-files               keep temporary files (accepted for compatibility)
   --config-vars              list the SCOREP_* configuration variables and exit
   --                         end of options: the next argument is the script
@@ -134,6 +137,11 @@ def parse_args(argv: list[str]) -> Options:
                 raise UsageError(f"invalid --mpp '{value}' (choose from mpi, none)" if has_value else
                                  "option --mpp needs a value, e.g. --mpp=mpi")
             opts.mpi = value == "mpi"
+        elif name == "--io":
+            if value not in ("posix", "none"):
+                raise UsageError(f"invalid --io '{value}' (choose from posix, none)" if has_value else
+                                 "option --io needs a value, e.g. --io=posix")
+            opts.io = value == "posix"
         elif arg == "--keep-files":
             opts.noted.append("--keep-files: this implementation writes no temporary files")
         elif name == "--instrumenter-type":
@@ -238,6 +246,28 @@ def mpi_library() -> str:
     return os.path.join(os.path.dirname(os.path.abspath(scorep.__file__)), MPI_LIBRARY)
 
 
+def io_wanted(opts: Options, env: dict) -> bool:
+    """--io=posix, or SCOREP_IO_POSIX true (as the core reads booleans; a
+    value it cannot read is its to report)."""
+    if opts.io is not None:
+        return opts.io
+    return env.get("SCOREP_IO_POSIX", "").strip().lower() in ("true", "yes", "on", "1")
+
+
+def preload_io(env: dict) -> None:
+    """POSIX I/O recording: the launched interpreter starts with the I/O
+    wrapper library preloaded."""
+    import scorep
+    from scorep._boot import IO_LIBRARY
+
+    library = os.path.join(os.path.dirname(os.path.abspath(scorep.__file__)), IO_LIBRARY)
+    if not os.path.isfile(library):
+        fail(f"POSIX I/O recording: scorep was installed without its I/O wrapper library ({library}); reinstall "
+             "scorep", 1)
+    previous = env.get("LD_PRELOAD", "")
+    env["LD_PRELOAD"] = library + (":" + previous if previous else "")
+
+
 def preload_mpi(env: dict) -> None:
     """--mpp=mpi: the launched interpreter starts with the MPI wrapper
     library preloaded, which must fit the MPI that mpi4py uses."""
@@ -309,6 +339,9 @@ def launch(opts: Options) -> NoReturn:
         check_startup_hook()
         if opts.mpi:
             preload_mpi(env)
+        if io_wanted(opts, env):
+            opts.io = True
+            preload_io(env)
         if opts.instrumenter_file:
             opts.instrumenter_file = os.path.abspath(opts.instrumenter_file)
         env[LAUNCH_VARIABLE] = opts.encode()

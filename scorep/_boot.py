@@ -127,6 +127,7 @@ class LaunchOptions:
         self.c_calls = True
         self.children = True
         self.mpi = False        # --mpp=mpi: the MPI wrapper library is preloaded
+        self.io = None          # --io=posix (True) or --io=none (False): the I/O wrapper library is preloaded
         self.experiment = ""    # a child process's: the experiment it joins
         self.named = ""         # the SCOREP_EXPERIMENT_DIRECTORY that experiment was started with
         self.noted: list[str] = []
@@ -138,7 +139,7 @@ class LaunchOptions:
             return os.fsencode(value).hex()
 
         fields = [f"v={int(self.verbose)}", f"i={int(self.instrumenter)}", f"c={int(self.c_calls)}",
-                  f"k={int(self.children)}", f"p={int(self.mpi)}", f"t={text(self.instrumenter_type)}",
+                  f"k={int(self.children)}", f"p={int(self.mpi)}", f"o={int(bool(self.io))}", f"t={text(self.instrumenter_type)}",
                   f"f={text(self.instrumenter_file)}", f"x={text(self.experiment)}", f"d={text(self.named)}"]
         fields += [f"n={text(note)}" for note in self.noted]
         return ",".join(fields)
@@ -148,9 +149,9 @@ class LaunchOptions:
         opts = cls()
         for field in value.split(","):
             key, _, data = field.partition("=")
-            if key in ("v", "i", "c", "k", "p"):
+            if key in ("v", "i", "c", "k", "p", "o"):
                 setattr(opts, {"v": "verbose", "i": "instrumenter", "c": "c_calls", "k": "children",
-                               "p": "mpi"}[key], data == "1")
+                               "p": "mpi", "o": "io"}[key], data == "1")
             elif key in ("t", "f", "x", "d", "n"):
                 decoded = os.fsdecode(bytes.fromhex(data))
                 if key == "t":
@@ -273,14 +274,15 @@ def _hide(name: str) -> None:
 
 
 MPI_LIBRARY = "libscorep_mpi.so"
+IO_LIBRARY = "libscorep_io.so"
 
 
 def _unpreload() -> None:
-    """--mpp=mpi: the wrapper library is loaded; the program and the
-    processes it starts get the LD_PRELOAD they were given."""
+    """--mpp=mpi, --io=posix: the wrapper libraries are loaded; the program
+    and the processes it starts get the LD_PRELOAD they were given."""
     value = os.environ.get("LD_PRELOAD", "")
     kept = [entry for entry in value.replace(" ", ":").split(":")
-            if entry and os.path.basename(entry) != MPI_LIBRARY]
+            if entry and os.path.basename(entry) not in (MPI_LIBRARY, IO_LIBRARY)]
     if kept:
         os.environ["LD_PRELOAD"] = ":".join(kept)
     else:
@@ -314,7 +316,7 @@ def boot() -> None:
     except ValueError:
         _fail(f"{LAUNCH_VARIABLE} is set by python -m scorep, not by hand (its value cannot be read)", 1)
         return
-    if opts.mpi:
+    if opts.mpi or opts.io:
         _unpreload()
     from scorep import _native
 

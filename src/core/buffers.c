@@ -39,10 +39,12 @@ uint64_t buffers_budget(void)
 static void replay_taken(location *loc, event_chunk *chunks)
 {
     /* what these events use is on disk before any of them can be */
+    state_own_work_begin();
     if (chunks)
         journal_sync();
     replay_chunks(loc, chunks);
     chunks_free(chunks);
+    state_own_work_end();
 }
 
 void buffers_flush(location *loc)
@@ -93,14 +95,18 @@ static bool draining(void) { return policy.drain_events && drain_running(); }
 /* One pass of the drain thread over every live location. */
 static bool drain_all(void)
 {
+    state_own_work_begin();  /* (the results it writes after a signal too) */
     if (pass_hook)
         pass_hook();
-    if (!policy.drain_events)
-        return false;  /* (it backs off to its idle period) */
-    uint64_t before = locations_released_bytes();
-    for (location *loc = locations_first_live(); loc; loc = atomic_load(&loc->next_live))
-        drain_location(loc);
-    return locations_released_bytes() != before;
+    bool progress = false;
+    if (policy.drain_events) {  /* else it backs off to its idle period */
+        uint64_t before = locations_released_bytes();
+        for (location *loc = locations_first_live(); loc; loc = atomic_load(&loc->next_live))
+            drain_location(loc);
+        progress = locations_released_bytes() != before;
+    }
+    state_own_work_end();
+    return progress;
 }
 
 void buffers_start(const buffers_policy *p)

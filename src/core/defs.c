@@ -18,6 +18,7 @@ static vec strings;      /* char * */
 static vec regions;      /* region_def */
 static vec parameters;   /* parameter_def */
 static vec comms;        /* comm_def */
+static vec io_handles;   /* io_handle_def */
 static clock_offset_def clock_offsets[DEFS_CLOCK_OFFSETS_MAX];
 static uint32_t clock_offset_count;
 static keymap string_ids, region_ids, parameter_ids, comm_ids;
@@ -271,6 +272,37 @@ comm_def defs_comm_get(uint32_t id)
     return def;
 }
 
+uint32_t defs_io_handle(const char *name, const char *file, uint32_t flags, uint32_t mode, uint32_t status)
+{
+    pthread_mutex_lock(&defs_lock);
+    uint32_t name_id = string_locked(name), file_id = string_locked(file);
+    uint32_t id = DEFS_NO_ID;
+    io_handle_def *slot = name_id != DEFS_NO_ID && file_id != DEFS_NO_ID ? vec_room(&io_handles, sizeof *slot) : NULL;
+    if (slot) {
+        *slot = (io_handle_def){name_id, file_id, flags, mode, status};
+        id = io_handles.count++;
+        bytes_used += sizeof *slot;
+    }
+    pthread_mutex_unlock(&defs_lock);
+    return id;
+}
+
+uint32_t defs_io_handle_count(void)
+{
+    pthread_mutex_lock(&defs_lock);
+    uint32_t n = io_handles.count;
+    pthread_mutex_unlock(&defs_lock);
+    return n;
+}
+
+io_handle_def defs_io_handle_get(uint32_t id)
+{
+    pthread_mutex_lock(&defs_lock);
+    io_handle_def def = ((io_handle_def *)io_handles.items)[id];
+    pthread_mutex_unlock(&defs_lock);
+    return def;
+}
+
 void defs_clock_offset(uint64_t time, int64_t offset, double deviation)
 {
     pthread_mutex_lock(&defs_lock);
@@ -317,11 +349,13 @@ bool defs_snapshot(definitions *out)
         .comm_count = comms.count,
         .clock_offsets = malloc(sizeof clock_offsets),
         .clock_offset_count = clock_offset_count,
+        .io_handles = copy_items(&io_handles, sizeof(io_handle_def)),
+        .io_handle_count = io_handles.count,
     };
     if (out->clock_offsets)
         memcpy(out->clock_offsets, clock_offsets, sizeof clock_offsets);
     pthread_mutex_unlock(&defs_lock);
-    if (out->strings && out->regions && out->parameters && out->comms && out->clock_offsets)
+    if (out->strings && out->regions && out->parameters && out->comms && out->clock_offsets && out->io_handles)
         return true;
     defs_snapshot_free(out);
     return false;
@@ -334,6 +368,7 @@ void defs_snapshot_free(definitions *defs)
     free(defs->parameters);
     free(defs->comms);
     free(defs->clock_offsets);
+    free(defs->io_handles);
     *defs = (definitions){0};
 }
 

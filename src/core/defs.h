@@ -19,6 +19,9 @@ typedef enum {
     REGION_ROLE_COLL_ALL2ALL,
     REGION_ROLE_COLL_OTHER,
     REGION_ROLE_BARRIER,
+    /* POSIX I/O functions: reading and writing, the rest (open, seek, close, dup) */
+    REGION_ROLE_FILE_IO,
+    REGION_ROLE_FILE_IO_METADATA,
 } region_role;
 
 typedef enum {
@@ -26,6 +29,7 @@ typedef enum {
     REGION_PARADIGM_COMPILER,     /* C functions called from Python */
     REGION_PARADIGM_MEASUREMENT,  /* artificial regions */
     REGION_PARADIGM_MPI,          /* MPI functions (the MPI wrapper library) */
+    REGION_PARADIGM_IO,           /* POSIX I/O functions (the I/O wrapper library) */
 } region_paradigm;
 
 typedef enum { PARAMETER_INT, PARAMETER_UINT, PARAMETER_STRING } parameter_type;
@@ -53,6 +57,17 @@ typedef struct {
     uint32_t size;        /* its members */
     const uint32_t *members;  /* their ranks in MPI_COMM_WORLD, in the communicator's rank order; NULL: 0..size-1 */
 } comm_def;
+
+/* An I/O handle: one per file the program opened (each open its own), and
+ * the standard streams, pre-created. */
+#define IO_HANDLE_PRE_CREATED 1u
+typedef struct {
+    uint32_t name;        /* string: the path as the program opened it (stdin, stdout, stderr) */
+    uint32_t file;        /* string: the file's name, which identifies it (the same path) */
+    uint32_t flags;       /* IO_HANDLE_PRE_CREATED */
+    uint32_t mode;        /* a pre-created handle's access mode and status flags (events.h) */
+    uint32_t status;
+} io_handle_def;
 
 /* The offset of this process's clock to the experiment's (rank 0's) at one
  * moment, as the MPI wrapper library measures it at MPI_Init and
@@ -103,6 +118,11 @@ uint32_t defs_comm(uint64_t key, const char *name, uint32_t parent, uint32_t siz
 uint32_t defs_comm_count(void);
 comm_def defs_comm_get(uint32_t id);
 
+/* I/O handles: a new one at each call (not unified by name). */
+uint32_t defs_io_handle(const char *name, const char *file, uint32_t flags, uint32_t mode, uint32_t status);
+uint32_t defs_io_handle_count(void);
+io_handle_def defs_io_handle_get(uint32_t id);
+
 /* Clock offsets in the order they were measured (at most
  * DEFS_CLOCK_OFFSETS_MAX; more are ignored). */
 #define DEFS_CLOCK_OFFSETS_MAX 16
@@ -133,6 +153,8 @@ typedef struct {
     uint32_t comm_count;
     clock_offset_def *clock_offsets;
     uint32_t clock_offset_count;
+    io_handle_def *io_handles;
+    uint32_t io_handle_count;
 } definitions;
 
 /* False when out of memory. */

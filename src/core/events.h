@@ -37,9 +37,80 @@ enum event_ext_type {
     EXT_MPI_REQUEST_CANCELLED = 17,
     EXT_MPI_COLLECTIVE_BEGIN = 18,
     EXT_MPI_COLLECTIVE_END = 19,
+    /* POSIX I/O (the I/O wrapper library): payload as io_record_pack writes it */
+    EXT_IO_CREATE_HANDLE = 20,
+    EXT_IO_DESTROY_HANDLE = 21,
+    EXT_IO_DUPLICATE_HANDLE = 22,
+    EXT_IO_SEEK = 23,
+    EXT_IO_OPERATION_BEGIN = 24,
+    EXT_IO_OPERATION_COMPLETE = 25,
 };
 
 static inline int event_ext_is_mpi(enum event_ext_type t) { return t >= EXT_MPI_SEND && t <= EXT_MPI_COLLECTIVE_END; }
+static inline int event_ext_is_io(enum event_ext_type t)
+{
+    return t >= EXT_IO_CREATE_HANDLE && t <= EXT_IO_OPERATION_COMPLETE;
+}
+
+/* I/O modes and flags, with OTF2's values (IoAccessMode, IoCreationFlag,
+ * IoStatusFlag, IoOperationMode, IoSeekOption). */
+enum { IO_ACCESS_READ_ONLY = 0, IO_ACCESS_WRITE_ONLY = 1, IO_ACCESS_READ_WRITE = 2 };
+enum {
+    IO_CREATE_CREATE = 1 << 0, IO_CREATE_TRUNCATE = 1 << 1, IO_CREATE_DIRECTORY = 1 << 2,
+    IO_CREATE_EXCLUSIVE = 1 << 3, IO_CREATE_NO_CONTROLLING_TERMINAL = 1 << 4, IO_CREATE_NO_FOLLOW = 1 << 5,
+    IO_CREATE_PATH = 1 << 6, IO_CREATE_TEMPORARY_FILE = 1 << 7, IO_CREATE_LARGEFILE = 1 << 8,
+};
+enum {
+    IO_STATUS_CLOSE_ON_EXEC = 1 << 0, IO_STATUS_APPEND = 1 << 1, IO_STATUS_NON_BLOCKING = 1 << 2,
+    IO_STATUS_ASYNC = 1 << 3, IO_STATUS_SYNC = 1 << 4, IO_STATUS_DATA_SYNC = 1 << 5,
+    IO_STATUS_AVOID_CACHING = 1 << 6, IO_STATUS_NO_ACCESS_TIME = 1 << 7,
+};
+enum { IO_OPERATION_READ = 0, IO_OPERATION_WRITE = 1, IO_OPERATION_FLUSH = 2 };
+/* bytes done of a failed operation, the result of a failed seek */
+#define IO_RECORD_FAILED UINT64_MAX
+
+/* One I/O event: handle (defs_io_handle) and, by kind: the new handle
+ * (duplicate); access mode, creation and status flags (create); status
+ * flags (duplicate); operation mode, bytes requested and the matching id
+ * (begin); bytes done, mode and matching id (complete); offset asked,
+ * whence and resulting offset (seek). */
+typedef struct {
+    enum event_ext_type kind;
+    uint32_t handle, new_handle;
+    uint32_t mode;          /* access mode (create) or operation mode (begin, complete) */
+    uint32_t creation, status;
+    uint32_t whence;
+    uint64_t bytes;         /* requested (begin), done (complete) */
+    int64_t offset;         /* asked (seek) */
+    uint64_t result;        /* the resulting offset (seek) */
+    uint64_t matching;      /* ties a begin to its complete */
+} io_record;
+
+#define IO_RECORD_WORDS 4
+
+static inline void io_record_pack(const io_record *r, uint64_t out[IO_RECORD_WORDS])
+{
+    out[0] = (uint64_t)r->handle | (uint64_t)r->new_handle << 32;
+    out[1] = (uint64_t)(r->mode & 0xffff) | (uint64_t)(r->creation & 0xffff) << 16 |
+             (uint64_t)(r->status & 0xffff) << 32 | (uint64_t)(r->whence & 0xffff) << 48;
+    out[2] = r->kind == EXT_IO_SEEK ? (uint64_t)r->offset : r->bytes;
+    out[3] = r->kind == EXT_IO_SEEK ? r->result : r->matching;
+}
+
+static inline io_record io_record_unpack(enum event_ext_type kind, const uint64_t *in)
+{
+    io_record r = {.kind = kind, .handle = (uint32_t)in[0], .new_handle = (uint32_t)(in[0] >> 32),
+                   .mode = (uint32_t)(in[1] & 0xffff), .creation = (uint32_t)((in[1] >> 16) & 0xffff),
+                   .status = (uint32_t)((in[1] >> 32) & 0xffff), .whence = (uint32_t)(in[1] >> 48)};
+    if (kind == EXT_IO_SEEK) {
+        r.offset = (int64_t)in[2];
+        r.result = in[3];
+    } else {
+        r.bytes = in[2];
+        r.matching = in[3];
+    }
+    return r;
+}
 
 /* Collective operations (OTF2's list, in its order). */
 typedef enum {

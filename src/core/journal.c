@@ -26,6 +26,7 @@ enum {
     RECORD_END,        /* u64 end time, u32 has exit status, u32 exit status: the results are written */
     RECORD_COMM,       /* u32 id, u64 key, u32 name, parent, size, has members, the members (u32 each) */
     RECORD_CLOCK_OFFSET, /* u32 index, u64 time, i64 offset, f64 deviation */
+    RECORD_IO_HANDLE,  /* u32 id, name, file, flags, mode, status */
 };
 
 #define JOURNAL_VERSION 2
@@ -42,7 +43,7 @@ static pthread_mutex_t journal_lock = PTHREAD_MUTEX_INITIALIZER;
 static int journal_fd = -1;
 static struct stat journal_id;     /* which file it is */
 static atomic_bool journal_live;
-static uint32_t strings_done, regions_done, parameters_done, comms_done, clock_offsets_done;
+static uint32_t strings_done, regions_done, parameters_done, comms_done, clock_offsets_done, io_handles_done;
 static location *last_location;   /* the newest location in the journal */
 static uint64_t last_clock_ns;
 
@@ -137,7 +138,7 @@ bool journal_open(const substrate_facts *s, uint32_t clock_kind, const char *hos
         return false;
     }
     journal_fd = fd;
-    strings_done = regions_done = parameters_done = comms_done = clock_offsets_done = 0;
+    strings_done = regions_done = parameters_done = comms_done = clock_offsets_done = io_handles_done = 0;
     last_location = NULL;
     atomic_store(&journal_live, true);
 
@@ -231,6 +232,14 @@ void journal_sync(void)
         put_u32(&b, c.members != NULL);
         if (members)
             put(&b, c.members, 4 * (size_t)members);
+    }
+    for (uint32_t n = defs_io_handle_count(); io_handles_done < n; io_handles_done++) {
+        io_handle_def h = defs_io_handle_get(io_handles_done);
+        if (h.name >= strings_done || h.file >= strings_done)
+            put_new_strings(&b);
+        record(&b, RECORD_IO_HANDLE, 24);
+        uint32_t fields[6] = {io_handles_done, h.name, h.file, h.flags, h.mode, h.status};
+        put(&b, fields, sizeof fields);
     }
     for (uint32_t n = defs_clock_offset_count(); clock_offsets_done < n; clock_offsets_done++) {
         clock_offset_def o = defs_clock_offset_get(clock_offsets_done);
@@ -534,6 +543,12 @@ bool journal_load(int dir_fd, const char *dir, journal_contents *c, char *err, s
             }
             free((void *)c->defs.comms[id].members);
             c->defs.comms[id] = (comm_def){key, name, parent, size, members};
+        } else if (type == RECORD_IO_HANDLE) {
+            uint32_t f[6];
+            take(&r, f, sizeof f);
+            if (r.bad || !grow_to((void **)&c->defs.io_handles, &c->defs.io_handle_count, f[0], sizeof(io_handle_def)))
+                break;
+            c->defs.io_handles[f[0]] = (io_handle_def){f[1], f[2], f[3], f[4], f[5]};
         } else if (type == RECORD_CLOCK_OFFSET) {
             uint32_t i = take_u32(&r);
             clock_offset_def o = {.time = take_u64(&r)};
@@ -592,6 +607,7 @@ void journal_contents_free(journal_contents *c)
         free((void *)c->defs.comms[i].members);
     free(c->defs.comms);
     free(c->defs.clock_offsets);
+    free(c->defs.io_handles);
     free(c->locations);
     free(c->args);
     for (unsigned i = 0; c->metrics && i < c->facts.metric_count; i++) {

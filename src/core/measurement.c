@@ -336,7 +336,29 @@ static const char *host_name(void)
     return name;
 }
 
+static bool start_measurement(const scorep_start_info *info, char *err, size_t errlen);
+
+/* The measurement's start and end are its own work (state.h): the files
+ * they open, read and write are not the program's I/O. */
 bool scorep_measurement_start(const scorep_start_info *info, char *err, size_t errlen)
+{
+    state_own_work_begin();
+    bool ok = start_measurement(info, err, errlen);
+    state_own_work_end();
+    return ok;
+}
+
+static bool finish_measurement(void);
+
+bool scorep_measurement_finish(void)
+{
+    state_own_work_begin();
+    bool ok = finish_measurement();
+    state_own_work_end();
+    return ok;
+}
+
+static bool start_measurement(const scorep_start_info *info, char *err, size_t errlen)
 {
     pthread_mutex_lock(&lifecycle_lock);
     if (phase != SCOREP_NOT_STARTED) {
@@ -481,7 +503,7 @@ bool scorep_measurement_finish_now(void)
     return scorep_measurement_finish();
 }
 
-bool scorep_measurement_finish(void)
+static bool finish_measurement(void)
 {
     pthread_mutex_lock(&lifecycle_lock);
     if (phase != SCOREP_RUNNING || forked_child) {
@@ -881,6 +903,33 @@ void scorep_clock_offset(uint64_t time, int64_t offset, double deviation)
 }
 
 uint64_t scorep_clock_now(void) { return clock_now(); }
+
+bool scorep_io_recorded(void)
+{
+    return phase == SCOREP_RUNNING && state_get() == MEASUREMENT_ACTIVE && !state_own_work && !forked_child;
+}
+
+uint32_t scorep_io_handle_define(const char *name, const char *file, uint32_t flags, uint32_t mode, uint32_t status)
+{
+    return phase == SCOREP_RUNNING ? defs_io_handle(name, file, flags, mode, status) : DEFS_NO_ID;
+}
+
+const char *scorep_io_handle_file(uint32_t handle)
+{
+    if (handle >= defs_io_handle_count())
+        return "";
+    const char *name = defs_string_text(defs_io_handle_get(handle).file);
+    return name ? name : "";
+}
+
+void scorep_io_event(scorep_location *loc, const io_record *record)
+{
+    if (state_get() != MEASUREMENT_ACTIVE || !event_ext_is_io(record->kind))
+        return;
+    uint64_t payload[IO_RECORD_WORDS];
+    io_record_pack(record, payload);
+    measurement_append_ext(loc, record->kind, clock_now(), payload, IO_RECORD_WORDS);
+}
 
 uint32_t scorep_process_rank(void) { return phase == SCOREP_RUNNING ? facts.rank : 0; }
 

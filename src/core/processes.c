@@ -362,13 +362,13 @@ bool processes_map(process_result *r)
 {
     const journal_contents *j = &r->journal;
     const definitions *d = &j->defs;
-    size_t n = (size_t)d->string_count + d->region_count + d->parameter_count + d->comm_count;
+    size_t n = (size_t)d->string_count + d->region_count + d->parameter_count + d->comm_count + d->io_handle_count;
     r->maps = calloc(n ? n : 1, sizeof *r->maps);
     r->locations = calloc(j->location_count ? j->location_count : 1, sizeof *r->locations);
     if (!r->maps || !r->locations)
         return false;
     uint32_t *strings = r->maps, *regions = strings + d->string_count, *parameters = regions + d->region_count;
-    uint32_t *comms = parameters + d->parameter_count;
+    uint32_t *comms = parameters + d->parameter_count, *io_handles = comms + d->comm_count;
     for (uint32_t i = 0; i < d->string_count; i++)
         if ((strings[i] = defs_string(d->strings[i] ? d->strings[i] : "")) == DEFS_NO_ID)
             return false;
@@ -392,6 +392,13 @@ bool processes_map(process_result *r)
             DEFS_NO_ID)
             return false;
     }
+    for (uint32_t i = 0; i < d->io_handle_count; i++) {
+        const io_handle_def *h = &d->io_handles[i];
+        if ((io_handles[i] = defs_io_handle(defs_string_text(map_string(j, h->name)),
+                                            defs_string_text(map_string(j, h->file)), h->flags, h->mode,
+                                            h->status)) == DEFS_NO_ID)
+            return false;
+    }
     for (uint32_t i = 0; i < j->location_count; i++) {
         r->locations[i] = j->locations[i];
         r->locations[i].name = map_string(j, j->locations[i].name);
@@ -405,10 +412,12 @@ bool processes_map(process_result *r)
         .regions = regions,
         .parameters = parameters,
         .comms = comms,
+        .io_handles = io_handles,
         .string_count = d->string_count,
         .region_count = d->region_count,
         .parameter_count = d->parameter_count,
         .comm_count = d->comm_count,
+        .io_handle_count = d->io_handle_count,
         .clock_offsets = d->clock_offsets,
         .clock_offset_count = d->clock_offset_count,
         .locations = r->locations,

@@ -96,6 +96,10 @@ static void replay_chunk(location *loc, const event_chunk *chunk)
                 mpi_record record = mpi_record_unpack(e.ext, payload);
                 loc->event_count++;
                 SUBSTRATES_DELIVER(loc, mpi, t, &record);
+            } else if (event_ext_is_io(e.ext) && e.payload_words >= IO_RECORD_WORDS) {
+                io_record record = io_record_unpack(e.ext, payload);
+                loc->event_count++;
+                SUBSTRATES_DELIVER(loc, io, t, &record);
             }
             break;
         }

@@ -195,6 +195,23 @@ SCOREP_API uint32_t scorep_comm_define(uint64_t key, const char *name, uint32_t 
  * while recording is on. */
 SCOREP_API void scorep_mpi_event(scorep_location *loc, const mpi_record *record);
 
+/* ---- POSIX I/O (the I/O wrapper library) ---- */
+
+/* Whether the calling thread's I/O is the program's and recorded now: the
+ * measurement runs and records, and the thread is not doing the
+ * measurement's own work (writing its results). */
+SCOREP_API bool scorep_io_recorded(void);
+
+/* A new I/O handle (defs.h, io_handle_def); DEFS_NO_ID when not running. */
+SCOREP_API uint32_t scorep_io_handle_define(const char *name, const char *file, uint32_t flags, uint32_t mode,
+                                            uint32_t status);
+
+/* The name of the file of an I/O handle ("" if there is none such). */
+SCOREP_API const char *scorep_io_handle_file(uint32_t handle);
+
+/* An I/O event of the calling thread's location (events.h). */
+SCOREP_API void scorep_io_event(scorep_location *loc, const io_record *record);
+
 /* This process's clock at local time (clock_now() ticks) was offset ticks
  * behind the experiment's clock (rank 0's), measured with the given
  * uncertainty (defs.h, clock_offset_def); ignored when not running. */

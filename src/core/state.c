@@ -4,6 +4,7 @@
 
 _Atomic int scorep_state = MEASUREMENT_STOPPED;
 _Atomic int scorep_fast;
+__thread unsigned state_own_work;
 static atomic_bool fast_allowed;
 
 void state_set(measurement_state state)

@@ -28,4 +28,12 @@ void state_allow_fast(bool allowed);
 
 static inline measurement_state state_get(void) { return (measurement_state)scorep_state; }
 
+/* Nonzero while the calling thread does the measurement's own work
+ * (replaying events into the substrates, writing the results; the drain
+ * thread always): what it does then is not the program's, and the I/O
+ * wrappers leave it out. */
+extern __thread unsigned state_own_work;
+static inline void state_own_work_begin(void) { state_own_work++; }
+static inline void state_own_work_end(void) { state_own_work--; }
+
 #endif

@@ -86,8 +86,8 @@ typedef struct {
     long pid;
     int dir_fd;
     const char *dir;
-    const uint32_t *strings, *regions, *parameters, *comms;  /* its id -> the summary's */
-    uint32_t string_count, region_count, parameter_count, comm_count;
+    const uint32_t *strings, *regions, *parameters, *comms, *io_handles;  /* its id -> the summary's */
+    uint32_t string_count, region_count, parameter_count, comm_count, io_handle_count;
     const clock_offset_def *clock_offsets;  /* its clock's offsets to the root's (defs.h), in time order */
     uint32_t clock_offset_count;
     const location_def *locations;  /* its locations, names in the summary's ids */
@@ -165,6 +165,7 @@ typedef struct substrate_ops {
     bool (*metric)(void *state, uint64_t time, const uint64_t *values, unsigned count);
     /* an MPI event (events.h), inside the region of the MPI function */
     bool (*mpi)(void *state, uint64_t time, const mpi_record *record);
+    bool (*io)(void *state, uint64_t time, const io_record *record);
 
     /* optional, in another process after the run was killed: find what
      * this substrate had written of it in the experiment directory

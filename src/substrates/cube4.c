@@ -214,6 +214,9 @@ static bool children_first_order(const merged_tree *t, uint32_t *cube_ids)
 /* The experiment measured MPI (it has communicators): the profile has the
  * bytes metrics. */
 static bool has_mpi(const cube4_profile *p) { return p->summary && p->summary->defs.comm_count > 0; }
+static bool has_io(const cube4_profile *p) { return p->summary && p->summary->defs.io_handle_count > 0; }
+/* the id of the first I/O metric */
+static int io_metrics_at(const cube4_profile *p, unsigned nmetrics) { return 4 + (int)nmetrics + (has_mpi(p) ? 2 : 0); }
 
 static const char *paradigm_name(region_paradigm p)
 {
@@ -222,6 +225,7 @@ static const char *paradigm_name(region_paradigm p)
     case REGION_PARADIGM_COMPILER: return "compiler";
     case REGION_PARADIGM_MEASUREMENT: return "measurement";
     case REGION_PARADIGM_MPI: return "mpi";
+    case REGION_PARADIGM_IO: return "io";
     }
     return "unknown";
 }
@@ -238,6 +242,8 @@ static const char *role_name(region_role r)
     case REGION_ROLE_COLL_ALL2ALL: return "all2all";
     case REGION_ROLE_COLL_OTHER: return "other collective";
     case REGION_ROLE_BARRIER: return "barrier";
+    case REGION_ROLE_FILE_IO: return "file_io";
+    case REGION_ROLE_FILE_IO_METADATA: return "file_io_metadata";
     }
     return "unknown";
 }
@@ -309,6 +315,14 @@ static void write_anchor(bytes *x, const merged_tree *t, const cube4_profile *p)
                      "Bytes sent");
         write_metric(x, 5 + (int)facts->metric_count, "EXCLUSIVE", "bytes_received", "bytes_received", "UINT64",
                      "bytes", "", "Bytes received");
+    }
+    if (has_io(p)) {
+        /* the bytes the POSIX I/O calls of each call path itself read and wrote */
+        int at = io_metrics_at(p, facts->metric_count);
+        write_metric(x, at, "EXCLUSIVE", "io_bytes_read", "io_bytes_read", "UINT64", "bytes", "",
+                     "Bytes read by I/O operations");
+        write_metric(x, at + 1, "EXCLUSIVE", "io_bytes_written", "io_bytes_written", "UINT64", "bytes", "",
+                     "Bytes written by I/O operations");
     }
     bytes_printf(x, "</metrics>\n<program>\n");
     for (uint32_t i = 0; i < defs->region_count; i++) {
@@ -447,7 +461,9 @@ typedef enum {
     VALUE_MAX_TIME,
     VALUE_METRIC,
     VALUE_BYTES_SENT,
-    VALUE_BYTES_RECEIVED
+    VALUE_BYTES_RECEIVED,
+    VALUE_IO_BYTES_READ,
+    VALUE_IO_BYTES_WRITTEN
 } value_kind;
 
 /* Where each node of each location tree lands: its row in the data of a
@@ -506,6 +522,8 @@ static bool tar_metric_data(tar_writer *w, const value_layout *v, unsigned id, v
                     break;
                 case VALUE_BYTES_SENT: *u += node->bytes_sent; break;
                 case VALUE_BYTES_RECEIVED: *u += node->bytes_received; break;
+                case VALUE_IO_BYTES_READ: *u += node->io_bytes_read; break;
+                case VALUE_IO_BYTES_WRITTEN: *u += node->io_bytes_written; break;
                 }
             }
         }
@@ -565,6 +583,10 @@ static bool write_cubex(int dir_fd, const char *dir, const char *name, const byt
     if (memory && has_mpi(v->p))
         memory = tar_metric(&w, v, index, 4 + nmetrics, VALUE_BYTES_SENT, 0, false) &&
                  tar_metric(&w, v, index, 5 + nmetrics, VALUE_BYTES_RECEIVED, 0, false);
+    if (memory && has_io(v->p))
+        memory = tar_metric(&w, v, index, (unsigned)io_metrics_at(v->p, nmetrics), VALUE_IO_BYTES_READ, 0, false) &&
+                 tar_metric(&w, v, index, (unsigned)io_metrics_at(v->p, nmetrics) + 1, VALUE_IO_BYTES_WRITTEN, 0,
+                            false);
     static const char end[1024];
     tar_write(&w, end, sizeof end);
     if (fflush(w.file) != 0 && !w.error)

@@ -606,6 +606,51 @@ static bool trace_mpi(void *state, uint64_t time, const mpi_record *r)
     return true;
 }
 
+/* The core's I/O values are OTF2's (events.h). */
+_Static_assert((int)IO_ACCESS_READ_WRITE == (int)OTF2_IO_ACCESS_MODE_READ_WRITE &&
+                   (int)IO_OPERATION_FLUSH == (int)OTF2_IO_OPERATION_MODE_FLUSH &&
+                   (int)IO_CREATE_LARGEFILE == (int)OTF2_IO_CREATION_FLAG_LARGEFILE &&
+                   (int)IO_STATUS_NO_ACCESS_TIME == (int)OTF2_IO_STATUS_FLAG_NO_ACCESS_TIME,
+               "I/O flags differ from OTF2's");
+
+static bool trace_io(void *state, uint64_t time, const io_record *r)
+{
+    trace_location *tl = state;
+    if (tl->waiting) {
+        uint64_t payload[IO_RECORD_WORDS];
+        io_record_pack(r, payload);
+        return spill_record(tl, r->kind, time, payload, IO_RECORD_WORDS);
+    }
+    OTF2_EvtWriter *w = event_writer(tl, &time);
+    OTF2_ErrorCode rc = OTF2_SUCCESS;
+    switch (r->kind) {
+    case EXT_IO_CREATE_HANDLE:
+        rc = OTF2_EvtWriter_IoCreateHandle(w, NULL, time, r->handle, (OTF2_IoAccessMode)r->mode,
+                                           (OTF2_IoCreationFlag)r->creation, (OTF2_IoStatusFlag)r->status);
+        break;
+    case EXT_IO_DESTROY_HANDLE: rc = OTF2_EvtWriter_IoDestroyHandle(w, NULL, time, r->handle); break;
+    case EXT_IO_DUPLICATE_HANDLE:
+        rc = OTF2_EvtWriter_IoDuplicateHandle(w, NULL, time, r->handle, r->new_handle, (OTF2_IoStatusFlag)r->status);
+        break;
+    case EXT_IO_SEEK:
+        rc = OTF2_EvtWriter_IoSeek(w, NULL, time, r->handle, r->offset, (OTF2_IoSeekOption)r->whence,
+                                   r->result == IO_RECORD_FAILED ? OTF2_UNDEFINED_UINT64 : r->result);
+        break;
+    case EXT_IO_OPERATION_BEGIN:
+        rc = OTF2_EvtWriter_IoOperationBegin(w, NULL, time, r->handle, (OTF2_IoOperationMode)r->mode,
+                                             OTF2_IO_OPERATION_FLAG_NONE, r->bytes, r->matching);
+        break;
+    case EXT_IO_OPERATION_COMPLETE:
+        rc = OTF2_EvtWriter_IoOperationComplete(w, NULL, time, r->handle,
+                                                r->bytes == IO_RECORD_FAILED ? OTF2_UNDEFINED_UINT64 : r->bytes,
+                                                r->matching);
+        break;
+    default: break;
+    }
+    CHECK_WRITER(tl, rc, "an I/O event");
+    return true;
+}
+
 /* One spilled record, now through the location's writer. */
 static bool write_spilled_event(void *context, uint64_t time, const decoded_event *e)
 {
@@ -627,6 +672,10 @@ static bool write_spilled_event(void *context, uint64_t time, const decoded_even
         if (event_ext_is_mpi(e->ext) && e->payload_words >= MPI_RECORD_WORDS) {
             mpi_record r = mpi_record_unpack(e->ext, p);
             return trace_mpi(tl, time, &r);
+        }
+        if (event_ext_is_io(e->ext) && e->payload_words >= IO_RECORD_WORDS) {
+            io_record r = io_record_unpack(e->ext, p);
+            return trace_io(tl, time, &r);
         }
         return true;
     }
@@ -819,6 +868,8 @@ static OTF2_RegionRole region_role_otf2(region_role role)
     case REGION_ROLE_COLL_ALL2ALL: return OTF2_REGION_ROLE_COLL_ALL2ALL;
     case REGION_ROLE_COLL_OTHER: return OTF2_REGION_ROLE_COLL_OTHER;
     case REGION_ROLE_BARRIER: return OTF2_REGION_ROLE_BARRIER;
+    case REGION_ROLE_FILE_IO: return OTF2_REGION_ROLE_FILE_IO;
+    case REGION_ROLE_FILE_IO_METADATA: return OTF2_REGION_ROLE_FILE_IO_METADATA;
     }
     return OTF2_REGION_ROLE_UNKNOWN;
 }
@@ -830,6 +881,7 @@ static OTF2_Paradigm region_paradigm_otf2(region_paradigm paradigm)
     case REGION_PARADIGM_COMPILER: return OTF2_PARADIGM_COMPILER;
     case REGION_PARADIGM_MEASUREMENT: return OTF2_PARADIGM_MEASUREMENT_SYSTEM;
     case REGION_PARADIGM_MPI: return OTF2_PARADIGM_MPI;
+    case REGION_PARADIGM_IO: return OTF2_PARADIGM_UNKNOWN;  /* (OTF2 has no region paradigm for I/O: its IoParadigm) */
     }
     return OTF2_PARADIGM_UNKNOWN;
 }
@@ -1023,6 +1075,45 @@ static bool write_comms(trace *t, OTF2_GlobalDefWriter *defs, string_table *stri
     return rc == OTF2_SUCCESS || fail(t, rc, "the definitions");
 }
 
+/* POSIX I/O: its paradigm, a file per name (on this node), the handles,
+ * and the state of the pre-created ones (the standard streams). */
+static bool write_io(trace *t, OTF2_GlobalDefWriter *defs, string_table *strings, const substrate_summary *s)
+{
+    uint32_t identification, name;
+    CHECK(t, extra_string(strings, "POSIX", &identification), "the I/O definitions");
+    CHECK(t, extra_string(strings, "POSIX I/O", &name), "the I/O definitions");
+    CHECK(t, OTF2_GlobalDefWriter_WriteIoParadigm(defs, 0, identification, name, OTF2_IO_PARADIGM_CLASS_SERIAL,
+                                                  OTF2_IO_PARADIGM_FLAG_OS, 0, NULL, NULL, NULL),
+          "the I/O definitions");
+    /* files by their name's string: file_of[string] = file + 1 */
+    uint32_t *file_of = calloc(s->defs.string_count ? s->defs.string_count : 1, sizeof *file_of);
+    if (!file_of)
+        return fail(t, OTF2_ERROR_MEM_ALLOC_FAILED, "the I/O definitions");
+    uint32_t files = 0;
+    OTF2_ErrorCode rc = OTF2_SUCCESS;
+    for (uint32_t i = 0; i < s->defs.io_handle_count && rc == OTF2_SUCCESS; i++) {
+        const io_handle_def *h = &s->defs.io_handles[i];
+        if (h->file >= s->defs.string_count)
+            continue;
+        if (!file_of[h->file]) {
+            rc = OTF2_GlobalDefWriter_WriteIoRegularFile(defs, files, h->file, 1);
+            file_of[h->file] = ++files;
+        }
+        if (rc == OTF2_SUCCESS)
+            rc = OTF2_GlobalDefWriter_WriteIoHandle(defs, i, h->name, file_of[h->file] - 1, 0,
+                                                    h->flags & IO_HANDLE_PRE_CREATED ? OTF2_IO_HANDLE_FLAG_PRE_CREATED
+                                                                                     : OTF2_IO_HANDLE_FLAG_NONE,
+                                                    OTF2_UNDEFINED_COMM, OTF2_UNDEFINED_IO_HANDLE);
+        if (rc == OTF2_SUCCESS && (h->flags & IO_HANDLE_PRE_CREATED))
+            rc = OTF2_GlobalDefWriter_WriteIoPreCreatedHandleState(defs, i, (OTF2_IoAccessMode)h->mode,
+                                                                   (OTF2_IoStatusFlag)h->status);
+    }
+    free(file_of);
+    if (rc != OTF2_SUCCESS)
+        return fail(t, rc, "the I/O definitions");
+    return true;
+}
+
 static bool write_definitions(trace *t, OTF2_GlobalDefWriter *defs, const substrate_summary *s)
 {
     const substrate_facts *f = t->facts;
@@ -1115,6 +1206,8 @@ static bool write_definitions(trace *t, OTF2_GlobalDefWriter *defs, const substr
     free(by_index);
     if (rc != OTF2_SUCCESS)
         return fail(t, rc, "the definitions");
+    if (s->defs.io_handle_count && !write_io(t, defs, &strings, s))
+        return false;
     /* the communicators' groups refer to the locations */
     return !s->defs.comm_count || write_comms(t, defs, &strings, s);
 }
@@ -1685,6 +1778,8 @@ static bool trace_merge(void *self, const substrate_process *p)
         if (rc == OTF2_SUCCESS)
             rc = write_mapping(local, OTF2_MAPPING_COMM, p->comms, p->comm_count);
         if (rc == OTF2_SUCCESS)
+            rc = write_mapping(local, OTF2_MAPPING_IO_HANDLE, p->io_handles, p->io_handle_count);
+        if (rc == OTF2_SUCCESS)
             rc = write_clock_offsets(local, p);
         if (local) {
             OTF2_ErrorCode closed = OTF2_Archive_CloseDefWriter(t->archive, local);
@@ -1726,6 +1821,7 @@ static const substrate_ops trace_ops = {
     .measurement_on_off = trace_on_off,
     .buffer_flush = trace_buffer_flush,
     .mpi = trace_mpi,
+    .io = trace_io,
     .metric = trace_metric,
     .salvage = trace_salvage,
     .salvaged = trace_salvaged,

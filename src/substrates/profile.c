@@ -286,6 +286,21 @@ static bool profile_mpi(void *state, uint64_t time, const mpi_record *r)
     return true;
 }
 
+/* I/O bytes, likewise (the I/O function's call path): what a read or write did. */
+static bool profile_io(void *state, uint64_t time, const io_record *r)
+{
+    profile_tree *tree = touch(state, time);
+    if (r->kind != EXT_IO_OPERATION_COMPLETE || r->bytes == IO_RECORD_FAILED)
+        return true;
+    uint32_t node = tree->replay->depth ? tree->replay->stack[tree->replay->depth - 1] : 0;
+    profile_node *n = &tree->nodes[node];
+    if (r->mode == IO_OPERATION_READ)
+        n->io_bytes_read += r->bytes;
+    else if (r->mode == IO_OPERATION_WRITE)
+        n->io_bytes_written += r->bytes;
+    return true;
+}
+
 static bool profile_on_off(void *state, uint64_t time, bool on, uint32_t off_region)
 {
     profile_tree *tree = touch(state, time);
@@ -402,7 +417,7 @@ static int by_location_index(const void *a, const void *b)
 /* ---- another process's trees: written by it (a part file), merged by the root ---- */
 
 #define PART_NAME "profile.part"
-static const char part_magic[8] = "SPPART2";
+static const char part_magic[8] = "SPPART3";
 
 typedef struct {
     uint64_t location_id;
@@ -415,6 +430,7 @@ typedef struct {
     uint32_t region, parent;
     uint64_t visits, inclusive, minimum, maximum;
     uint64_t bytes_sent, bytes_received;
+    uint64_t io_bytes_read, io_bytes_written;
 } part_node;
 
 static bool write_part(profile *p, profile_tree *const *trees, uint32_t n, char *err, size_t errlen)
@@ -438,8 +454,9 @@ static bool write_part(profile *p, profile_tree *const *trees, uint32_t n, char 
         fwrite(&pt, sizeof pt, 1, out);
         for (uint32_t k = 0; k < t->count; k++) {
             const profile_node *x = &t->nodes[k];
-            part_node pn = {x->region,  x->parent,  x->visits,     x->inclusive,
-                            x->minimum, x->maximum, x->bytes_sent, x->bytes_received};
+            part_node pn = {x->region,     x->parent,         x->visits,        x->inclusive,
+                            x->minimum,    x->maximum,        x->bytes_sent,    x->bytes_received,
+                            x->io_bytes_read, x->io_bytes_written};
             fwrite(&pn, sizeof pn, 1, out);
         }
         if (t->metric_count)
@@ -512,6 +529,8 @@ static profile_tree *import_tree(profile *p, const substrate_process *proc, FILE
         x->maximum = pn.maximum;
         x->bytes_sent = pn.bytes_sent;
         x->bytes_received = pn.bytes_received;
+        x->io_bytes_read = pn.io_bytes_read;
+        x->io_bytes_written = pn.io_bytes_written;
     }
     if (tree->metric_count &&
         !read_exact(in, tree->metric_sums, (size_t)pt.count * tree->metric_count * sizeof(uint64_t))) {
@@ -655,6 +674,7 @@ static const substrate_ops profile_ops = {
     .buffer_flush = profile_buffer_flush,
     .metric = profile_metric,
     .mpi = profile_mpi,
+    .io = profile_io,
     .merge = profile_merge,
 };
 

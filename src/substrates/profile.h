@@ -19,6 +19,7 @@ typedef struct {
     uint64_t inclusive;         /* ticks */
     uint64_t minimum, maximum;  /* inclusive ticks of one visit */
     uint64_t bytes_sent, bytes_received;  /* MPI messages of this call path itself (exclusive) */
+    uint64_t io_bytes_read, io_bytes_written;  /* POSIX I/O of this call path itself (exclusive) */
 } profile_node;
 
 /* What only the replay of a live location needs; freed when the location
