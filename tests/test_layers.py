@@ -72,7 +72,10 @@ def calls(tmp_path_factory) -> dict[str, set[str]]:
         for line in subprocess.run([nm, str(obj)], capture_output=True, text=True, check=True).stdout.splitlines():
             parts = line.split()
             if len(parts) == 3 and parts[1] in "TDBRCV":
-                defined[parts[2]].add(source)
+                # the I/O wrappers are the C library's open, read, write, ... for the whole process:
+                # a call of write() is the C library's interface, not a call into them
+                if not source.startswith("sources/io/"):
+                    defined[parts[2]].add(source)
             elif len(parts) == 2 and parts[0] == "U":
                 undefined[source].add(parts[1])
     graph: dict[str, set[str]] = collections.defaultdict(set)

@@ -1,0 +1,314 @@
+"""POSIX I/O recording (--io=posix, SCOREP_IO_POSIX=true): the program's
+open, read, write, seek, dup and close calls are regions of their own name
+with the OTF2 I/O events of their handles, on the Python call path that
+made them; the profile has the bytes read and written per call path.
+
+The traces are read with the otf2 reader and otf2-print, the profiles with
+pycubexr."""
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from helpers.cube_profile import profiled
+
+PROGRAM = """
+import os
+
+def writer():
+    with open("data.bin", "wb") as f:
+        f.write(b"x" * 1000)
+
+def reader():
+    with open("data.bin", "rb", buffering=0) as f:
+        f.seek(100)
+        first = f.read(50)
+        rest = f.read()          # 850 bytes, then the read at the end of the file
+    return len(first), len(rest)
+
+def low():
+    fd = os.open("data.bin", os.O_RDONLY)
+    copy = os.dup(fd)
+    part = os.pread(copy, 10, 5)
+    os.close(copy)
+    os.close(fd)
+    return len(part)
+
+def failing():
+    try:
+        os.read(12345, 4)
+    except OSError as error:
+        return error.errno
+
+writer()
+print(reader(), low(), failing())
+"""
+
+
+def number(value):
+    """An OTF2 enum value or an int, as an int."""
+    return value if isinstance(value, int) else int(value.value)
+
+
+def io_events(run):
+    """The I/O events of data.bin's handles, in order, as (kind, handle ref,
+    fields); and every handle's definition."""
+    import otf2
+
+    events = []
+    with otf2.reader.open(str(run.experiment / "traces.otf2")) as reader:
+        handles = list(reader.definitions.io_handles)
+        for loc, event in reader.events:
+            kind = type(event).__name__
+            if not kind.startswith("Io"):
+                continue
+            handle = getattr(event, "handle", None) or getattr(event, "old_handle", None)
+            if handle is None or handle.file is None or handle.file.name != "data.bin":
+                continue
+            fields = {name: number(getattr(event, name))
+                      for name in ("mode", "bytes_request", "bytes_result", "offset_request", "offset_result", "whence")
+                      if hasattr(event, name)}
+            if kind == "IoDuplicateHandle":
+                fields["new"] = event.new_handle._ref
+            events.append((kind, handle._ref, fields))
+    return events, handles
+
+
+READ, WRITE, FROM_START, FROM_CURRENT = 0, 1, 0, 1
+
+
+def test_a_known_file_read_and_written(runner):
+    plain = runner.run_plain("-c", PROGRAM)
+    run = runner.run("--io=posix", "-c", PROGRAM)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == plain.stdout == "(50, 850) 10 9\n"
+    assert run.stderr == plain.stderr == ""
+    trace = run.trace()
+    trace.check_balanced()
+    events, handles = io_events(run)
+    # every open and every dup is a handle of its own, of the file data.bin, named as Score-P names it
+    ours = [h for h in handles if h.file and h.file.name == "data.bin"]
+    assert [h.name for h in ours] == ["[POSIX I/O] data.bin"] * 4
+    writer, reader, opened, copy = (h._ref for h in ours)
+
+    def of(handle):
+        return [(kind, fields) for kind, ref, fields in events if ref == handle]
+
+    # writer: open (CPython asks where it is), one write of 1000 bytes, close
+    assert of(writer) == [("IoCreateHandle", {"mode": WRITE}),
+                          ("IoSeek", {"offset_request": 0, "whence": FROM_CURRENT, "offset_result": 0}),
+                          ("IoOperationBegin", {"mode": WRITE, "bytes_request": 1000}),
+                          ("IoOperationComplete", {"bytes_result": 1000}),
+                          ("IoDestroyHandle", {})]
+    # reader: unbuffered, so the reads are the program's own; the rest is read to the end (a read of 0 bytes)
+    seen = of(reader)
+    assert seen[:4] == [("IoCreateHandle", {"mode": READ}),
+                        ("IoSeek", {"offset_request": 100, "whence": FROM_START, "offset_result": 100}),
+                        ("IoOperationBegin", {"mode": READ, "bytes_request": 50}),
+                        ("IoOperationComplete", {"bytes_result": 50})]
+    assert seen[-1] == ("IoDestroyHandle", {})
+    rest = [fields["bytes_result"] for kind, fields in seen[4:-1] if kind == "IoOperationComplete"]
+    assert sum(rest) == 850 and rest[-1] == 0
+    # low: os.open, os.dup (a duplicate handle), os.pread on the copy, both closed
+    assert of(opened) == [("IoCreateHandle", {"mode": READ}), ("IoDuplicateHandle", {"new": copy}),
+                          ("IoDestroyHandle", {})]
+    assert of(copy) == [("IoOperationBegin", {"mode": READ, "bytes_request": 10}),
+                        ("IoOperationComplete", {"bytes_result": 10}), ("IoDestroyHandle", {})]
+    # the regions are the functions CPython called, each under the Python call that made it; a read of a
+    # descriptor that is not open is its region alone
+    paths = trace.call_tree()
+
+    def under(*tail):
+        return sum(count for path, count in paths.items() if path[-len(tail):] == tail)
+
+    assert under("__main__:<module>", "__main__:low", "posix:pread", "pread64") == 1
+    assert under("__main__:<module>", "__main__:low", "posix:dup", "fcntl64") == 1
+    assert under("__main__:<module>", "__main__:low", "posix:close", "close") == 2
+    assert under("__main__:<module>", "__main__:failing", "posix:read", "read") == 1
+    regions = {r.name: r for r in trace.region_definitions}
+    assert regions["read"].role == "FILE_IO" and regions["open64"].role == "FILE_IO_METADATA"
+
+
+def test_the_standard_streams_are_pre_created_handles(runner):
+    import otf2
+
+    run = runner.run("--io=posix", "-c", "import os, sys\nos.write(1, b'hello\\n')\nsys.stderr.write('e\\n')")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == "hello\n" and run.stderr == "e\n"
+    with otf2.reader.open(str(run.experiment / "traces.otf2")) as reader:
+        states = {s.io_handle.name: (number(s.io_access_mode), number(s.io_handle.io_handle_flags))
+                  for s in reader.definitions.io_pre_created_handle_states}
+        writes = [(event.handle.name, event.bytes_request) for _, event in reader.events
+                  if type(event).__name__ == "IoOperationBegin"]
+    assert states["[POSIX I/O] stdout"] == (1, 1)  # write only, pre-created
+    assert states["[POSIX I/O] stderr"] == (1, 1)
+    assert ("[POSIX I/O] stdout", 6) in writes and ("[POSIX I/O] stderr", 2) in writes
+
+
+def test_otf2_print_shows_the_handles(runner):
+    run = runner.run("--io=posix", "-c", PROGRAM)
+    assert run.returncode == 0, run.stderr
+    done = subprocess.run(["otf2-print", str(run.experiment / "traces.otf2")], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    lines = [line for line in done.stdout.splitlines() if '"[POSIX I/O] data.bin"' in line]
+    kinds = [line.split()[0] for line in lines]
+    assert kinds[:5] == ["IO_CREATE_HANDLE", "IO_SEEK", "IO_OPERATION_BEGIN", "IO_OPERATION_COMPLETE",
+                         "IO_DESTROY_HANDLE"]
+    assert "Bytes Request: 1000" in lines[2] and "Bytes Result: 1000" in lines[3]
+    assert kinds.count("IO_CREATE_HANDLE") == 3 and kinds.count("IO_DUPLICATE_HANDLE") == 1
+    assert kinds.count("IO_DESTROY_HANDLE") == 4
+
+
+def test_profile_has_io_bytes_per_call_path(runner):
+    run = runner.run("--io=posix", "-c", PROGRAM, env={"SCOREP_ENABLE_PROFILING": "true"}, tracing=False)
+    assert run.returncode == 0, run.stderr
+    profile = profiled(run)
+    from pycubexr import CubexParser
+
+    with CubexParser(str(run.experiment / "profile.cubex")) as cube:
+        names = [m.name for m in cube.get_metrics()]
+        assert names[-2:] == ["io_bytes_read", "io_bytes_written"]
+        values = {name: cube.get_metric_values(cube.get_metric_by_name(name)) for name in names[-2:]}
+
+        def by_path(metric):
+            out = {}
+            for cnode in cube.all_cnodes():
+                value = int(sum(values[metric].cnode_values(cnode)))
+                if value:
+                    path, node = [], cnode
+                    while node:
+                        path.append(cube.get_region(node).name)
+                        node = node.parent
+                    out[tuple(reversed(path))] = value
+            return out
+
+        read = by_path("io_bytes_read")
+        written = by_path("io_bytes_written")
+    def under(values, *tail):
+        return sum(v for path, v in values.items() if path[-len(tail):] == tail)
+
+    # both reads of the reader (50 bytes, then the 850 left) on one call path; the pread on its own
+    assert under(read, "__main__:reader", "_io.FileIO:read", "read") == 900
+    assert under(read, "__main__:low", "posix:pread", "pread64") == 10
+    assert sum(read.values()) == 910
+    # the writer's buffered write reaches the file when the file is closed
+    assert sum(v for path, v in written.items() if "__main__:writer" in path) == 1000
+    assert sum(v for path, v in written.items() if "builtins:print" in path) == len("(50, 850) 10 9\n")
+    assert profile is not None
+
+
+def test_switched_on_by_the_variable_and_off_without(runner):
+    import shutil
+
+    on = runner.run("-c", PROGRAM, env={"SCOREP_IO_POSIX": "true"})
+    assert on.returncode == 0, on.stderr
+    assert [kind for kind, _, _ in io_events(on)[0]].count("IoCreateHandle") == 3
+    shutil.rmtree(on.experiment)
+    off = runner.run("-c", PROGRAM)
+    assert off.returncode == 0, off.stderr
+    assert "open64" not in off.trace().enter_counts()
+    shutil.rmtree(off.experiment)
+    none = runner.run("--io=none", "-c", PROGRAM, env={"SCOREP_IO_POSIX": "true"})
+    assert none.returncode == 0, none.stderr
+    assert "open64" not in none.trace().enter_counts()
+
+
+def test_the_program_does_not_see_the_preload(runner):
+    code = "import os\nprint(os.environ.get('LD_PRELOAD', '-'), os.environ.get('SCOREP_IO_POSIX', '-'))"
+    plain = runner.run_plain("-c", code)
+    run = runner.run("--io=posix", "-c", code)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == plain.stdout == "- -\n"
+
+
+def test_recording_off_and_filters(runner, tmp_path):
+    program = """
+import scorep.user
+def quiet():
+    with open("off.txt", "w") as f:
+        f.write("not recorded")
+with scorep.user.region("on"):
+    with open("on.txt", "w") as f:
+        f.write("recorded")
+scorep.user.disable_recording()
+quiet()
+scorep.user.enable_recording()
+"""
+    rules = tmp_path / "io.filter"
+    rules.write_text("SCOREP_REGION_NAMES_BEGIN\nEXCLUDE lseek64\nSCOREP_REGION_NAMES_END\n")
+    run = runner.run("--io=posix", "-c", program, env={"SCOREP_FILTERING_FILE": str(rules)})
+    assert run.returncode == 0, run.stderr
+    import otf2
+
+    with otf2.reader.open(str(run.experiment / "traces.otf2")) as reader:
+        files = {h.file.name for h in reader.definitions.io_handles if h.file}
+        seeks = [e for _, e in reader.events if type(e).__name__ == "IoSeek"]
+    assert "on.txt" in files and "off.txt" not in files
+    counts = run.trace().enter_counts()
+    assert "lseek64" not in counts and counts["open64"] >= 1
+    assert seeks == []
+    # the measurement's own files never appear as handles
+    assert not any(name.endswith((".evt", ".def", ".otf2", ".cubex", "scorep.cfg", ".scorep-journal"))
+                   for name in files)
+
+
+def test_bad_io_value(runner):
+    run = runner.run("--io=mpiio", "-c", "pass")
+    assert run.returncode == 2
+    assert run.stderr == "scorep: error: invalid --io 'mpiio' (choose from posix, none) (see python -m scorep --help)\n"
+
+
+def test_threads_record_on_their_own_location(runner):
+    program = """
+import threading
+def work(i):
+    with open(f"t{i}.txt", "wb", buffering=0) as f:
+        f.write(b"y" * (i + 1))
+threads = [threading.Thread(target=work, args=(i,)) for i in range(3)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+"""
+    run = runner.run("--io=posix", "-c", program)
+    assert run.returncode == 0, run.stderr
+    import otf2
+
+    written = {}
+    with otf2.reader.open(str(run.experiment / "traces.otf2")) as reader:
+        for loc, event in reader.events:
+            if type(event).__name__ == "IoOperationComplete" and event.handle.file and \
+                    event.handle.file.name.startswith("t"):
+                written[event.handle.file.name] = (loc.name, event.bytes_result)
+    assert sorted(written) == ["t0.txt", "t1.txt", "t2.txt"]
+    assert {name: size for name, (_, size) in written.items()} == {"t0.txt": 1, "t1.txt": 2, "t2.txt": 3}
+    assert all(loc != "Master thread" for loc, _ in written.values())
+
+
+def test_a_forked_child_records_its_io(runner):
+    program = """
+import os
+pid = os.fork()
+if pid == 0:
+    with open("child.txt", "wb", buffering=0) as f:
+        f.write(b"c" * 7)
+    os._exit(0)
+os.waitpid(pid, 0)
+with open("parent.txt", "wb", buffering=0) as f:
+    f.write(b"p" * 3)
+"""
+    run = runner.run("--io=posix", "-c", program)
+    assert run.returncode == 0, run.stderr
+    import otf2
+
+    written = {}
+    with otf2.reader.open(str(run.experiment / "traces.otf2")) as reader:
+        for loc, event in reader.events:
+            if type(event).__name__ == "IoOperationComplete" and event.handle.file and \
+                    event.handle.file.name.endswith(".txt"):
+                written[event.handle.file.name] = (loc.group.name, event.bytes_result)
+    assert written["parent.txt"][1] == 3 and written["child.txt"][1] == 7
+    assert written["parent.txt"][0] != written["child.txt"][0]
