@@ -289,6 +289,38 @@ def _unpreload() -> None:
         os.environ.pop("LD_PRELOAD", None)
 
 
+IO_RESTARTED = "SCOREP_PYTHON_IO_RESTARTED"
+
+
+def _restart_with_io(value: str) -> None:
+    """A process started by a program whose I/O is recorded: it records its
+    own too, so it starts again, before anything ran, with the I/O wrapper
+    library preloaded (exec: the same process, the same arguments)."""
+    from scorep import _native
+
+    if os.environ.get(IO_RESTARTED) or _native.io_wrappers_loaded():
+        return
+    library = os.path.join(os.path.dirname(os.path.abspath(__file__)), IO_LIBRARY)
+    argv = getattr(sys, "orig_argv", None)
+    if not argv:
+        try:
+            with open("/proc/self/cmdline", "rb") as f:
+                argv = [os.fsdecode(a) for a in f.read().split(b"\0")[:-1]]
+        except OSError:
+            return
+    if not os.path.isfile(library) or not sys.executable or not argv:
+        return
+    env = dict(os.environ)
+    env[CHILD_VARIABLE] = value
+    env[IO_RESTARTED] = "1"
+    previous = env.get("LD_PRELOAD", "")
+    env["LD_PRELOAD"] = library + (":" + previous if previous else "")
+    try:
+        os.execve(sys.executable, argv, env)
+    except OSError:
+        return
+
+
 def boot() -> None:
     value = os.environ.pop(LAUNCH_VARIABLE, None)
     if value is None:
@@ -302,6 +334,10 @@ def boot() -> None:
             return
         if not opts.experiment:
             return
+        if opts.io:
+            _restart_with_io(value)
+            if os.environ.pop(IO_RESTARTED, None):
+                _unpreload()
         own = os.environ.get("SCOREP_EXPERIMENT_DIRECTORY", "")
         if own and own != opts.named:
             # given an experiment directory of its own: measured into it, as a

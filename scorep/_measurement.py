@@ -60,6 +60,7 @@ def start(instrumenter_type: str = DEFAULT_INSTRUMENTER, c_calls: "bool | None" 
         opts.verbose, opts.c_calls, opts.instrumenter_type = verbose, c_calls, instrumenter_type
         opts.instrumenter = instrumenter_on
         opts.experiment = experiment
+        opts.io = _native.io_wrappers_loaded()  # the processes it starts record their I/O too
         # a child given a SCOREP_EXPERIMENT_DIRECTORY of its own measures into it
         opts.named = os.environ.get("SCOREP_EXPERIMENT_DIRECTORY", "") if named is None else named
         _children.follow(opts.encode())

@@ -312,3 +312,37 @@ with open("parent.txt", "wb", buffering=0) as f:
                 written[event.handle.file.name] = (loc.group.name, event.bytes_result)
     assert written["parent.txt"][1] == 3 and written["child.txt"][1] == 7
     assert written["parent.txt"][0] != written["child.txt"][0]
+
+
+def test_spawned_and_subprocess_children_record_their_io(runner):
+    """A process the program starts with spawn, or as a Python subprocess,
+    starts again with the I/O wrapper library before anything of it runs."""
+    program = """
+import multiprocessing, os, subprocess, sys
+
+def work(n):
+    with open(f"spawned{n}.txt", "wb", buffering=0) as f:
+        f.write(b"s" * n)
+    return os.environ.get("LD_PRELOAD", "-")
+
+if __name__ == "__main__":
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(2) as pool:
+        print(pool.map(work, [3, 5]))
+    code = "import os; f = open('sub.txt', 'wb', buffering=0); f.write(b'q' * 11); f.close(); print(os.environ.get('LD_PRELOAD', '-'))"
+    print(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip())
+"""
+    plain = runner.script(program, scorep=False)
+    run = runner.script(program, options=["--io=posix"])
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == plain.stdout == "['-', '-']\n-\n"
+    import otf2
+
+    written = {}
+    with otf2.reader.open(str(run.experiment / "traces.otf2")) as reader:
+        for loc, event in reader.events:
+            if type(event).__name__ == "IoOperationComplete" and event.handle.file and \
+                    event.handle.file.name.endswith(".txt"):
+                written[event.handle.file.name] = (loc.group.name, event.bytes_result)
+    assert {name: size for name, (_, size) in written.items()} == {"spawned3.txt": 3, "spawned5.txt": 5,
+                                                                    "sub.txt": 11}

@@ -1,6 +1,8 @@
 /* scorep._native: the Python-facing functions of the measurement.  Thin:
  * argument conversion, then calls into the core's public interface
  * (scorep.h) and the selected instrumenter (instrumenter.h). */
+#include <dlfcn.h>
+
 #include "../../core/scorep.h"
 #include "instrumenter.h"
 #include "recording.h"
@@ -472,6 +474,15 @@ static PyObject *native_children_experiment(PyObject *self, PyObject *unused)
     if (!dir)
         Py_RETURN_NONE;
     return PyUnicode_DecodeFSDefault(dir);
+}
+
+/* Whether the I/O wrapper library is in the process (its mark, found
+ * without any I/O of the process's). */
+static PyObject *native_io_wrappers_loaded(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return PyBool_FromLong(dlsym(RTLD_DEFAULT, "scorep_io_wrappers") != NULL);
 }
 
 /* ---- user regions ---- */
@@ -971,6 +982,8 @@ static PyMethodDef native_methods[] = {
     {"reset", native_reset, METH_NOARGS, "after finalize(): a new measurement of this process may start"},
     {"children_experiment", native_children_experiment, METH_NOARGS,
      "the experiment directory child processes join, or None"},
+    {"io_wrappers_loaded", native_io_wrappers_loaded, METH_NOARGS,
+     "whether the POSIX I/O wrapper library is in the process"},
     {"fork_prepare", native_fork_prepare, METH_NOARGS,
      "before os.fork(): stop the measurement's thread (it starts again with the next full buffer chunk)"},
     {"program_hook_functions", native_program_hook_functions, METH_VARARGS,

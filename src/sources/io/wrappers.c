@@ -34,6 +34,10 @@
 
 #define SCOREP_IO_API __attribute__((visibility("default")))
 
+/* The library's mark: the CPython extension looks it up to know that the
+ * process records its I/O (and so do the processes it starts). */
+SCOREP_IO_API const int scorep_io_wrappers = 1;
+
 /* ---- the wrapped functions ---- */
 
 #define IO_FUNCTIONS(X)                                                                                          \
