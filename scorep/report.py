@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from scorep._cube import CallNode, CubeError, Profile
 
@@ -152,6 +152,72 @@ def print_processes(profile: Profile, top: int, regions: bool, out) -> None:
             print_regions(per, top, out)
 
 
+def _bytes(value: float) -> str:
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if value >= size:
+            return f"{value / size:.1f} {unit}"
+    return f"{int(value)} B"
+
+
+def print_io(profile: Profile, summary: Summary, top: int, out) -> None:
+    """POSIX I/O (--io=posix): the time of the I/O calls and their bytes,
+    per Python call path that made them."""
+    read, written = profile.values("io_bytes_read"), profile.values("io_bytes_written")
+    paths: Dict[Tuple[str, ...], List[float]] = {}
+    for node in profile.nodes():
+        if node.region.paradigm != "io" or (node.parent is not None and node.parent.region.paradigm == "io"):
+            continue
+        caller = tuple(node.path()[:-1])
+        entry = paths.setdefault(caller, [0.0, 0, 0.0, 0.0])
+        entry[0] += summary.inclusive[node.id]
+        entry[1] += summary.visits[node.id]
+        entry[2] += sum(read[node.id])
+        entry[3] += sum(written[node.id])
+    total = [sum(e[i] for e in paths.values()) for i in range(4)]
+    print(f"POSIX I/O: {_seconds(total[0])} in {int(total[1])} calls, {_bytes(total[2])} read, "
+          f"{_bytes(total[3])} written", file=out)
+    print(f"{'Python call path':<60}{'calls':>8}{'time':>14}{'read':>12}{'written':>12}", file=out)
+    for caller, (time, calls, got, put) in sorted(paths.items(), key=lambda item: item[1][0], reverse=True)[:top]:
+        shown = " > ".join(caller[-3:]) if caller else "(outside any region)"
+        print(f"{_clip(shown):<60}{int(calls):>8}{_seconds(time):>14}{_bytes(got):>12}{_bytes(put):>12}", file=out)
+
+
+def print_io_files(trace: str, top: int, out) -> None:
+    """Per file, from the trace: operations, their time and bytes."""
+    try:
+        import otf2
+    except ImportError:
+        print("(per file: the trace is read with the otf2 Python package: pip install otf2)", file=out)
+        return
+    files: Dict[str, List[float]] = {}
+    begun: Dict[Tuple[int, int], Tuple[int, str]] = {}
+    with otf2.reader.open(trace) as reader:
+        resolution = reader.timer_resolution or 1
+        for location, event in reader.events:
+            kind = type(event).__name__
+            if kind not in ("IoOperationBegin", "IoOperationComplete"):
+                continue
+            handle = event.handle
+            name = handle.file.name if handle is not None and handle.file is not None else "?"
+            entry = files.setdefault(name, [0, 0.0, 0.0, 0.0])
+            key = (location._ref, event.matching_id)
+            if kind == "IoOperationBegin":
+                mode = event.mode if isinstance(event.mode, int) else int(event.mode.value)
+                begun[key] = (event.time, {0: "READ", 1: "WRITE"}.get(mode, ""))
+                entry[0] += 1
+                continue
+            start, mode = begun.pop(key, (None, ""))
+            if start is not None:
+                entry[1] += (event.time - start) / resolution
+            done = event.bytes_result
+            if done is not None and done < (1 << 63) and mode in ("READ", "WRITE"):
+                entry[2 if mode == "READ" else 3] += done
+    print(f"{'file':<60}{'operations':>11}{'time':>14}{'read':>12}{'written':>12}", file=out)
+    for name, entry in sorted(files.items(), key=lambda item: item[1][1], reverse=True)[:top]:
+        print(f"{_clip(name):<60}{int(entry[0]):>11}{_seconds(entry[1]):>14}{_bytes(entry[2]):>12}"
+              f"{_bytes(entry[3]):>12}", file=out)
+
+
 def report(path: str, top: int = 20, min_percent: float = 1.0, max_depth: int = 12, threads: bool = False,
            out=None, processes: bool = False) -> None:
     out = out or sys.stdout
@@ -172,6 +238,13 @@ def report(path: str, top: int = 20, min_percent: float = 1.0, max_depth: int = 
         print(file=out)
         print(f"Call tree (paths with at least {min_percent:g}% of the total time)", file=out)
         print_tree(everything, min_percent, max_depth, out)
+        if "io_bytes_read" in profile.metrics:
+            print(file=out)
+            print_io(profile, everything, top, out)
+            trace = os.path.join(os.path.dirname(profile.path), "traces.otf2")
+            if os.path.isfile(trace):
+                print(file=out)
+                print_io_files(trace, top, out)
         if threads:
             for location in profile.locations:
                 per = Summary(profile, [location.id])

@@ -346,3 +346,23 @@ if __name__ == "__main__":
                 written[event.handle.file.name] = (loc.group.name, event.bytes_result)
     assert {name: size for name, (_, size) in written.items()} == {"spawned3.txt": 3, "spawned5.txt": 5,
                                                                     "sub.txt": 11}
+
+
+def test_report_summarises_io_per_call_path_and_per_file(runner):
+    import re
+    import sys
+
+    run = runner.run("--io=posix", "-c", PROGRAM, env={"SCOREP_ENABLE_PROFILING": "true"})
+    assert run.returncode == 0, run.stderr
+    done = subprocess.run([sys.executable, "-m", "scorep.report", str(run.experiment)], capture_output=True,
+                          text=True, timeout=120, cwd="/")
+    assert done.returncode == 0, done.stderr
+    text = done.stdout
+    assert re.search(r"^POSIX I/O: .* in \d+ calls, 910 B read, 1015 B written$", text, re.M), text
+    rows = {line.split()[0]: line.split() for line in text.splitlines() if line.strip()}
+    # per file (from the trace): data.bin's reads (50 + 850 + the 0 at its end + 10) and its write
+    assert rows["data.bin"][-4:] == ["910", "B", "1000", "B"], text
+    assert rows["stdout"][-2:] == ["15", "B"], text
+    # per Python call path
+    line = next(line for line in text.splitlines() if line.startswith("__main__:<module> > __main__:low > posix:pread"))
+    assert line.split()[-4:] == ["10", "B", "0", "B"]
