@@ -804,3 +804,26 @@ def test_a_failing_rank_leaves_a_complete_experiment(runner, how, ranks):
         assert counts["__main__:work"] == 3 and counts["MPI_Barrier"] == 1, (rank, counts)
     # no rank left its directory behind
     assert not (run.experiment / ".scorep-processes").exists()
+
+
+def test_posix_io_of_every_rank(runner):
+    """--mpp=mpi with --io=posix: each rank's I/O is on its own location
+    group, its handles mapped to the experiment's."""
+    import otf2
+
+    runner.write("ranks_io.py", """
+from mpi4py import MPI
+rank = MPI.COMM_WORLD.Get_rank()
+with open(f"rank{rank}.txt", "wb", buffering=0) as f:
+    f.write(b"r" * (rank + 4))
+MPI.COMM_WORLD.Barrier()
+""")
+    run = mpirun(runner, 3, "--mpp=mpi", "--io=posix", "ranks_io.py")
+    assert run.returncode == 0, run.stderr
+    written = {}
+    with otf2.reader.open(str(run.experiment / "traces.otf2")) as reader:
+        for loc, event in reader.events:
+            if type(event).__name__ == "IoOperationComplete" and event.handle.file and \
+                    event.handle.file.name.startswith("rank"):
+                written[event.handle.file.name] = (loc.group.name, event.handle.name, event.bytes_result)
+    assert written == {f"rank{r}.txt": (f"MPI Rank {r}", f"[POSIX I/O] rank{r}.txt", r + 4) for r in range(3)}
