@@ -193,7 +193,8 @@ def test_profile_has_io_bytes_per_call_path(runner):
     # both reads of the reader (50 bytes, then the 850 left) on one call path; the pread on its own
     assert under(read, "__main__:reader", "_io.FileIO:read", "read") == 900
     assert under(read, "__main__:low", "posix:pread", "pread64") == 10
-    assert sum(read.values()) == 910
+    # (imports the interpreter makes during the run read their .pyc: the program's I/O too, elsewhere)
+    assert sum(v for path, v in read.items() if "__main__:reader" in path or "__main__:low" in path) == 910
     # the writer's buffered write reaches the file when the file is closed
     assert sum(v for path, v in written.items() if "__main__:writer" in path) == 1000
     assert sum(v for path, v in written.items() if "builtins:print" in path) == len("(50, 850) 10 9\n")
@@ -358,7 +359,8 @@ def test_report_summarises_io_per_call_path_and_per_file(runner):
                           text=True, timeout=120, cwd="/")
     assert done.returncode == 0, done.stderr
     text = done.stdout
-    assert re.search(r"^POSIX I/O: .* in \d+ calls, 910 B read, 1015 B written$", text, re.M), text
+    # (the total has what imports made during the run read, too: 3.13 imports linecache then)
+    assert re.search(r"^POSIX I/O: .* in \d+ calls, .* read, 1015 B written$", text, re.M), text
     rows = {line.split()[0]: line.split() for line in text.splitlines() if line.strip()}
     # per file (from the trace): data.bin's reads (50 + 850 + the 0 at its end + 10) and its write
     assert rows["data.bin"][-4:] == ["910", "B", "1000", "B"], text
