@@ -368,3 +368,32 @@ def test_report_summarises_io_per_call_path_and_per_file(runner):
     # per Python call path
     line = next(line for line in text.splitlines() if line.startswith("__main__:<module> > __main__:low > posix:pread"))
     assert line.split()[-4:] == ["10", "B", "0", "B"]
+
+
+def test_register_records_io_with_the_library_preloaded(runner):
+    """scorep.register() cannot preload the library itself; a program
+    started with it in LD_PRELOAD records its I/O from register() on."""
+    import otf2
+
+    import scorep
+
+    library = os.path.join(os.path.dirname(scorep.__file__), "libscorep_io.so")
+    runner.write("reg.py", """
+import scorep
+with open("before.txt", "wb", buffering=0) as f:
+    f.write(b"not measured yet")
+scorep.register()
+def w():
+    with open("reg.txt", "wb", buffering=0) as f:
+        f.write(b"abc")
+w()
+""")
+    run = runner.run_plain("reg.py", env={"LD_PRELOAD": library})
+    assert run.returncode == 0, run.stderr
+    written = {}
+    with otf2.reader.open(str(run.experiment / "traces.otf2")) as reader:
+        for _, event in reader.events:
+            if type(event).__name__ == "IoOperationComplete" and event.handle.file and \
+                    event.handle.file.name.endswith(".txt"):
+                written[event.handle.file.name] = event.bytes_result
+    assert written == {"reg.txt": 3}
