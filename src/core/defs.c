@@ -40,6 +40,22 @@ static void *vec_room(vec *v, size_t item_size)
     return (char *)v->items + (size_t)v->count * item_size;
 }
 
+/* How many items a table holds, and a copy of one (under the lock). */
+static uint32_t locked_count(const vec *v)
+{
+    pthread_mutex_lock(&defs_lock);
+    uint32_t n = v->count;
+    pthread_mutex_unlock(&defs_lock);
+    return n;
+}
+
+static void locked_get(const vec *v, uint32_t id, size_t item_size, void *out)
+{
+    pthread_mutex_lock(&defs_lock);
+    memcpy(out, (const char *)v->items + (size_t)id * item_size, item_size);
+    pthread_mutex_unlock(&defs_lock);
+}
+
 static void init_locked(void)
 {
     if (!initialized) {
@@ -119,13 +135,7 @@ const char *defs_string_text(uint32_t id)
     return text;
 }
 
-uint32_t defs_string_count(void)
-{
-    pthread_mutex_lock(&defs_lock);
-    uint32_t n = strings.count;
-    pthread_mutex_unlock(&defs_lock);
-    return n;
-}
+uint32_t defs_string_count(void) { return locked_count(&strings); }
 
 uint64_t defs_bytes(void)
 {
@@ -172,19 +182,12 @@ uint32_t defs_region(const char *name, const char *group, const char *file, uint
     return id;
 }
 
-uint32_t defs_region_count(void)
-{
-    pthread_mutex_lock(&defs_lock);
-    uint32_t n = regions.count;
-    pthread_mutex_unlock(&defs_lock);
-    return n;
-}
+uint32_t defs_region_count(void) { return locked_count(&regions); }
 
 region_def defs_region_get(uint32_t id)
 {
-    pthread_mutex_lock(&defs_lock);
-    region_def def = ((region_def *)regions.items)[id];
-    pthread_mutex_unlock(&defs_lock);
+    region_def def;
+    locked_get(&regions, id, sizeof def, &def);
     return def;
 }
 
@@ -211,19 +214,12 @@ uint32_t defs_parameter(const char *name, parameter_type type)
     return id;
 }
 
-uint32_t defs_parameter_count(void)
-{
-    pthread_mutex_lock(&defs_lock);
-    uint32_t n = parameters.count;
-    pthread_mutex_unlock(&defs_lock);
-    return n;
-}
+uint32_t defs_parameter_count(void) { return locked_count(&parameters); }
 
 parameter_def defs_parameter_get(uint32_t id)
 {
-    pthread_mutex_lock(&defs_lock);
-    parameter_def def = ((parameter_def *)parameters.items)[id];
-    pthread_mutex_unlock(&defs_lock);
+    parameter_def def;
+    locked_get(&parameters, id, sizeof def, &def);
     return def;
 }
 
@@ -256,19 +252,12 @@ uint32_t defs_comm(uint64_t key, const char *name, uint32_t parent, uint32_t siz
     return id;
 }
 
-uint32_t defs_comm_count(void)
-{
-    pthread_mutex_lock(&defs_lock);
-    uint32_t n = comms.count;
-    pthread_mutex_unlock(&defs_lock);
-    return n;
-}
+uint32_t defs_comm_count(void) { return locked_count(&comms); }
 
 comm_def defs_comm_get(uint32_t id)
 {
-    pthread_mutex_lock(&defs_lock);
-    comm_def def = ((comm_def *)comms.items)[id];
-    pthread_mutex_unlock(&defs_lock);
+    comm_def def;
+    locked_get(&comms, id, sizeof def, &def);
     return def;
 }
 
@@ -287,19 +276,12 @@ uint32_t defs_io_handle(const char *name, const char *file, uint32_t flags, uint
     return id;
 }
 
-uint32_t defs_io_handle_count(void)
-{
-    pthread_mutex_lock(&defs_lock);
-    uint32_t n = io_handles.count;
-    pthread_mutex_unlock(&defs_lock);
-    return n;
-}
+uint32_t defs_io_handle_count(void) { return locked_count(&io_handles); }
 
 io_handle_def defs_io_handle_get(uint32_t id)
 {
-    pthread_mutex_lock(&defs_lock);
-    io_handle_def def = ((io_handle_def *)io_handles.items)[id];
-    pthread_mutex_unlock(&defs_lock);
+    io_handle_def def;
+    locked_get(&io_handles, id, sizeof def, &def);
     return def;
 }
 

@@ -33,6 +33,7 @@
 #include "../../core/scorep.h"
 
 #define SCOREP_IO_API __attribute__((visibility("default")))
+#define COMMA ,
 
 /* The library's mark: the CPython extension looks it up to know that the
  * process records its I/O (and so do the processes it starts). */
@@ -257,11 +258,14 @@ static void enter(io_call *c, unsigned fn)
     scorep_enter(c->loc, c->region);
 }
 
-static void leave(io_call *c)
+/* The wrapped call's end; errno is what the C library's call left
+ * (saved_errno: the bookkeeping after it may change errno). */
+static void leave(io_call *c, int saved_errno)
 {
     depth--;
     if (c->recording)
         scorep_leave(c->loc, c->region);
+    errno = saved_errno;
 }
 
 static void event(io_call *c, io_record r)
@@ -309,22 +313,30 @@ static void duplicated(io_call *c, int oldfd, int newfd, bool cloexec)
                          .status = cloexec ? IO_STATUS_CLOSE_ON_EXEC : 0});
 }
 
-/* A read, write or flush of fd: begin, the call, complete. */
-#define OPERATION(c, fd, mode_, requested, call)                                                                 \
-    ({                                                                                                           \
-        uint32_t h_ = (c)->recording ? handle_of(fd) : DEFS_NO_ID;                                               \
-        uint64_t id_ = h_ != DEFS_NO_ID ? atomic_fetch_add(&matching_ids, 1) + 1 : 0;                            \
-        if (h_ != DEFS_NO_ID)                                                                                    \
-            event((c), (io_record){.kind = EXT_IO_OPERATION_BEGIN, .handle = h_, .mode = (mode_),                \
-                                   .bytes = (uint64_t)(requested), .matching = id_});                           \
-        ssize_t done_ = (call);                                                                                  \
-        int errno_ = errno;                                                                                      \
-        if (h_ != DEFS_NO_ID)                                                                                    \
-            event((c), (io_record){.kind = EXT_IO_OPERATION_COMPLETE, .handle = h_, .mode = (mode_),             \
-                                   .bytes = done_ < 0 ? IO_RECORD_FAILED : (uint64_t)done_, .matching = id_});   \
-        errno = errno_;                                                                                          \
-        done_;                                                                                                   \
-    })
+/* A read, write or flush of fd: its begin before the call, its complete after. */
+typedef struct {
+    uint32_t handle;
+    uint32_t mode;
+    uint64_t matching;
+} io_operation;
+
+static void operation_begin(io_call *c, io_operation *op, int fd, uint32_t mode, uint64_t requested)
+{
+    op->handle = c->recording ? handle_of(fd) : DEFS_NO_ID;
+    if (op->handle == DEFS_NO_ID)
+        return;
+    op->mode = mode;
+    op->matching = atomic_fetch_add(&matching_ids, 1) + 1;
+    event(c, (io_record){.kind = EXT_IO_OPERATION_BEGIN, .handle = op->handle, .mode = mode, .bytes = requested,
+                         .matching = op->matching});
+}
+
+static void operation_complete(io_call *c, const io_operation *op, ssize_t done)
+{
+    if (op->handle != DEFS_NO_ID)
+        event(c, (io_record){.kind = EXT_IO_OPERATION_COMPLETE, .handle = op->handle, .mode = op->mode,
+                             .bytes = done < 0 ? IO_RECORD_FAILED : (uint64_t)done, .matching = op->matching});
+}
 
 static size_t iov_bytes(const struct iovec *iov, int n)
 {
@@ -338,8 +350,9 @@ static size_t iov_bytes(const struct iovec *iov, int n)
 
 static bool takes_mode(int flags) { return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE; }
 
-#define OPEN_WRAPPER(name, large)                                                                              \
-    SCOREP_IO_API int name(const char *path, int flags, ...)                                                   \
+/* open and openat (dir_param, dir_arg: the latter's directory) */
+#define OPEN_WRAPPER(name, large, dir_param, dir_arg)                                                          \
+    SCOREP_IO_API int name(dir_param const char *path, int flags, ...)                                         \
     {                                                                                                          \
         mode_t mode = 0;                                                                                       \
         if (takes_mode(flags)) {                                                                               \
@@ -350,37 +363,16 @@ static bool takes_mode(int flags) { return (flags & O_CREAT) || (flags & O_TMPFI
         }                                                                                                      \
         io_call c;                                                                                             \
         enter(&c, FN_##name);                                                                                  \
-        int fd = REAL(name)(path, flags, mode);                                                                \
+        int fd = REAL(name)(dir_arg path, flags, mode);                                                        \
         int saved = errno;                                                                                     \
         opened(&c, fd, path, flags, large);                                                                    \
-        leave(&c);                                                                                             \
-        errno = saved;                                                                                         \
+        leave(&c, saved);                                                                                      \
         return fd;                                                                                             \
     }
-OPEN_WRAPPER(open, false)
-OPEN_WRAPPER(open64, true)
-
-#define OPENAT_WRAPPER(name, large)                                                                            \
-    SCOREP_IO_API int name(int dirfd, const char *path, int flags, ...)                                        \
-    {                                                                                                          \
-        mode_t mode = 0;                                                                                       \
-        if (takes_mode(flags)) {                                                                               \
-            va_list ap;                                                                                        \
-            va_start(ap, flags);                                                                               \
-            mode = (mode_t)va_arg(ap, int);                                                                    \
-            va_end(ap);                                                                                        \
-        }                                                                                                      \
-        io_call c;                                                                                             \
-        enter(&c, FN_##name);                                                                                  \
-        int fd = REAL(name)(dirfd, path, flags, mode);                                                         \
-        int saved = errno;                                                                                     \
-        opened(&c, fd, path, flags, large);                                                                    \
-        leave(&c);                                                                                             \
-        errno = saved;                                                                                         \
-        return fd;                                                                                             \
-    }
-OPENAT_WRAPPER(openat, false)
-OPENAT_WRAPPER(openat64, true)
+OPEN_WRAPPER(open, false, , )
+OPEN_WRAPPER(open64, true, , )
+OPEN_WRAPPER(openat, false, int dirfd COMMA, dirfd COMMA)
+OPEN_WRAPPER(openat64, true, int dirfd COMMA, dirfd COMMA)
 
 #define CREAT_WRAPPER(name, large)                                                                             \
     SCOREP_IO_API int name(const char *path, mode_t mode)                                                      \
@@ -390,8 +382,7 @@ OPENAT_WRAPPER(openat64, true)
         int fd = REAL(name)(path, mode);                                                                       \
         int saved = errno;                                                                                     \
         opened(&c, fd, path, O_CREAT | O_WRONLY | O_TRUNC, large);                                             \
-        leave(&c);                                                                                             \
-        errno = saved;                                                                                         \
+        leave(&c, saved);                                                                                      \
         return fd;                                                                                             \
     }
 CREAT_WRAPPER(creat, false)
@@ -405,86 +396,42 @@ SCOREP_IO_API int close(int fd)
         gone(&c, fd);  /* the descriptor is released whatever close returns (Linux) */
     int result = REAL(close)(fd);
     int saved = errno;
-    leave(&c);
-    errno = saved;
+    leave(&c, saved);
     return result;
 }
 
-/* ---- read and write ---- */
+/* ---- read, write and sync ---- */
 
-SCOREP_IO_API ssize_t read(int fd, void *buf, size_t count)
-{
-    io_call c;
-    enter(&c, FN_read);
-    ssize_t n = OPERATION(&c, fd, IO_OPERATION_READ, count, REAL(read)(fd, buf, count));
-    int saved = errno;
-    leave(&c);
-    errno = saved;
-    return n;
-}
-
-SCOREP_IO_API ssize_t write(int fd, const void *buf, size_t count)
-{
-    io_call c;
-    enter(&c, FN_write);
-    ssize_t n = OPERATION(&c, fd, IO_OPERATION_WRITE, count, REAL(write)(fd, buf, count));
-    int saved = errno;
-    leave(&c);
-    errno = saved;
-    return n;
-}
-
-#define POSITIONED(name, mode, type, buftype)                                                                  \
-    SCOREP_IO_API ssize_t name(int fd, buftype buf, size_t count, type offset)                                 \
+/* params, args: the function's; requested: the bytes it asks for */
+#define DATA_WRAPPER(type, name, mode, requested, params, args)                                                \
+    SCOREP_IO_API type name params                                                                             \
     {                                                                                                          \
         io_call c;                                                                                             \
+        io_operation op;                                                                                       \
         enter(&c, FN_##name);                                                                                  \
-        ssize_t n = OPERATION(&c, fd, mode, count, REAL(name)(fd, buf, count, offset));                        \
+        operation_begin(&c, &op, fd, mode, (uint64_t)(requested));                                             \
+        type result = REAL(name) args;                                                                         \
         int saved = errno;                                                                                     \
-        leave(&c);                                                                                             \
-        errno = saved;                                                                                         \
-        return n;                                                                                              \
-    }
-POSITIONED(pread, IO_OPERATION_READ, off_t, void *)
-POSITIONED(pread64, IO_OPERATION_READ, off64_t, void *)
-POSITIONED(pwrite, IO_OPERATION_WRITE, off_t, const void *)
-POSITIONED(pwrite64, IO_OPERATION_WRITE, off64_t, const void *)
-
-SCOREP_IO_API ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
-{
-    io_call c;
-    enter(&c, FN_readv);
-    ssize_t n = OPERATION(&c, fd, IO_OPERATION_READ, iov_bytes(iov, iovcnt), REAL(readv)(fd, iov, iovcnt));
-    int saved = errno;
-    leave(&c);
-    errno = saved;
-    return n;
-}
-
-SCOREP_IO_API ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
-{
-    io_call c;
-    enter(&c, FN_writev);
-    ssize_t n = OPERATION(&c, fd, IO_OPERATION_WRITE, iov_bytes(iov, iovcnt), REAL(writev)(fd, iov, iovcnt));
-    int saved = errno;
-    leave(&c);
-    errno = saved;
-    return n;
-}
-
-#define SYNC_WRAPPER(name)                                                                                     \
-    SCOREP_IO_API int name(int fd)                                                                             \
-    {                                                                                                          \
-        io_call c;                                                                                             \
-        enter(&c, FN_##name);                                                                                  \
-        int result = (int)OPERATION(&c, fd, IO_OPERATION_FLUSH, 0, (ssize_t)REAL(name)(fd));                   \
-        int saved = errno;                                                                                     \
-        leave(&c);                                                                                             \
-        errno = saved;                                                                                         \
+        operation_complete(&c, &op, (ssize_t)result);                                                          \
+        leave(&c, saved);                                                                                      \
         return result;                                                                                         \
     }
-SYNC_WRAPPER(fsync)
-SYNC_WRAPPER(fdatasync)
+DATA_WRAPPER(ssize_t, read, IO_OPERATION_READ, count, (int fd, void *buf, size_t count), (fd, buf, count))
+DATA_WRAPPER(ssize_t, write, IO_OPERATION_WRITE, count, (int fd, const void *buf, size_t count), (fd, buf, count))
+DATA_WRAPPER(ssize_t, pread, IO_OPERATION_READ, count, (int fd, void *buf, size_t count, off_t offset),
+             (fd, buf, count, offset))
+DATA_WRAPPER(ssize_t, pread64, IO_OPERATION_READ, count, (int fd, void *buf, size_t count, off64_t offset),
+             (fd, buf, count, offset))
+DATA_WRAPPER(ssize_t, pwrite, IO_OPERATION_WRITE, count, (int fd, const void *buf, size_t count, off_t offset),
+             (fd, buf, count, offset))
+DATA_WRAPPER(ssize_t, pwrite64, IO_OPERATION_WRITE, count, (int fd, const void *buf, size_t count, off64_t offset),
+             (fd, buf, count, offset))
+DATA_WRAPPER(ssize_t, readv, IO_OPERATION_READ, iov_bytes(iov, iovcnt), (int fd, const struct iovec *iov, int iovcnt),
+             (fd, iov, iovcnt))
+DATA_WRAPPER(ssize_t, writev, IO_OPERATION_WRITE, iov_bytes(iov, iovcnt),
+             (int fd, const struct iovec *iov, int iovcnt), (fd, iov, iovcnt))
+DATA_WRAPPER(int, fsync, IO_OPERATION_FLUSH, 0, (int fd), (fd))
+DATA_WRAPPER(int, fdatasync, IO_OPERATION_FLUSH, 0, (int fd), (fd))
 
 /* ---- seek ---- */
 
@@ -500,8 +447,7 @@ SYNC_WRAPPER(fdatasync)
             event(&c, (io_record){.kind = EXT_IO_SEEK, .handle = h, .offset = (int64_t)offset,                 \
                                   .whence = (uint32_t)whence,                                                  \
                                   .result = result < 0 ? IO_RECORD_FAILED : (uint64_t)result});               \
-        leave(&c);                                                                                             \
-        errno = saved;                                                                                         \
+        leave(&c, saved);                                                                                      \
         return result;                                                                                         \
     }
 SEEK_WRAPPER(lseek, off_t)
@@ -516,8 +462,7 @@ SCOREP_IO_API int dup(int oldfd)
     int fd = REAL(dup)(oldfd);
     int saved = errno;
     duplicated(&c, oldfd, fd, false);
-    leave(&c);
-    errno = saved;
+    leave(&c, saved);
     return fd;
 }
 
@@ -531,8 +476,7 @@ SCOREP_IO_API int dup2(int oldfd, int newfd)
         gone(&c, newfd);  /* what newfd was is closed */
         duplicated(&c, oldfd, fd, false);
     }
-    leave(&c);
-    errno = saved;
+    leave(&c, saved);
     return fd;
 }
 
@@ -546,8 +490,7 @@ SCOREP_IO_API int dup3(int oldfd, int newfd, int flags)
         gone(&c, newfd);
         duplicated(&c, oldfd, fd, (flags & O_CLOEXEC) != 0);
     }
-    leave(&c);
-    errno = saved;
+    leave(&c, saved);
     return fd;
 }
 
@@ -567,8 +510,7 @@ SCOREP_IO_API int dup3(int oldfd, int newfd, int flags)
         int saved = errno;                                                                                     \
         if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && result >= 0)                                         \
             duplicated(&c, fd, result, cmd == F_DUPFD_CLOEXEC);                                                \
-        leave(&c);                                                                                             \
-        errno = saved;                                                                                         \
+        leave(&c, saved);                                                                                      \
         return result;                                                                                         \
     }
 /* (programs built with 64-bit file offsets call fcntl64: CPython does) */

@@ -147,9 +147,9 @@ static void initialised(void)
 /* A communicator the program made (every member calls this with it). */
 void mpi_comm_made(MPI_Comm parent, MPI_Comm comm)
 {
-    int inter = 0, rank = 0, size = 0;
+    int inter = 0, size = 0;
     if (comm == MPI_COMM_NULL || comm_keyval == MPI_KEYVAL_INVALID || PMPI_Comm_test_inter(comm, &inter) != MPI_SUCCESS ||
-        inter || PMPI_Comm_rank(comm, &rank) != MPI_SUCCESS || PMPI_Comm_size(comm, &size) != MPI_SUCCESS)
+        inter || PMPI_Comm_size(comm, &size) != MPI_SUCCESS)
         return;  /* (intercommunicators: their MPI calls are regions only) */
     int *in = malloc(2 * (size_t)size * sizeof *in);
     uint32_t *members = malloc((size_t)size * sizeof *members);
