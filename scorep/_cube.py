@@ -150,6 +150,11 @@ class Profile:
         code = _DTYPES.get(metric.dtype)
         if code is None:
             raise CubeError(f"{self.path}: metric '{metric_name}' has unsupported type {metric.dtype}")
+        nloc = len(self.locations)
+        if f"{metric.id}.index" not in self._tar.getnames():
+            # Score-P leaves out the data of a metric that is zero everywhere
+            self._values[metric_name] = {node.id: [0.0] * nloc for node in self.nodes()}
+            return self._values[metric_name]
         index = self._member(f"{metric.id}.index")
         if not index.startswith(b"CUBEX.INDEX"):
             raise CubeError(f"{self.path}: {metric.id}.index has no CUBEX.INDEX header")
@@ -160,7 +165,6 @@ class Profile:
         data = self._member(f"{metric.id}.data")
         raw = _uncompressed(data, endian, count)
         width = struct.calcsize(code)
-        nloc = len(self.locations)
         values: Dict[int, List[float]] = {node.id: [0.0] * nloc for node in self.nodes()}
         for i, position in enumerate(positions):
             start = i * nloc * width

@@ -238,7 +238,7 @@ def report(path: str, top: int = 20, min_percent: float = 1.0, max_depth: int = 
         print(file=out)
         print(f"Call tree (paths with at least {min_percent:g}% of the total time)", file=out)
         print_tree(everything, min_percent, max_depth, out)
-        if "io_bytes_read" in profile.metrics:
+        if "io_bytes_read" in profile.metrics and any(node.region.paradigm == "io" for node in profile.nodes()):
             print(file=out)
             print_io(profile, everything, top, out)
             trace = os.path.join(os.path.dirname(profile.path), "traces.otf2")
