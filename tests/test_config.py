@@ -459,6 +459,14 @@ def test_bad_value_with_a_named_directory_creates_nothing(runner):
     assert_config_error(run, "SCOREP_PAGE_SIZE", "1.5M", named_dir="named")
 
 
+@pytest.mark.parametrize("variable, value", [("SCOREP_PYTHON_DRAIN_THREAD", "maybe"),
+                                             ("SCOREP_PYTHON_CLOCK_OFFSETS", "sometimes"),
+                                             ("SCOREP_IO_POSIX", "perhaps")])
+def test_bad_option_values_are_refused(runner, variable, value):
+    run = runner.script(SCRIPT, env={variable: value})
+    assert_config_error(run, variable, value)
+
+
 def test_unparsable_value_in_the_environment_of_plain_python_is_harmless(runner):
     # only `python -m scorep` measures; importing scorep in a plain run does not
     run = runner.script("import scorep, scorep.user\nprint('ran')\n", scorep=False,

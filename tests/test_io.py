@@ -76,6 +76,16 @@ def io_events(run):
     return events, handles
 
 
+def completions(run, keep):
+    """(location, event) of every completed I/O operation on a file whose
+    name keep(name) accepts, in the trace's order."""
+    import otf2
+
+    with otf2.reader.open(str(run.experiment / "traces.otf2")) as reader:
+        return [(loc, event) for loc, event in reader.events
+                if type(event).__name__ == "IoOperationComplete" and event.handle.file and keep(event.handle.file.name)]
+
+
 READ, WRITE, FROM_START, FROM_CURRENT = 0, 1, 0, 1
 
 
@@ -276,14 +286,8 @@ for t in threads:
 """
     run = runner.run("--io=posix", "-c", program)
     assert run.returncode == 0, run.stderr
-    import otf2
-
-    written = {}
-    with otf2.reader.open(str(run.experiment / "traces.otf2")) as reader:
-        for loc, event in reader.events:
-            if type(event).__name__ == "IoOperationComplete" and event.handle.file and \
-                    event.handle.file.name.startswith("t"):
-                written[event.handle.file.name] = (loc.name, event.bytes_result)
+    written = {event.handle.file.name: (loc.name, event.bytes_result)
+               for loc, event in completions(run, lambda name: name.startswith("t"))}
     assert sorted(written) == ["t0.txt", "t1.txt", "t2.txt"]
     assert {name: size for name, (_, size) in written.items()} == {"t0.txt": 1, "t1.txt": 2, "t2.txt": 3}
     assert all(loc != "Master thread" for loc, _ in written.values())
@@ -303,14 +307,8 @@ with open("parent.txt", "wb", buffering=0) as f:
 """
     run = runner.run("--io=posix", "-c", program)
     assert run.returncode == 0, run.stderr
-    import otf2
-
-    written = {}
-    with otf2.reader.open(str(run.experiment / "traces.otf2")) as reader:
-        for loc, event in reader.events:
-            if type(event).__name__ == "IoOperationComplete" and event.handle.file and \
-                    event.handle.file.name.endswith(".txt"):
-                written[event.handle.file.name] = (loc.group.name, event.bytes_result)
+    written = {event.handle.file.name: (loc.group.name, event.bytes_result)
+               for loc, event in completions(run, lambda name: name.endswith(".txt"))}
     assert written["parent.txt"][1] == 3 and written["child.txt"][1] == 7
     assert written["parent.txt"][0] != written["child.txt"][0]
 
@@ -337,14 +335,8 @@ if __name__ == "__main__":
     run = runner.script(program, options=["--io=posix"])
     assert run.returncode == 0, run.stderr
     assert run.stdout == plain.stdout == "['-', '-']\n-\n"
-    import otf2
-
-    written = {}
-    with otf2.reader.open(str(run.experiment / "traces.otf2")) as reader:
-        for loc, event in reader.events:
-            if type(event).__name__ == "IoOperationComplete" and event.handle.file and \
-                    event.handle.file.name.endswith(".txt"):
-                written[event.handle.file.name] = (loc.group.name, event.bytes_result)
+    written = {event.handle.file.name: (loc.group.name, event.bytes_result)
+               for loc, event in completions(run, lambda name: name.endswith(".txt"))}
     assert {name: size for name, (_, size) in written.items()} == {"spawned3.txt": 3, "spawned5.txt": 5,
                                                                     "sub.txt": 11}
 
@@ -373,8 +365,6 @@ def test_report_summarises_io_per_call_path_and_per_file(runner):
 def test_register_records_io_with_the_library_preloaded(runner):
     """scorep.register() cannot preload the library itself; a program
     started with it in LD_PRELOAD records its I/O from register() on."""
-    import otf2
-
     import scorep
 
     library = os.path.join(os.path.dirname(scorep.__file__), "libscorep_io.so")
@@ -390,10 +380,6 @@ w()
 """)
     run = runner.run_plain("reg.py", env={"LD_PRELOAD": library})
     assert run.returncode == 0, run.stderr
-    written = {}
-    with otf2.reader.open(str(run.experiment / "traces.otf2")) as reader:
-        for _, event in reader.events:
-            if type(event).__name__ == "IoOperationComplete" and event.handle.file and \
-                    event.handle.file.name.endswith(".txt"):
-                written[event.handle.file.name] = event.bytes_result
+    written = {event.handle.file.name: event.bytes_result
+               for _, event in completions(run, lambda name: name.endswith(".txt"))}
     assert written == {"reg.txt": 3}

@@ -449,20 +449,25 @@ print(part(), rank, half.Get_size(), total)
 """
 
 
-def mpmd(runner, first: list, second: list, env: dict) -> subprocess.CompletedProcess:
+def mpmd(runner, second_measured: bool, env: dict) -> MpiRun:
+    """mpirun of a.py on ranks 0-1, measured, and b.py on ranks 2-3, measured or not."""
+    runner.write("a.py", MPMD.replace("PART", "'a'"))
+    runner.write("b.py", MPMD.replace("PART", "'b'"))
     environment = runner.env(env, True)
     environment.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-    command = [MPIRUN, "--oversubscribe", "-n", "2", sys.executable] + first + [":", "-n", "2", sys.executable] + second
-    return subprocess.run(command, cwd=runner.cwd, env=environment, capture_output=True, text=True, timeout=240)
+    where = Path(runner.cwd).parent / f"{Path(runner.cwd).name}-mpmd-out"
+    shutil.rmtree(where, ignore_errors=True)
+    measured = ["-m", "scorep", "--mpp=mpi"]
+    command = [MPIRUN, "--oversubscribe", "--output-filename", str(where), "-n", "2", sys.executable, *measured,
+               "a.py", ":", "-n", "2", sys.executable, *(measured if second_measured else []), "b.py"]
+    done = subprocess.run(command, cwd=runner.cwd, env=environment, capture_output=True, text=True, timeout=240)
+    return MpiRun(done, runner.cwd, where)
 
 
 def test_mpmd_job_of_two_measured_programs(runner):
-    runner.write("a.py", MPMD.replace("PART", "'a'"))
-    runner.write("b.py", MPMD.replace("PART", "'b'"))
-    done = mpmd(runner, ["-m", "scorep", "--mpp=mpi", "a.py"], ["-m", "scorep", "--mpp=mpi", "b.py"], {})
-    assert done.returncode == 0, done.stderr
-    assert sorted(done.stdout.splitlines()) == ["a 0 2 6", "a 1 2 6", "b 2 2 6", "b 3 2 6"]
-    run = Run(done.returncode, done.stdout, done.stderr, runner.cwd)
+    run = mpmd(runner, True, {})
+    assert run.returncode == 0, run.stderr
+    assert [run.rank_output(rank) for rank in range(4)] == ["a 0 2 6\n", "a 1 2 6\n", "b 2 2 6\n", "b 3 2 6\n"]
     trace = run.trace()
     trace.check_balanced()
     by_group = groups(trace)
@@ -482,14 +487,11 @@ def test_mpmd_job_with_a_part_outside_the_measurement(runner):
     job on one host exchanges no clocks) nor longer than
     SCOREP_PYTHON_CHILDREN_WAIT at the end; the trace has the measured
     ranks' events and the other two ranks as empty locations."""
-    runner.write("a.py", MPMD.replace("PART", "'a'"))
-    runner.write("b.py", MPMD.replace("PART", "'b'"))
-    done = mpmd(runner, ["-m", "scorep", "--mpp=mpi", "a.py"], ["b.py"], {"SCOREP_PYTHON_CHILDREN_WAIT": "2"})
-    assert done.returncode == 0, done.stderr
-    assert sorted(done.stdout.splitlines()) == ["a 0 2 6", "a 1 2 6", "b 2 2 6", "b 3 2 6"]
+    run = mpmd(runner, False, {"SCOREP_PYTHON_CHILDREN_WAIT": "2"})
+    assert run.returncode == 0, run.stderr
+    assert [run.rank_output(rank) for rank in range(4)] == ["a 0 2 6\n", "a 1 2 6\n", "b 2 2 6\n", "b 3 2 6\n"]
     assert "[Score-P] 2 ranks of the job never joined its experiment within SCOREP_PYTHON_CHILDREN_WAIT=2 s " \
-           "(they are not measured): left out" in done.stderr
-    run = Run(done.returncode, done.stdout, done.stderr, runner.cwd)
+           "(they are not measured): left out" in run.rank_output(0, "stderr")
     trace = run.trace()
     trace.check_balanced()
     by_group = groups(trace)
@@ -809,8 +811,6 @@ def test_a_failing_rank_leaves_a_complete_experiment(runner, how, ranks):
 def test_posix_io_of_every_rank(runner):
     """--mpp=mpi with --io=posix: each rank's I/O is on its own location
     group, its handles mapped to the experiment's."""
-    import otf2
-
     runner.write("ranks_io.py", """
 from mpi4py import MPI
 rank = MPI.COMM_WORLD.Get_rank()
@@ -820,10 +820,8 @@ MPI.COMM_WORLD.Barrier()
 """)
     run = mpirun(runner, 3, "--mpp=mpi", "--io=posix", "ranks_io.py")
     assert run.returncode == 0, run.stderr
-    written = {}
-    with otf2.reader.open(str(run.experiment / "traces.otf2")) as reader:
-        for loc, event in reader.events:
-            if type(event).__name__ == "IoOperationComplete" and event.handle.file and \
-                    event.handle.file.name.startswith("rank"):
-                written[event.handle.file.name] = (loc.group.name, event.handle.name, event.bytes_result)
+    from test_io import completions
+
+    written = {event.handle.file.name: (loc.group.name, event.handle.name, event.bytes_result)
+               for loc, event in completions(run, lambda name: name.startswith("rank"))}
     assert written == {f"rank{r}.txt": (f"MPI Rank {r}", f"[POSIX I/O] rank{r}.txt", r + 4) for r in range(3)}
