@@ -159,10 +159,11 @@ def mpi_library():
 
 
 def io_library():
-    """The POSIX I/O wrapper library (python -m scorep --io=posix preloads it)."""
+    """The I/O wrapper library, POSIX and ISO C (python -m scorep --io=posix preloads it)."""
     return Extension(
         IO_LIBRARY,
-        sources=sorted(glob.glob("src/sources/io/*.c")),
+        # (streams' handles are kept in a pointer map of its own, as the extension's C function cache)
+        sources=sorted(glob.glob("src/sources/io/*.c")) + ["src/core/ptrmap.c"],
         depends=headers(),
         libraries=["scorep_measurement", "dl"],
         extra_compile_args=COMMON_FLAGS,

@@ -52,9 +52,9 @@ def number(value):
     return value if isinstance(value, int) else int(value.value)
 
 
-def io_events(run):
-    """The I/O events of data.bin's handles, in order, as (kind, handle ref,
-    fields); and every handle's definition."""
+def io_events(run, file="data.bin"):
+    """The I/O events of the handles of a file, in order, as (kind, handle
+    ref, fields); and every handle's definition."""
     import otf2
 
     events = []
@@ -65,7 +65,7 @@ def io_events(run):
             if not kind.startswith("Io"):
                 continue
             handle = getattr(event, "handle", None) or getattr(event, "old_handle", None)
-            if handle is None or handle.file is None or handle.file.name != "data.bin":
+            if handle is None or handle.file is None or handle.file.name != file:
                 continue
             fields = {name: number(getattr(event, name))
                       for name in ("mode", "bytes_request", "bytes_result", "offset_request", "offset_result", "whence")
@@ -383,3 +383,128 @@ w()
     written = {event.handle.file.name: event.bytes_result
                for _, event in completions(run, lambda name: name.endswith(".txt"))}
     assert written == {"reg.txt": 3}
+
+
+STDIO = """
+import ctypes
+
+libc = ctypes.CDLL(None)
+FILE = ctypes.c_void_p
+libc.fopen.restype = FILE
+libc.fopen.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+for name in ("fwrite", "fread"):
+    getattr(libc, name).argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t, FILE]
+libc.fclose.argtypes = libc.fflush.argtypes = [FILE]
+libc.fprintf.argtypes = [FILE, ctypes.c_char_p, ctypes.c_int]
+libc.fgets.argtypes = [ctypes.c_char_p, ctypes.c_int, FILE]
+libc.fgets.restype = ctypes.c_char_p
+libc.fseek.argtypes = [FILE, ctypes.c_long, ctypes.c_int]
+libc.fputc.argtypes = [ctypes.c_int, FILE]
+libc.fgetc.argtypes = [FILE]
+
+def write():
+    f = libc.fopen(b"s.txt", b"w")
+    done = libc.fwrite(b"abcdefghij", 1, 10, f), libc.fprintf(f, b"\\nn=%d\\n", 42), libc.fputc(ord("z"), f)
+    libc.fflush(f)
+    libc.fclose(f)
+    return done
+
+def read():
+    f = libc.fopen(b"s.txt", b"r")
+    buf = ctypes.create_string_buffer(64)
+    libc.fseek(f, 2, 0)
+    items = libc.fread(buf, 2, 3, f)
+    lines = libc.fgets(buf, 64, f), libc.fgets(buf, 64, f), libc.fgetc(f), libc.fgetc(f)
+    libc.fclose(f)
+    return items, lines
+
+def missing():
+    return libc.fopen(b"no/such/file", b"r")
+
+print(write(), read(), missing())
+libc.printf(b"printf %d\\n", 7)
+libc.puts(b"puts")
+"""
+
+
+def test_stdio_streams_are_iso_c_handles(runner):
+    """fopen, fwrite, fprintf, fputc, fflush, fseek, fread, fgets, fgetc,
+    fclose, printf and puts of a C library caller (ctypes here, as a C
+    extension would call them): ISO C I/O handles with exact bytes."""
+    import otf2
+
+    plain = runner.run_plain("-c", STDIO)
+    run = runner.run("--io=posix", "-c", STDIO, env={"SCOREP_ENABLE_PROFILING": "true"})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == plain.stdout == "(10, 6, 122) (3, (b'ij\\n', b'n=42\\n', 122, -1)) None\nprintf 7\nputs\n"
+    assert run.stderr == plain.stderr == ""
+    trace = run.trace()
+    trace.check_balanced()
+    events, handles = io_events(run, "s.txt")
+    ours = [h for h in handles if h.file and h.file.name == "s.txt"]
+    assert [h.name for h in ours] == ["[ISO C I/O] s.txt"] * 2
+    assert {h.io_paradigm.name for h in ours} == {"ISO C I/O"}
+    written, read = (h._ref for h in ours)
+
+    def of(handle):
+        return [(kind, fields) for kind, ref, fields in events if ref == handle]
+
+    FLUSH, UNKNOWN = 2, 2**64 - 1
+    assert of(written) == [("IoCreateHandle", {"mode": WRITE}),
+                           ("IoOperationBegin", {"mode": WRITE, "bytes_request": 10}),
+                           ("IoOperationComplete", {"bytes_result": 10}),
+                           ("IoOperationBegin", {"mode": WRITE, "bytes_request": UNKNOWN}),  # fprintf
+                           ("IoOperationComplete", {"bytes_result": 6}),
+                           ("IoOperationBegin", {"mode": WRITE, "bytes_request": 1}),
+                           ("IoOperationComplete", {"bytes_result": 1}),
+                           ("IoOperationBegin", {"mode": FLUSH, "bytes_request": 0}),
+                           ("IoOperationComplete", {"bytes_result": 0}),
+                           ("IoDestroyHandle", {})]
+    assert of(read) == [("IoCreateHandle", {"mode": READ}),
+                        ("IoSeek", {"offset_request": 2, "whence": FROM_START, "offset_result": 2}),
+                        ("IoOperationBegin", {"mode": READ, "bytes_request": 6}),
+                        ("IoOperationComplete", {"bytes_result": 6}),
+                        ("IoOperationBegin", {"mode": READ, "bytes_request": 63}),
+                        ("IoOperationComplete", {"bytes_result": 3}),
+                        ("IoOperationBegin", {"mode": READ, "bytes_request": 63}),
+                        ("IoOperationComplete", {"bytes_result": 5}),
+                        ("IoOperationBegin", {"mode": READ, "bytes_request": 1}),
+                        ("IoOperationComplete", {"bytes_result": 1}),   # "z"
+                        ("IoOperationBegin", {"mode": READ, "bytes_request": 1}),
+                        ("IoOperationComplete", {"bytes_result": 0}),   # end of file
+                        ("IoDestroyHandle", {})]
+    # printf and puts write stdout's stream (pre-created); the POSIX handles are the descriptors'
+    with otf2.reader.open(str(run.experiment / "traces.otf2")) as reader:
+        states = {s.io_handle.name: number(s.io_access_mode) for s in reader.definitions.io_pre_created_handle_states}
+        stdout = [(event.bytes_result) for _, event in reader.events
+                  if type(event).__name__ == "IoOperationComplete" and event.handle.name == "[ISO C I/O] stdout"]
+    assert states["[ISO C I/O] stdout"] == states["[POSIX I/O] stdout"] == 1
+    assert stdout == [len("printf 7\n"), len("puts\n")]
+    # each call is a region of its own name, under the Python function that made it
+    counts = trace.enter_counts()
+    for name, count in {"fopen": 3, "fwrite": 1, "fprintf": 1, "fputc": 1, "fflush": 1, "fclose": 2, "fseek": 1,
+                        "fread": 1, "fgets": 2, "fgetc": 2, "printf": 1, "puts": 1}.items():
+        assert counts[name] == count, name
+    regions = {r.name: r for r in trace.region_definitions}
+    assert regions["fwrite"].role == "FILE_IO" and regions["fopen"].role == "FILE_IO_METADATA"
+    paths = trace.call_tree()
+    assert sum(n for path, n in paths.items() if path[-1] == "fgets" and "__main__:read" in path) == 2
+    assert sum(n for path, n in paths.items() if path[-1] == "fopen" and "__main__:missing" in path) == 1
+    # the profile counts their bytes where the program asked (the C library's own writes are not seen)
+    from pycubexr import CubexParser
+
+    with CubexParser(str(run.experiment / "profile.cubex")) as cube:
+        def under(metric, function):
+            values = cube.get_metric_values(cube.get_metric_by_name(metric))
+            total = 0
+            for cnode in cube.all_cnodes():
+                path, node = [], cnode
+                while node:
+                    path.append(cube.get_region(node).name)
+                    node = node.parent
+                if f"__main__:{function}" in path:
+                    total += int(sum(values.cnode_values(cnode)))
+            return total
+
+        assert under("io_bytes_written", "write") == 17
+        assert under("io_bytes_read", "read") == 15

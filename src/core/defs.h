@@ -59,12 +59,14 @@ typedef struct {
 } comm_def;
 
 /* An I/O handle: one per file the program opened (each open its own), and
- * the standard streams, pre-created. */
+ * the standard streams, pre-created.  A POSIX file descriptor's, or (flag
+ * IO_HANDLE_ISO_C) an ISO C stream's. */
 #define IO_HANDLE_PRE_CREATED 1u
+#define IO_HANDLE_ISO_C 2u
 typedef struct {
     uint32_t name;        /* string: the path as the program opened it (stdin, stdout, stderr) */
     uint32_t file;        /* string: the file's name, which identifies it (the same path) */
-    uint32_t flags;       /* IO_HANDLE_PRE_CREATED */
+    uint32_t flags;       /* IO_HANDLE_PRE_CREATED, IO_HANDLE_ISO_C */
     uint32_t mode;        /* a pre-created handle's access mode and status flags (events.h) */
     uint32_t status;
 } io_handle_def;

@@ -1075,16 +1075,21 @@ static bool write_comms(trace *t, OTF2_GlobalDefWriter *defs, string_table *stri
     return rc == OTF2_SUCCESS || fail(t, rc, "the definitions");
 }
 
-/* POSIX I/O: its paradigm, a file per name (on this node), the handles,
- * and the state of the pre-created ones (the standard streams). */
+/* I/O: its paradigms (POSIX I/O for file descriptors, ISO C I/O for
+ * streams), a file per name (on this node), the handles, and the state of
+ * the pre-created ones (the standard streams). */
 static bool write_io(trace *t, OTF2_GlobalDefWriter *defs, string_table *strings, const substrate_summary *s)
 {
-    uint32_t identification, name;
-    CHECK(t, extra_string(strings, "POSIX", &identification), "the I/O definitions");
-    CHECK(t, extra_string(strings, "POSIX I/O", &name), "the I/O definitions");
-    CHECK(t, OTF2_GlobalDefWriter_WriteIoParadigm(defs, 0, identification, name, OTF2_IO_PARADIGM_CLASS_SERIAL,
-                                                  OTF2_IO_PARADIGM_FLAG_OS, 0, NULL, NULL, NULL),
-          "the I/O definitions");
+    static const char *const paradigms[2][2] = {{"POSIX", "POSIX I/O"}, {"ISOC", "ISO C I/O"}};
+    for (uint32_t p = 0; p < 2; p++) {
+        uint32_t identification, name;
+        CHECK(t, extra_string(strings, paradigms[p][0], &identification), "the I/O definitions");
+        CHECK(t, extra_string(strings, paradigms[p][1], &name), "the I/O definitions");
+        CHECK(t, OTF2_GlobalDefWriter_WriteIoParadigm(defs, p, identification, name, OTF2_IO_PARADIGM_CLASS_SERIAL,
+                                                      p == 0 ? OTF2_IO_PARADIGM_FLAG_OS : OTF2_IO_PARADIGM_FLAG_NONE,
+                                                      0, NULL, NULL, NULL),
+              "the I/O definitions");
+    }
     /* files by their name's string: file_of[string] = file + 1 */
     uint32_t *file_of = calloc(s->defs.string_count ? s->defs.string_count : 1, sizeof *file_of);
     if (!file_of)
@@ -1100,7 +1105,8 @@ static bool write_io(trace *t, OTF2_GlobalDefWriter *defs, string_table *strings
             file_of[h->file] = ++files;
         }
         if (rc == OTF2_SUCCESS)
-            rc = OTF2_GlobalDefWriter_WriteIoHandle(defs, i, h->name, file_of[h->file] - 1, 0,
+            rc = OTF2_GlobalDefWriter_WriteIoHandle(defs, i, h->name, file_of[h->file] - 1,
+                                                    h->flags & IO_HANDLE_ISO_C ? 1 : 0,
                                                     h->flags & IO_HANDLE_PRE_CREATED ? OTF2_IO_HANDLE_FLAG_PRE_CREATED
                                                                                      : OTF2_IO_HANDLE_FLAG_NONE,
                                                     OTF2_UNDEFINED_COMM, OTF2_UNDEFINED_IO_HANDLE);
