@@ -12,6 +12,7 @@ import subprocess
 
 import pytest
 
+from conftest import INSTRUMENTERS
 from helpers.cube_profile import profiled
 
 PROGRAM = """
@@ -264,6 +265,66 @@ scorep.user.enable_recording()
     # the measurement's own files never appear as handles
     assert not any(name.endswith((".evt", ".def", ".otf2", ".cubex", "scorep.cfg", ".scorep-journal"))
                    for name in files)
+
+
+FILTERED_EXTENTS = """
+import os
+
+def inner():
+    with open("inner.txt", "wb", buffering=0) as f:
+        f.write(b"i")
+
+def quiet():
+    with open("quiet.txt", "wb", buffering=0) as f:
+        f.write(b"q" * 3)
+    inner()
+
+def quiet_lines():
+    with open("gen.txt", "wb", buffering=0) as f:
+        yield 1
+        f.write(b"g")
+        yield 2
+
+def loud():
+    with open("loud.txt", "wb", buffering=0) as f:
+        f.write(b"l" * 2)
+        for _ in quiet_lines():
+            f.write(b"L")
+        os.fsync(f.fileno())
+
+quiet()
+loud()
+print(sorted(os.path.getsize(n) for n in ("inner.txt", "quiet.txt", "gen.txt", "loud.txt")))
+"""
+
+
+@pytest.mark.parametrize("kind", INSTRUMENTERS)
+def test_no_io_inside_a_filtered_functions_extent(runner, tmp_path, kind):
+    """I/O while a filtered Python function runs (its own, its callees',
+    a filtered generator's between its resumptions and yields) is not
+    recorded; nor in a filtered C function (posix:fsync), where the
+    instrumenter sees C calls; the I/O around them is."""
+    rules = tmp_path / "extent.filter"
+    rules.write_text("SCOREP_REGION_NAMES_BEGIN\nEXCLUDE __main__:quiet* posix:fsync\nSCOREP_REGION_NAMES_END\n")
+    plain = runner.run_plain("-c", FILTERED_EXTENTS)
+    run = runner.run("--io=posix", f"--instrumenter-type={kind}", "-c", FILTERED_EXTENTS,
+                     env={"SCOREP_FILTERING_FILE": str(rules)})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == plain.stdout == "[1, 1, 3, 4]\n"
+    done = [(event.handle.file.name, number(event.bytes_result))
+            for _, event in completions(run, lambda name: name.endswith(".txt"))]
+    sees_c_calls = kind in ("monitoring", "profile")
+    # loud's own writes, the two between the generator's resumptions; its fsync only where C calls are unseen
+    assert done == [("loud.txt", 2), ("loud.txt", 1), ("loud.txt", 1)] + ([] if sees_c_calls else [("loud.txt", 0)])
+    trace = run.trace()
+    counts = trace.enter_counts()
+    assert counts["__main__:inner"] == 1 and "__main__:quiet" not in counts  # inner is recorded, its I/O not
+    paths = trace.call_tree()
+    assert sum(n for path, n in paths.items() if path[-1] == "write" and "__main__:loud" in path) == 3
+    io_regions = {r.name for r in trace.region_definitions if r.role in ("FILE_IO", "FILE_IO_METADATA")}
+    assert {"open64", "write", "close"} <= io_regions
+    assert not any(n for path, n in paths.items() if "__main__:inner" in path and path[-1] in io_regions)
+    assert counts.get("fsync", 0) == (0 if sees_c_calls else 1)
 
 
 def test_bad_io_value(runner):

@@ -904,9 +904,20 @@ void scorep_clock_offset(uint64_t time, int64_t offset, double deviation)
 
 uint64_t scorep_clock_now(void) { return clock_now(); }
 
+static __thread unsigned filtered_depth;  /* nesting of filtered regions' extents */
+
+void scorep_filtered_enter(void) { filtered_depth++; }
+
+void scorep_filtered_leave(void)
+{
+    if (filtered_depth)
+        filtered_depth--;
+}
+
 bool scorep_io_recorded(void)
 {
-    return phase == SCOREP_RUNNING && state_get() == MEASUREMENT_ACTIVE && !state_own_work && !forked_child;
+    return phase == SCOREP_RUNNING && state_get() == MEASUREMENT_ACTIVE && !state_own_work && !forked_child &&
+           !filtered_depth;
 }
 
 uint32_t scorep_io_handle_define(const char *name, const char *file, uint32_t flags, uint32_t mode, uint32_t status)

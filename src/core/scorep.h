@@ -202,6 +202,14 @@ SCOREP_API void scorep_mpi_event(scorep_location *loc, const mpi_record *record)
  * measurement's own work (writing its results). */
 SCOREP_API bool scorep_io_recorded(void);
 
+/* The calling thread enters (leaves) the extent of a region the filter
+ * excludes (a Python function, a C function): I/O there is not recorded
+ * (scorep_io_recorded() is false until it has left every such extent).
+ * The CPython instrumenters follow these extents only when the I/O
+ * wrapper library is in the process. */
+SCOREP_API void scorep_filtered_enter(void);
+SCOREP_API void scorep_filtered_leave(void);
+
 /* A new I/O handle (defs.h, io_handle_def); DEFS_NO_ID when not running. */
 SCOREP_API uint32_t scorep_io_handle_define(const char *name, const char *file, uint32_t flags, uint32_t mode,
                                             uint32_t status);

@@ -67,6 +67,10 @@ static __attribute__((noinline)) uint32_t enter_full(PyThreadState *tstate, eval
     if (t->suspended)
         return REGION_SKIP;
     uint32_t region = code_region(FRAME_CODE(frame), FRAME_GLOBALS(frame));
+    if (filtered_extent(region)) {
+        scorep_filtered_enter();
+        return REGION_FILTERED;  /* (its end: leave_full) */
+    }
     if (!REGION_RECORDED(region))
         return REGION_SKIP;
     scorep_enter(t->loc, region);
@@ -75,6 +79,10 @@ static __attribute__((noinline)) uint32_t enter_full(PyThreadState *tstate, eval
 
 static __attribute__((noinline)) void leave_full(eval_frame *frame, uint32_t region)
 {
+    if (region == REGION_FILTERED) {
+        scorep_filtered_leave();
+        return;
+    }
     if (record_stopped())
         return;
     thread_state *t = thread_current();

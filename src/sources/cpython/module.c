@@ -132,6 +132,7 @@ static PyObject *native_configure(PyObject *self, PyObject *args)
     /* SCOREP_PYTHON_C_CALLS=false switches them off as well */
     const measurement_config *cfg = scorep_configuration();
     record_c_calls = c_calls && (!cfg || cfg->python_c_calls);
+    record_filtered_extents = dlsym(RTLD_DEFAULT, "scorep_io_wrappers") != NULL;
     Py_RETURN_NONE;
 }
 

@@ -51,6 +51,10 @@ static __attribute__((noinline)) PyObject *on_enter_full(PyObject *const *args)
     if (!t || t->suspended)
         Py_RETURN_NONE;
     uint32_t region = event_code_region(args[0]);
+    if (filtered_extent(region)) {
+        scorep_filtered_enter();
+        Py_RETURN_NONE;
+    }
     if (!REGION_RECORDED(region))
         return Py_NewRef(disable);
     scorep_enter(t->loc, region);
@@ -75,6 +79,10 @@ static __attribute__((noinline)) PyObject *on_leave_full(PyObject *const *args)
     if (!code_extra((PyCodeObject *)args[0]))
         Py_RETURN_NONE;  /* not named yet: its frame began before the program did, it may be called later */
     uint32_t region = code_region_cached((PyCodeObject *)args[0]);
+    if (filtered_extent(region)) {
+        scorep_filtered_leave();
+        Py_RETURN_NONE;
+    }
     if (!REGION_RECORDED(region))
         return Py_NewRef(disable);
     scorep_leave(t->loc, region);
@@ -101,6 +109,8 @@ static PyObject *on_throw(PyObject *self, PyObject *const *args, Py_ssize_t narg
     uint32_t region = event_code_region(args[0]);
     if (REGION_RECORDED(region))
         scorep_enter(t->loc, region);
+    else if (filtered_extent(region))
+        scorep_filtered_enter();
     Py_RETURN_NONE;
 }
 
@@ -112,6 +122,8 @@ static PyObject *on_unwind(PyObject *self, PyObject *const *args, Py_ssize_t nar
     thread_state *t = record_thread();
     if (t && REGION_RECORDED(region))
         scorep_leave(t->loc, region);
+    else if (t && filtered_extent(region))
+        scorep_filtered_leave();
     Py_RETURN_NONE;
 }
 
@@ -131,6 +143,8 @@ static __attribute__((noinline)) PyObject *on_call_full(PyObject *const *args)
     uint32_t region = callable_region(args[2]);
     if (REGION_RECORDED(region))
         scorep_enter(t->loc, region);
+    else if (filtered_extent(region))
+        scorep_filtered_enter();
     Py_RETURN_NONE;
 }
 
@@ -155,6 +169,8 @@ static __attribute__((noinline)) PyObject *on_c_return_full(PyObject *const *arg
     thread_state *t = record_thread();
     if (t && REGION_RECORDED(region))
         scorep_leave(t->loc, region);
+    else if (t && filtered_extent(region))
+        scorep_filtered_leave();
     Py_RETURN_NONE;
 }
 

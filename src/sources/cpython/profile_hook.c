@@ -117,11 +117,15 @@ static __attribute__((noinline)) int callback_full(PyObject *obj, PyFrameObject 
         region = frame_region(frame);
         if (REGION_RECORDED(region))
             scorep_enter(loc, region);
+        else if (filtered_extent(region))
+            scorep_filtered_enter();
         break;
     case PyTrace_RETURN:
         region = frame_region_seen(frame);
         if (REGION_RECORDED(region))
             scorep_leave(loc, region);
+        else if (filtered_extent(region))
+            scorep_filtered_leave();
         break;
     case PyTrace_C_CALL:
         if (!record_c_calls)
@@ -132,6 +136,8 @@ static __attribute__((noinline)) int callback_full(PyObject *obj, PyFrameObject 
         if (REGION_RECORDED(region) && frame_region(frame) != REGION_SKIP) {
             scorep_enter(loc, region);
             thread->open_c_region = region;
+        } else if (filtered_extent(region) && frame_region(frame) != REGION_SKIP) {
+            scorep_filtered_enter();
         }
         break;
     case PyTrace_C_RETURN:
@@ -142,6 +148,8 @@ static __attribute__((noinline)) int callback_full(PyObject *obj, PyFrameObject 
         thread->open_c_region = UINT32_MAX;
         if (REGION_RECORDED(region) && frame_region_seen(frame) != REGION_SKIP)
             scorep_leave(loc, region);
+        else if (filtered_extent(region) && frame_region_seen(frame) != REGION_SKIP)
+            scorep_filtered_leave();
         break;
     default:
         break;

@@ -7,11 +7,21 @@
 #include <stdint.h>
 
 #include "../../core/scorep.h"
+#include "regions.h"
 #include "thread_state.h"
 
 /* Calls of C functions are regions (off with --no-c-calls or
  * SCOREP_PYTHON_C_CALLS=false). */
 extern bool record_c_calls;
+
+/* The I/O wrapper library is in the process: the instrumenters follow the
+ * extents of filtered functions (scorep_filtered_enter/leave: no I/O is
+ * recorded in them) instead of switching their events off. */
+extern bool record_filtered_extents;
+static inline bool filtered_extent(uint32_t region)
+{
+    return __builtin_expect(record_filtered_extents, 0) && region == REGION_FILTERED;
+}
 
 /* Records the event and returns true in the common case (recording with
  * the TSC, no metrics, a thread that runs its program, a region named
