@@ -206,6 +206,7 @@ def _helper(kind: str, args: tuple) -> str:
 def _begin(opts: LaunchOptions, kind: str, args: tuple) -> None:
     """CPython starts running the program: start the measurement."""
     from scorep import _measurement, _native
+    from scorep import instrumenter, user  # noqa: F401 (the program may use them: imported before it is measured)
 
     child = bool(opts.experiment)
     if child and _helper(kind, args):
