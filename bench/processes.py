@@ -9,7 +9,10 @@ short tasks, and the unification of many processes into one experiment.
    Python subprocesses are measured: the start-up hook, no launcher)
    against plain python; medians of --repeat runs, interleaved.
 2. Pool: 4 workers (fork, and spawn) run 2,000 tiny tasks; wall time of the
-   whole program under `python -m scorep` (profile, and trace) against plain.
+   whole program under `python -m scorep` (profile, and trace) against plain,
+   and against the floor: plain python with an empty C hook in every process
+   (bench/emptyhook.c from sitecustomize, the events scorep's default
+   instrumenter uses), what any deterministic tracer's calls cost at least.
 3. Unification: N processes (oversubscribed: the machine has 2 cores) each
    call a function 1,000 times; the root's verbose line gives the time it
    took to read, unify and write all of them (after they ended).
@@ -26,6 +29,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 POOL = """
 import multiprocessing as mp, sys
@@ -99,14 +104,42 @@ def fixed_cost(python: str, cwd: str, repeat: int) -> list:
     return [(name, statistics.median(times), statistics.median(times) - plain) for name, times in runs.items()]
 
 
+FLOOR_SITECUSTOMIZE = """
+import sys
+import emptyhook
+if sys.version_info < (3, 12):
+    import threading
+    threading.setprofile(emptyhook.thread_hook)
+emptyhook.install()
+"""
+
+
+def floor(python: str, cwd: str) -> str:
+    """A directory with the empty C hook built for python and a
+    sitecustomize that installs it (PYTHONPATH: every process has it)."""
+    directory = os.path.join(cwd, "floor")
+    os.makedirs(directory, exist_ok=True)
+    code = ("import sysconfig; print(sysconfig.get_paths()['include']); "
+            "print(sysconfig.get_config_var('EXT_SUFFIX'))")
+    include, suffix = subprocess.run([python, "-c", code], capture_output=True, text=True,
+                                     check=True).stdout.split()
+    subprocess.run(["cc", "-shared", "-fPIC", "-O2", f"-I{include}", os.path.join(HERE, "emptyhook.c"), "-o",
+                    os.path.join(directory, "emptyhook" + suffix)], check=True)
+    with open(os.path.join(directory, "sitecustomize.py"), "w") as f:
+        f.write(FLOOR_SITECUSTOMIZE)
+    return directory
+
+
 def pool(python: str, cwd: str, repeat: int) -> list:
     script = os.path.join(cwd, "pool.py")
     with open(script, "w") as f:
         f.write(POOL)
+    hook = floor(python, cwd)
     rows = []
     for method in ("fork", "spawn"):
         configs = {
             "plain": ([python, script, method], environment({})),
+            "empty C hook (floor)": ([python, script, method], environment({"PYTHONPATH": hook})),
             "scorep profile": ([python, "-m", "scorep", script, method],
                                environment({"SCOREP_ENABLE_PROFILING": "true"})),
             "scorep trace": ([python, "-m", "scorep", script, method],
@@ -160,6 +193,13 @@ def main() -> None:
     lines += ["", "## Pool(4), 2,000 tiny tasks (chunksize 1), whole program", "",
               "| start method | run | wall (s) | × plain |", "|---|---|---:|---:|"]
     lines += [f"| {method} | {name} | {wall:.3f} | {ratio:.2f} |" for method, name, wall, ratio in pools]
+    walls = {name: wall for name, wall, _ in fixed}
+    launcher = walls["python -m scorep"] - walls["measured child"]
+    plain = {method: wall for method, name, wall, _ in pools if name == "plain"}
+    lines += ["", f"The launcher's own start in this run (`python -m scorep` − measured child, empty script): "
+              f"{launcher * 1e3:.1f} ms; without it: " +
+              ", ".join(f"{method} {name} {(wall - launcher) / plain[method]:.2f}×"
+                        for method, name, wall, _ in pools if name.startswith("scorep")) + "."]
     lines += ["", "## Unification: N processes (forked, 1,000 calls each) into one experiment", "",
               "Time the root takes, after every process ended, to read their journals, unify the definitions, "
               "merge the profiles and trace files and write the experiment (its verbose line).", "",

@@ -7,15 +7,19 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "state.h"
+
 static atomic_bool verbose;
 
 void log_set_verbose(bool on) { atomic_store(&verbose, on); }
 bool log_is_verbose(void) { return atomic_load(&verbose); }
 
 /* The whole line in one write, so that lines of several threads (and of
- * the program's own unbuffered stderr) never mix. */
+ * the program's own unbuffered stderr) never mix; the measurement's own
+ * work (its write is no I/O of the program's). */
 static void log_line(const char *fmt, va_list ap)
 {
+    state_own_work_begin();
     char line[1100];
     static const char prefix[] = "[Score-P] ";
     memcpy(line, prefix, sizeof prefix - 1);
@@ -32,6 +36,7 @@ static void log_line(const char *fmt, va_list ap)
             break;
         done += (size_t)w;
     }
+    state_own_work_end();
 }
 
 void log_verbose(const char *fmt, ...)

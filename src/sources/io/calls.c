@@ -94,6 +94,16 @@ static size_t fd_capacity;
  * may come again from the next fopen) */
 static ptrmap stream_handles;
 
+/* A fork while another thread holds the lock would leave it held in the
+ * child forever: fork takes it first. */
+static void lock_handles(void) { pthread_mutex_lock(&handles_lock); }
+static void unlock_handles(void) { pthread_mutex_unlock(&handles_lock); }
+
+__attribute__((constructor)) static void handles_survive_fork(void)
+{
+    pthread_atfork(lock_handles, unlock_handles, unlock_handles);
+}
+
 uint32_t io_fd_handle(int fd)
 {
     if (fd < 0)

@@ -389,9 +389,8 @@ void after_Init_thread(mpi_call *call, int result, int *argc, char ***argv, int 
      * MPI at once are recorded, each on its thread's location, but
      * nothing orders two threads' messages to the same peer and tag */
     if (provided && *provided > MPI_THREAD_FUNNELED && world_rank == 0) {
-        fprintf(stderr, "[Score-P] %s:%d: Warning: Support for MPI_THREAD_%s is currently experimental!\n",
-                __FILE__, __LINE__, *provided == MPI_THREAD_MULTIPLE ? "MULTIPLE" : "SERIALIZED");
-        fflush(stderr);
+        scorep_log_warning("%s:%d: Warning: Support for MPI_THREAD_%s is currently experimental!", __FILE__,
+                           __LINE__, *provided == MPI_THREAD_MULTIPLE ? "MULTIPLE" : "SERIALIZED");
     }
 }
 
