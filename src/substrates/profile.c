@@ -71,13 +71,23 @@ static uint32_t tree_add(profile_tree *tree, uint32_t parent, uint32_t region)
 }
 
 /* The child of `parent` for `region`, made on first use (a hash lookup:
- * a caller may have thousands of callees). */
-static uint32_t tree_child(profile_tree *tree, uint32_t parent, uint32_t region)
+ * a caller may have thousands of callees).  Every event takes this path:
+ * the lookup is inline, making a child is not. */
+static __attribute__((noinline)) uint32_t tree_new_child(profile_tree *tree, uint32_t parent, uint32_t region,
+                                                         const void *key);
+
+static inline uint32_t tree_child(profile_tree *tree, uint32_t parent, uint32_t region)
 {
     const void *key = (const void *)(uintptr_t)((((uint64_t)parent << 32) | region) + 1);
     uint32_t child;
-    if (ptrmap_get(&tree->replay->children, key, &child))
+    if (__builtin_expect(ptrmap_get(&tree->replay->children, key, &child), 1))
         return child;
+    return tree_new_child(tree, parent, region, key);
+}
+
+static uint32_t tree_new_child(profile_tree *tree, uint32_t parent, uint32_t region, const void *key)
+{
+    uint32_t child;
     uint64_t before = ptrmap_bytes(&tree->replay->children);
     child = tree_add(tree, parent, region);
     if (child == PROFILE_NO_NODE || !ptrmap_put(&tree->replay->children, key, child))
@@ -139,7 +149,7 @@ static profile_tree *tree_new(profile *p, uint64_t id, uint32_t index, unsigned 
 
 /* Every event: the master location lives from the start of the
  * measurement, other threads from their first event. */
-static profile_tree *touch(profile_tree *tree, uint64_t time)
+static inline profile_tree *touch(profile_tree *tree, uint64_t time)
 {
     if (!tree->started) {
         tree->first_time = tree->location_index == 0 ? tree->profile->facts->start_time : time;
@@ -149,30 +159,37 @@ static profile_tree *touch(profile_tree *tree, uint64_t time)
     return tree;
 }
 
-static bool push(profile_tree *tree, uint32_t node, uint64_t time)
+/* The replay stack grows (false: out of memory). */
+static __attribute__((noinline)) bool stack_grow(profile_tree *tree)
 {
-    if (node == PROFILE_NO_NODE)
-        return out_of_memory(tree);
-    if (tree->replay->depth == tree->replay->stack_capacity) {
-        uint32_t capacity = tree->replay->stack_capacity ? 2 * tree->replay->stack_capacity : 16;
-        uint32_t *stack = realloc(tree->replay->stack, capacity * sizeof *stack);
-        if (stack)
-            tree->replay->stack = stack;
-        uint64_t *entered = stack ? realloc(tree->replay->entered, capacity * sizeof *entered) : NULL;
-        if (entered)
-            tree->replay->entered = entered;
-        uint64_t *metric_entered = entered;
-        if (entered && tree->metric_count) {
-            metric_entered = realloc(tree->replay->metric_entered, (size_t)capacity * tree->metric_count * sizeof(uint64_t));
-            if (metric_entered)
-                tree->replay->metric_entered = metric_entered;
-        }
-        if (!metric_entered)
-            return out_of_memory(tree);
-        account_bytes(tree, (int64_t)(capacity - tree->replay->stack_capacity) *
-                                (int64_t)(sizeof(uint32_t) + sizeof(uint64_t) + tree->metric_count * sizeof(uint64_t)));
-        tree->replay->stack_capacity = capacity;
+    uint32_t capacity = tree->replay->stack_capacity ? 2 * tree->replay->stack_capacity : 16;
+    uint32_t *stack = realloc(tree->replay->stack, capacity * sizeof *stack);
+    if (stack)
+        tree->replay->stack = stack;
+    uint64_t *entered = stack ? realloc(tree->replay->entered, capacity * sizeof *entered) : NULL;
+    if (entered)
+        tree->replay->entered = entered;
+    uint64_t *metric_entered = entered;
+    if (entered && tree->metric_count) {
+        metric_entered = realloc(tree->replay->metric_entered, (size_t)capacity * tree->metric_count * sizeof(uint64_t));
+        if (metric_entered)
+            tree->replay->metric_entered = metric_entered;
     }
+    if (!metric_entered)
+        return out_of_memory(tree);
+    account_bytes(tree, (int64_t)(capacity - tree->replay->stack_capacity) *
+                            (int64_t)(sizeof(uint32_t) + sizeof(uint64_t) + tree->metric_count * sizeof(uint64_t)));
+    tree->replay->stack_capacity = capacity;
+    return true;
+}
+
+/* Every enter: inline, growing the stack is not. */
+static inline bool push(profile_tree *tree, uint32_t node, uint64_t time)
+{
+    if (__builtin_expect(node == PROFILE_NO_NODE, 0))
+        return out_of_memory(tree);
+    if (__builtin_expect(tree->replay->depth == tree->replay->stack_capacity, 0) && !stack_grow(tree))
+        return false;
     if (tree->metric_count) {
         /* until its metric record comes, the enter values are unknown */
         memset(tree->replay->metric_entered + (size_t)tree->replay->depth * tree->metric_count, 0,
@@ -186,7 +203,7 @@ static bool push(profile_tree *tree, uint32_t node, uint64_t time)
     return true;
 }
 
-static void account(profile_node *n, uint64_t duration)
+static inline void account(profile_node *n, uint64_t duration)
 {
     if (n->visits == 0 || duration < n->minimum)
         n->minimum = duration;
