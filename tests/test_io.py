@@ -569,3 +569,34 @@ def test_stdio_streams_are_iso_c_handles(runner):
 
         assert under("io_bytes_written", "write") == 17
         assert under("io_bytes_read", "read") == 15
+
+
+def test_a_forked_child_shares_the_handles_it_inherited(runner):
+    """A descriptor opened before a fork is one handle in the experiment:
+    the child's writes to it refer to the parent's handle, and the child
+    defines no copies of the parent's handles."""
+    import otf2
+
+    program = """
+import os
+fd = os.open("shared.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+os.write(fd, b"p" * 2)
+pid = os.fork()
+if pid == 0:
+    os.write(fd, b"c" * 5)
+    os._exit(0)
+os.waitpid(pid, 0)
+os.write(fd, b"q" * 3)
+os.close(fd)
+"""
+    run = runner.run("--io=posix", "-c", program)
+    assert run.returncode == 0, run.stderr
+    with otf2.reader.open(str(run.experiment / "traces.otf2")) as reader:
+        names = [h.name for h in reader.definitions.io_handles]
+    assert names.count("[POSIX I/O] shared.txt") == 1
+    assert names.count("[POSIX I/O] stdout") == 1 and names.count("[ISO C I/O] stdout") == 1
+    assert not any("/proc/self" in name for name in names)  # the measurement's own look at its threads at fork
+    done = [(loc.group.name, event.handle.name, event.bytes_result)
+            for loc, event in completions(run, lambda name: name == "shared.txt")]
+    assert [(handle, size) for _, handle, size in done] == [("[POSIX I/O] shared.txt", n) for n in (2, 5, 3)]
+    assert done[0][0] == done[2][0] != done[1][0]  # the parent's, the child's, the parent's

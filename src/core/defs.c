@@ -22,6 +22,9 @@ static vec io_handles;   /* io_handle_def */
 static clock_offset_def clock_offsets[DEFS_CLOCK_OFFSETS_MAX];
 static uint32_t clock_offset_count;
 static keymap string_ids, region_ids, parameter_ids, comm_ids;
+/* I/O handles: {name, file, flags, mode, status} -> how many so far, and
+ * that content with its occurrence -> id (see defs_io_handle_of) */
+static keymap io_handle_counts, io_handle_ids;
 static bool initialized;
 static uint64_t bytes_used;
 
@@ -63,6 +66,8 @@ static void init_locked(void)
         keymap_init(&region_ids);
         keymap_init(&parameter_ids);
         keymap_init(&comm_ids);
+        keymap_init(&io_handle_counts);
+        keymap_init(&io_handle_ids);
         initialized = true;
     }
 }
@@ -261,16 +266,45 @@ comm_def defs_comm_get(uint32_t id)
     return def;
 }
 
+/* A new handle, the next occurrence of its content (under the lock). */
+static uint32_t io_handle_new_locked(uint32_t key[6])
+{
+    io_handle_def *slot = vec_room(&io_handles, sizeof *slot);
+    if (!slot)
+        return DEFS_NO_ID;
+    uint32_t count = 0;
+    keymap_get(&io_handle_counts, key, 5 * sizeof *key, &count);
+    key[5] = count;
+    if (!keymap_put(&io_handle_ids, key, 6 * sizeof *key, io_handles.count) ||
+        !keymap_put(&io_handle_counts, key, 5 * sizeof *key, count + 1))
+        return DEFS_NO_ID;
+    *slot = (io_handle_def){key[0], key[1], key[2], key[3], key[4]};
+    bytes_used += sizeof *slot + 2 * (sizeof(keymap_slot) + 6 * sizeof *key);
+    return io_handles.count++;
+}
+
 uint32_t defs_io_handle(const char *name, const char *file, uint32_t flags, uint32_t mode, uint32_t status)
 {
     pthread_mutex_lock(&defs_lock);
-    uint32_t name_id = string_locked(name), file_id = string_locked(file);
+    uint32_t key[6] = {string_locked(name), string_locked(file), flags, mode, status, 0};
+    uint32_t id = key[0] != DEFS_NO_ID && key[1] != DEFS_NO_ID ? io_handle_new_locked(key) : DEFS_NO_ID;
+    pthread_mutex_unlock(&defs_lock);
+    return id;
+}
+
+uint32_t defs_io_handle_of(const char *name, const char *file, uint32_t flags, uint32_t mode, uint32_t status,
+                           uint32_t occurrence)
+{
+    pthread_mutex_lock(&defs_lock);
+    uint32_t key[6] = {string_locked(name), string_locked(file), flags, mode, status, occurrence};
     uint32_t id = DEFS_NO_ID;
-    io_handle_def *slot = name_id != DEFS_NO_ID && file_id != DEFS_NO_ID ? vec_room(&io_handles, sizeof *slot) : NULL;
-    if (slot) {
-        *slot = (io_handle_def){name_id, file_id, flags, mode, status};
-        id = io_handles.count++;
-        bytes_used += sizeof *slot;
+    if (key[0] != DEFS_NO_ID && key[1] != DEFS_NO_ID && !keymap_get(&io_handle_ids, key, sizeof key, &id)) {
+        /* the occurrences before it first (each process's n-th handle of a content is the n-th here) */
+        uint32_t count = 0;
+        keymap_get(&io_handle_counts, key, 5 * sizeof *key, &count);
+        for (id = DEFS_NO_ID; count <= occurrence; count++)
+            if ((id = io_handle_new_locked(key)) == DEFS_NO_ID)
+                break;
     }
     pthread_mutex_unlock(&defs_lock);
     return id;

@@ -122,6 +122,12 @@ comm_def defs_comm_get(uint32_t id);
 
 /* I/O handles: a new one at each call (not unified by name). */
 uint32_t defs_io_handle(const char *name, const char *file, uint32_t flags, uint32_t mode, uint32_t status);
+/* The occurrence-th handle (from 0) of this content, defined if there is
+ * none such yet: how another process's handles are unified, so that the
+ * handles a forked child inherited (and the standard streams every process
+ * has) are one definition, while each open in a process stays its own. */
+uint32_t defs_io_handle_of(const char *name, const char *file, uint32_t flags, uint32_t mode, uint32_t status,
+                           uint32_t occurrence);
 uint32_t defs_io_handle_count(void);
 io_handle_def defs_io_handle_get(uint32_t id);
 

@@ -811,10 +811,12 @@ bool scorep_catch_termination(int signo)
 
 void scorep_fork_prepare(void)
 {
+    state_own_work_begin();  /* (it reads /proc/self/stat: no I/O of the program's) */
     pthread_mutex_lock(&lifecycle_lock);
     if (phase == SCOREP_RUNNING && !forked_child)
         buffers_pause_drain();
     pthread_mutex_unlock(&lifecycle_lock);
+    state_own_work_end();
 }
 
 void scorep_measurement_stop(void)

@@ -15,6 +15,7 @@
 
 #include "defs.h"
 #include "experiment.h"
+#include "keymap.h"
 #include "log.h"
 
 /* <experiment>/.scorep-processes/ranks: the next rank (u32) and whether
@@ -392,13 +393,24 @@ bool processes_map(process_result *r)
             DEFS_NO_ID)
             return false;
     }
+    /* I/O handles: the process's n-th of a content is the n-th of the experiment */
+    keymap seen;
+    if (!keymap_init(&seen))
+        return false;
     for (uint32_t i = 0; i < d->io_handle_count; i++) {
         const io_handle_def *h = &d->io_handles[i];
-        if ((io_handles[i] = defs_io_handle(defs_string_text(map_string(j, h->name)),
-                                            defs_string_text(map_string(j, h->file)), h->flags, h->mode,
-                                            h->status)) == DEFS_NO_ID)
+        uint32_t key[5] = {map_string(j, h->name), map_string(j, h->file), h->flags, h->mode, h->status}, before = 0;
+        keymap_get(&seen, key, sizeof key, &before);
+        io_handles[i] = key[0] == DEFS_NO_ID || key[1] == DEFS_NO_ID || !keymap_put(&seen, key, sizeof key, before + 1)
+                            ? DEFS_NO_ID
+                            : defs_io_handle_of(defs_string_text(key[0]), defs_string_text(key[1]), h->flags,
+                                                h->mode, h->status, before);
+        if (io_handles[i] == DEFS_NO_ID) {
+            keymap_free(&seen);
             return false;
+        }
     }
+    keymap_free(&seen);
     for (uint32_t i = 0; i < j->location_count; i++) {
         r->locations[i] = j->locations[i];
         r->locations[i].name = map_string(j, j->locations[i].name);
