@@ -849,6 +849,19 @@ uint32_t scorep_region_define(const char *name, const char *group, const char *f
     return defs_region(name, group, file, first_line, 0, role, paradigm);
 }
 
+uint32_t scorep_wrapped_region_define(_Atomic uint32_t *slot, const char *name, const char *group, region_role role,
+                                      region_paradigm paradigm)
+{
+    if (scorep_region_filtered(name, "")) {
+        atomic_store_explicit(slot, SCOREP_WRAPPED_FILTERED, memory_order_relaxed);
+        return DEFS_NO_ID;
+    }
+    uint32_t id = defs_region(name, group, "", 0, 0, role, paradigm);
+    if (id != DEFS_NO_ID)
+        atomic_store_explicit(slot, id + 1, memory_order_relaxed);
+    return id;
+}
+
 bool scorep_region_filtered(const char *name, const char *file)
 {
     return region_filter && filter_excludes(region_filter, name, file);

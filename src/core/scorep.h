@@ -11,6 +11,7 @@
 #ifndef SCOREP_CORE_SCOREP_H
 #define SCOREP_CORE_SCOREP_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -148,6 +149,22 @@ SCOREP_API uint32_t scorep_region_define(const char *name, const char *group, co
 /* Is this region excluded by SCOREP_FILTERING_FILE?  (Sources ask once per
  * region and cache the answer.) */
 SCOREP_API bool scorep_region_filtered(const char *name, const char *file);
+
+/* The region of a function a wrapper library wraps (MPI_Send, write,
+ * fopen, ...), defined at its first recorded call and kept in *slot (one
+ * per function, zero at first): DEFS_NO_ID while the filter excludes it
+ * (asked once) or it cannot be defined (not running: asked again). */
+#define SCOREP_WRAPPED_FILTERED UINT32_MAX
+SCOREP_API uint32_t scorep_wrapped_region_define(_Atomic uint32_t *slot, const char *name, const char *group,
+                                                 region_role role, region_paradigm paradigm);
+static inline uint32_t scorep_wrapped_region(_Atomic uint32_t *slot, const char *name, const char *group,
+                                             region_role role, region_paradigm paradigm)
+{
+    uint32_t known = atomic_load_explicit(slot, memory_order_relaxed);  /* id + 1, 0: not yet */
+    if (__builtin_expect(known != 0 && known != SCOREP_WRAPPED_FILTERED, 1))
+        return known - 1;
+    return known ? DEFS_NO_ID : scorep_wrapped_region_define(slot, name, group, role, paradigm);
+}
 SCOREP_API uint32_t scorep_region_count(void);
 /* String id of a region's name. */
 SCOREP_API uint32_t scorep_region_name(uint32_t region);

@@ -47,25 +47,12 @@ void *io_real(unsigned fn)
 
 /* ---- regions ---- */
 
-#define FILTERED UINT32_MAX
-static _Atomic uint32_t regions[FN_COUNT];  /* id + 1, 0: not defined yet */
+static _Atomic uint32_t regions[FN_COUNT];  /* scorep_wrapped_region's */
 
 static uint32_t region_of(unsigned fn)
 {
-    uint32_t known = atomic_load_explicit(&regions[fn], memory_order_relaxed);
-    if (known == FILTERED)
-        return DEFS_NO_ID;
-    if (known)
-        return known - 1;
-    if (scorep_region_filtered(functions[fn].region, "")) {
-        atomic_store_explicit(&regions[fn], FILTERED, memory_order_relaxed);
-        return DEFS_NO_ID;
-    }
-    uint32_t id = scorep_region_define(functions[fn].region, paradigm_names[functions[fn].paradigm], "", 0,
-                                       functions[fn].role, REGION_PARADIGM_IO);
-    if (id != DEFS_NO_ID)
-        atomic_store_explicit(&regions[fn], id + 1, memory_order_relaxed);
-    return id;
+    return scorep_wrapped_region(&regions[fn], functions[fn].region, paradigm_names[functions[fn].paradigm],
+                                 functions[fn].role, REGION_PARADIGM_IO);
 }
 
 /* ---- handles ---- */
