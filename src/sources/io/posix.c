@@ -112,11 +112,11 @@ static bool takes_mode(int flags) { return (flags & O_CREAT) || (flags & O_TMPFI
             va_end(ap);                                                                                        \
         }                                                                                                      \
         io_call c;                                                                                             \
-        io_enter(&c, FN_##name);                                                                                  \
+        io_enter(&c, FN_##name);                                                                               \
         int fd = REAL(name)(dir_arg path, flags, mode);                                                        \
         int saved = errno;                                                                                     \
         opened(&c, fd, path, flags, large);                                                                    \
-        io_leave(&c, saved);                                                                                      \
+        io_leave(&c, saved);                                                                                   \
         return fd;                                                                                             \
     }
 OPEN_WRAPPER(open, false, , )
@@ -128,11 +128,11 @@ OPEN_WRAPPER(openat64, true, int dirfd COMMA, dirfd COMMA)
     SCOREP_IO_API int name(const char *path, mode_t mode)                                                      \
     {                                                                                                          \
         io_call c;                                                                                             \
-        io_enter(&c, FN_##name);                                                                                  \
+        io_enter(&c, FN_##name);                                                                               \
         int fd = REAL(name)(path, mode);                                                                       \
         int saved = errno;                                                                                     \
         opened(&c, fd, path, O_CREAT | O_WRONLY | O_TRUNC, large);                                             \
-        io_leave(&c, saved);                                                                                      \
+        io_leave(&c, saved);                                                                                   \
         return fd;                                                                                             \
     }
 CREAT_WRAPPER(creat, false)
@@ -158,12 +158,12 @@ SCOREP_IO_API int close(int fd)
     {                                                                                                          \
         io_call c;                                                                                             \
         io_operation op;                                                                                       \
-        io_enter(&c, FN_##name);                                                                                  \
-        io_operation_begin(&c, &op, recorded_handle(&c, fd), mode, (uint64_t)(requested));                                             \
+        io_enter(&c, FN_##name);                                                                               \
+        io_operation_begin(&c, &op, recorded_handle(&c, fd), mode, (uint64_t)(requested));                     \
         type result = REAL(name) args;                                                                         \
         int saved = errno;                                                                                     \
-        io_operation_complete(&c, &op, (ssize_t)result < 0 ? IO_RECORD_FAILED : (uint64_t)result);                                                          \
-        io_leave(&c, saved);                                                                                      \
+        io_operation_complete(&c, &op, (ssize_t)result < 0 ? IO_RECORD_FAILED : (uint64_t)result);             \
+        io_leave(&c, saved);                                                                                   \
         return result;                                                                                         \
     }
 DATA_WRAPPER(ssize_t, read, IO_OPERATION_READ, count, (int fd, void *buf, size_t count), (fd, buf, count))
@@ -189,15 +189,15 @@ DATA_WRAPPER(int, fdatasync, IO_OPERATION_FLUSH, 0, (int fd), (fd))
     SCOREP_IO_API type name(int fd, type offset, int whence)                                                   \
     {                                                                                                          \
         io_call c;                                                                                             \
-        io_enter(&c, FN_##name);                                                                                  \
+        io_enter(&c, FN_##name);                                                                               \
         type result = REAL(name)(fd, offset, whence);                                                          \
         int saved = errno;                                                                                     \
-        uint32_t h = recorded_handle(&c, fd);                                                 \
+        uint32_t h = recorded_handle(&c, fd);                                                                  \
         if (h != DEFS_NO_ID)                                                                                   \
-            io_event(&c, (io_record){.kind = EXT_IO_SEEK, .handle = h, .offset = (int64_t)offset,                 \
+            io_event(&c, (io_record){.kind = EXT_IO_SEEK, .handle = h, .offset = (int64_t)offset,              \
                                   .whence = (uint32_t)whence,                                                  \
-                                  .result = result < 0 ? IO_RECORD_FAILED : (uint64_t)result});               \
-        io_leave(&c, saved);                                                                                      \
+                                  .result = result < 0 ? IO_RECORD_FAILED : (uint64_t)result});                \
+        io_leave(&c, saved);                                                                                   \
         return result;                                                                                         \
     }
 SEEK_WRAPPER(lseek, off_t)
@@ -255,12 +255,12 @@ SCOREP_IO_API int dup3(int oldfd, int newfd, int flags)
         void *arg = va_arg(ap, void *);                                                                        \
         va_end(ap);                                                                                            \
         io_call c;                                                                                             \
-        io_enter(&c, FN_##name);                                                                                  \
+        io_enter(&c, FN_##name);                                                                               \
         int result = ((int (*)(int, int, ...))io_real(FN_##name))(fd, cmd, arg);                               \
         int saved = errno;                                                                                     \
         if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && result >= 0)                                         \
             duplicated(&c, fd, result, cmd == F_DUPFD_CLOEXEC);                                                \
-        io_leave(&c, saved);                                                                                      \
+        io_leave(&c, saved);                                                                                   \
         return result;                                                                                         \
     }
 /* (programs built with 64-bit file offsets call fcntl64: CPython does) */
