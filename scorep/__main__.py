@@ -303,8 +303,94 @@ def preload_mpi(env: dict) -> None:
     env["LD_PRELOAD"] = library + (":" + previous if previous else "")
 
 
-def launch(opts: Options) -> NoReturn:
-    """Replace this process by the interpreter running the program."""
+def _main_module(kind: str, filename: str):
+    """A new __main__ module, as CPython makes it for a program (and for a
+    script, with its file and loader)."""
+    import builtins
+    import _frozen_importlib
+    import _frozen_importlib_external
+
+    main = type(sys)("__main__")
+    names = main.__dict__
+    names["__annotations__"] = {}
+    names["__builtins__"] = builtins
+    names["__loader__"] = _frozen_importlib.BuiltinImporter
+    if kind == "file":
+        names["__file__"] = filename
+        names["__cached__"] = None
+        names["__loader__"] = _frozen_importlib_external.SourceFileLoader("__main__", filename)
+    return main
+
+
+def _script_code(path: str):
+    """The script's code as CPython would compile it, or None where this
+    process cannot run it as CPython would (a directory or zip application,
+    compiled code, code that does not compile: CPython itself says why)."""
+    import _frozen_importlib_external
+
+    for hook in sys.path_hooks:
+        try:
+            hook(path)
+        except ImportError:
+            continue
+        return None  # a directory or an archive: its __main__ module runs
+    try:
+        with open(path, "rb") as handle:
+            source = handle.read()
+        if path.endswith(".pyc") or source[:2] == _frozen_importlib_external.MAGIC_NUMBER[:2]:
+            return None
+        return compile(source, path, "exec", dont_inherit=True)
+    except (OSError, SyntaxError, ValueError):
+        return None
+
+
+def run_here(opts: Options, program: list[str], env: dict) -> bool:
+    """Run the program in this process, as the interpreter would have run
+    it (``python script.py``, ``-m module``, ``-c code``), measured from its
+    first frame; no second interpreter starts.  False where one must: the
+    wrapper libraries are preloaded into a new one (--mpp=mpi, --io=posix),
+    stdin, directories and archives, ``python -i``, or a process that is
+    measured already (a child of a measured program)."""
+    if opts.kind not in ("file", "module", "command") or opts.mpi or io_wanted(opts, env) or sys.flags.inspect \
+            or "scorep._native" in sys.modules:
+        return False
+    filename = code = None
+    if opts.kind == "file":
+        filename = os.path.join(os.getcwd(), opts.target)
+        code = _script_code(filename)
+        if code is None:
+            return False
+        sys.path_importer_cache.setdefault(filename, None)
+    elif opts.kind == "command":
+        try:
+            code = compile(opts.target, "<string>", "exec", dont_inherit=True)
+        except (SyntaxError, ValueError):
+            return False
+    from scorep import _boot, _native
+
+    main = _main_module(opts.kind, filename)
+    sys.argv = [{"file": opts.target, "module": "-m", "command": "-c"}[opts.kind]] + opts.args
+    if hasattr(sys, "orig_argv"):
+        sys.orig_argv = sys.orig_argv[:1] + interpreter_flags() + program + opts.args
+    if not (sys.flags.isolated or getattr(sys.flags, "safe_path", False)) and opts.kind != "module":
+        # python -m scorep put the working directory first, as -m does
+        sys.path[0] = os.path.dirname(os.path.realpath(filename)) if filename else ""
+    sys.modules["__main__"] = main
+    what = {"file": filename, "module": opts.target, "command": opts.target}[opts.kind]
+    sys.audit(f"cpython.run_{opts.kind}", what)
+    _boot._begin(LaunchOptions.decode(opts.encode()), opts.kind, (what,))
+    if code is not None:
+        _native.run_program(code, main.__dict__, opts.kind)
+    else:
+        import runpy
+
+        _native.run_program(runpy._run_module_as_main, (opts.target, True), opts.kind)
+    return True
+
+
+def launch(opts: Options) -> None:
+    """Run the program: in this process, or by replacing this process with
+    the interpreter running it."""
     executable = sys.executable
     if not executable:
         fail("the Python interpreter's path (sys.executable) is unknown: cannot launch the program", 1)
@@ -337,13 +423,15 @@ def launch(opts: Options) -> NoReturn:
             measured = False
     if measured:
         check_startup_hook()
+        if opts.instrumenter_file:
+            opts.instrumenter_file = os.path.abspath(opts.instrumenter_file)
+        if run_here(opts, program, env):
+            return
         if opts.mpi:
             preload_mpi(env)
         if io_wanted(opts, env):
             opts.io = True
             preload_io(env)
-        if opts.instrumenter_file:
-            opts.instrumenter_file = os.path.abspath(opts.instrumenter_file)
         env[LAUNCH_VARIABLE] = opts.encode()
     for stream in (sys.stdout, sys.stderr):
         stream.flush()

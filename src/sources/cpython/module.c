@@ -5,6 +5,7 @@
 
 #include "../../core/scorep.h"
 #include "instrumenter.h"
+#include "program.h"
 #include "recording.h"
 #include "regions.h"
 #include "thread_state.h"
@@ -992,6 +993,8 @@ static PyMethodDef native_methods[] = {
      "while the instrumenter holds that slot, or None"},
     {"program_thread_hook", native_program_thread_hook, METH_VARARGS,
      "program_thread_hook(func, sys_setprofile): the program's threading.setprofile() value; returns it"},
+    {"run_program", program_run, METH_VARARGS,
+     "run_program(code, globals, kind) or run_program(callable, args, kind): the program, as CPython runs it"},
     {"await_main", native_await_main, METH_NOARGS, "the main thread records from the __main__ module's code on"},
     {"stop_until_exit", native_stop_until_exit, METH_NOARGS,
      "stop recording; the results are written at exit() with its status (False: finalize now)"},
