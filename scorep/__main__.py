@@ -75,6 +75,7 @@ class Options(LaunchOptions):
         self.kind = ""
         self.target = ""
         self.args: list[str] = []
+        self.written = 0
 
 
 def _eval_available() -> bool:
@@ -83,8 +84,10 @@ def _eval_available() -> bool:
     return bool(_native.features().get("eval"))
 
 
-def _target(opts: Options, kind: str, target: str, rest: list[str]) -> Options:
-    opts.kind, opts.target, opts.args = kind, target, rest
+def _target(opts: Options, kind: str, target: str, rest: list[str], written: int) -> Options:
+    """written: how many of the command line's last arguments name the
+    program and its arguments (as python would be given them)."""
+    opts.kind, opts.target, opts.args, opts.written = kind, target, rest, written
     return opts
 
 
@@ -98,18 +101,18 @@ def parse_args(argv: list[str]) -> Options:
         if arg == "--":
             if i >= len(argv):
                 raise UsageError("no script after '--'")
-            return _target(opts, "file", argv[i], argv[i + 1:])
+            return _target(opts, "file", argv[i], argv[i + 1:], len(argv) - i + 1)
         if arg == "-":
-            return _target(opts, "stdin", "-", argv[i:])
+            return _target(opts, "stdin", "-", argv[i:], len(argv) - i + 1)
         if not arg.startswith("-"):
-            return _target(opts, "file", arg, argv[i:])
+            return _target(opts, "file", arg, argv[i:], len(argv) - i + 1)
         if arg in ("-m", "-c") or (arg[:2] in ("-m", "-c") and not arg.startswith("--")):
             kind = "module" if arg[1] == "m" else "command"
             if len(arg) > 2:
-                return _target(opts, kind, arg[2:], argv[i:])
+                return _target(opts, kind, arg[2:], argv[i:], len(argv) - i + 1)
             if i >= len(argv):
                 raise UsageError(f"option {arg} needs an argument ({'a module name' if kind == 'module' else 'code'})")
-            return _target(opts, kind, argv[i], argv[i + 1:])
+            return _target(opts, kind, argv[i], argv[i + 1:], len(argv) - i + 1)
         name, has_value, value = arg.partition("=")
         if arg in ("-h", "--help"):
             sys.stdout.write(USAGE)
@@ -371,7 +374,7 @@ def run_here(opts: Options, program: list[str], env: dict) -> bool:
     main = _main_module(opts.kind, filename)
     sys.argv = [{"file": opts.target, "module": "-m", "command": "-c"}[opts.kind]] + opts.args
     if hasattr(sys, "orig_argv"):
-        sys.orig_argv = sys.orig_argv[:1] + interpreter_flags() + program + opts.args
+        sys.orig_argv = sys.orig_argv[:1] + interpreter_flags() + sys.orig_argv[len(sys.orig_argv) - opts.written:]
     if not (sys.flags.isolated or getattr(sys.flags, "safe_path", False)) and opts.kind != "module":
         # python -m scorep put the working directory first, as -m does
         sys.path[0] = os.path.dirname(os.path.realpath(filename)) if filename else ""

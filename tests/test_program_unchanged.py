@@ -26,6 +26,11 @@ print("file", globals().get("__file__"))
 print("main", sys.modules["__main__"].__dict__ is globals())
 print("flags", sys.flags.dev_mode, sys.flags.optimize, sys.warnoptions)
 print("scorep" in sys.modules["__main__"].__dict__)
+print("orig", getattr(sys, "orig_argv", ["python"])[1:])
+print("main dict", [(k, type(v).__name__) for k, v in vars(sys.modules["__main__"]).items()][:9])
+print("importer cached", [k for k, v in sys.path_importer_cache.items() if v is None and k.endswith((".py", ".pyz"))])
+import atexit
+atexit.register(lambda: print("at exit", "__file__" in vars(sys.modules["__main__"]), sys.argv[0] != "", flush=True))
 def work(n):
     return n + 1
 for i in range(3):
@@ -53,10 +58,12 @@ def main_paths(run):
 def assert_shown_program_ran(run):
     """SHOW's three calls of work, under a call tree that starts at the
     program's own code (then the interpreter's end joins the program's
-    threads); for -m, runpy's frames are not the program's."""
+    threads and runs its atexit handler); for -m, runpy's frames are not
+    the program's."""
     tree = main_paths(run)
     assert tree[("__main__:<module>", "__main__:work")] == 3
-    assert {path[0] for path in tree} <= {"__main__:<module>", "threading:_shutdown"}
+    assert tree[("__main__:<lambda>",)] == 1
+    assert {path[0] for path in tree} <= {"__main__:<module>", "threading:_shutdown", "__main__:<lambda>"}
 
 
 @pytest.mark.parametrize("kind", INSTRUMENTERS)
