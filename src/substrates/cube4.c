@@ -67,10 +67,34 @@ static void bytes_printf(bytes *b, const char *fmt, ...)
     free(big);
 }
 
+#define bytes_literal(b, text) bytes_add((b), (text), sizeof(text) - 1)
+
+/* A number in decimal (the call tree has a line per call path: no
+ * printf for each). */
+static void bytes_uint(bytes *b, uint32_t value)
+{
+    char digits[10];
+    size_t n = sizeof digits;
+    do {
+        digits[--n] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value);
+    bytes_add(b, digits + n, sizeof digits - n);
+}
+
 /* Text as XML character data or attribute value. */
 static void bytes_xml(bytes *b, const char *text)
 {
     for (const char *p = text; *p; p++) {
+        /* a run of characters that stand for themselves, at once */
+        size_t plain = strcspn(p, "&<>\"'\t\n\r\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f\x10\x11\x12"
+                                  "\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f");
+        if (plain) {
+            bytes_add(b, p, plain);
+            p += plain;
+            if (!*p)
+                break;
+        }
         switch (*p) {
         case '&': bytes_add(b, "&amp;", 5); break;
         case '<': bytes_add(b, "&lt;", 4); break;
@@ -258,7 +282,11 @@ static void write_metric(bytes *x, int id, const char *type, const char *disp, c
 
 static void write_cnodes(bytes *x, const merged_tree *t, uint32_t n)
 {
-    bytes_printf(x, "<cnode id=\"%u\" calleeId=\"%u\">\n", t->nodes[n].cube_id, t->nodes[n].region);
+    bytes_literal(x, "<cnode id=\"");
+    bytes_uint(x, t->nodes[n].cube_id);
+    bytes_literal(x, "\" calleeId=\"");
+    bytes_uint(x, t->nodes[n].region);
+    bytes_literal(x, "\">\n");
     for (uint32_t c = t->nodes[n].first_child; c != PROFILE_NO_NODE; c = t->nodes[c].next_sibling)
         write_cnodes(x, t, c);
     bytes_add(x, "</cnode>\n", 9);
