@@ -114,6 +114,7 @@ void buffers_start(const buffers_policy *p)
     policy = *p;
     atomic_store(&budget_reported, false);
     atomic_store(&memory_reported, false);
+    drain_defer_when_busy(policy.drain_defers);
     if (policy.drain_thread && !drain_start(drain_all))
         log_verbose("no drain thread: event buffers are flushed by the program's threads");
 }
@@ -140,8 +141,9 @@ static bool start_chunk(location *loc)
         }
         return false;
     }
-    /* below 1/64 of the budget the drain thread's own passes keep up */
-    if (completed && locations_buffered_bytes() >= buffers_budget() / 64)
+    /* below 1/64 of the budget the drain thread's own passes keep up (1/4
+     * while they wait for a CPU to spare) */
+    if (completed && locations_buffered_bytes() >= buffers_budget() / (drain_deferring() ? 4 : 64))
         drain_wake();
     return true;
 }

@@ -19,6 +19,7 @@ typedef struct {
     bool drain_thread;       /* a background thread: it runs the drain pass's hook (buffers_on_drain_pass) */
     bool drain_events;       /* and it replays full buffers while the program runs (else each thread
                               * replays its own when they are full) */
+    bool drain_defers;       /* its own passes wait while the machine has no CPU to spare */
 } buffers_policy;
 
 /* Start with this policy (and the drain thread, if asked for and possible). */

@@ -1,7 +1,12 @@
 #include "drain.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -34,6 +39,64 @@ static void deadline_in(struct timespec *ts, long ms)
 #define DRAIN_PERIOD_MS 1
 #define DRAIN_IDLE_MS 16
 
+/* drain_defer_when_busy(): while the machine has no CPU to spare (as many
+ * runnable threads as this process may use CPUs, the thread itself not
+ * counted: a Pool's workers on a small machine) the thread's own passes
+ * wait, looking again every DRAIN_BUSY_MS; a pass the program asks for
+ * (its buffers fill up) still runs.  A pass on a busy machine takes its
+ * time from the program's processes; deferred, it runs once cores are
+ * free again, or at the end. */
+#define DRAIN_BUSY_MS 4
+static atomic_bool defer_when_busy, deferring;
+static int loadavg_fd = -1;
+static long usable_cpus;
+
+static long cpus_of_this_process(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    return online > 0 ? online : 1;
+}
+
+/* The kernel's count of runnable threads now (/proc/loadavg, fourth field
+ * "running/total"); -1 if unknown. */
+static long runnable_threads(void)
+{
+    if (loadavg_fd < 0)
+        return -1;
+    char text[128];
+    ssize_t n = pread(loadavg_fd, text, sizeof text - 1, 0);
+    if (n <= 0)
+        return -1;
+    text[n] = '\0';
+    const char *field = text;
+    for (int i = 0; i < 3 && field; i++)
+        if ((field = strchr(field, ' ')) != NULL)
+            field++;
+    return field ? strtol(field, NULL, 10) : -1;
+}
+
+static bool machine_busy(void)
+{
+    long runnable = runnable_threads();
+    return runnable > 0 && runnable - 1 >= usable_cpus;
+}
+
+void drain_defer_when_busy(bool defer)
+{
+    if (defer && loadavg_fd < 0) {
+        usable_cpus = cpus_of_this_process();
+        loadavg_fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+    }
+    atomic_store(&defer_when_busy, defer && loadavg_fd >= 0);
+    if (!atomic_load(&defer_when_busy))
+        atomic_store(&deferring, false);
+}
+
+bool drain_deferring(void) { return atomic_load_explicit(&deferring, memory_order_relaxed); }
+
 static void *drain_main(void *unused)
 {
     (void)unused;
@@ -43,12 +106,18 @@ static void *drain_main(void *unused)
     while (!stopping) {
         if (!atomic_exchange(&pending, false)) {
             struct timespec ts;
-            deadline_in(&ts, period);
+            deadline_in(&ts, atomic_load(&deferring) ? DRAIN_BUSY_MS : period);
             atomic_store(&sleeping, true);
             pthread_cond_timedwait(&work, &lock, &ts);
             atomic_store(&sleeping, false);
             if (stopping)
                 break;
+            if (!atomic_exchange(&pending, false) && atomic_load(&defer_when_busy)) {
+                bool busy = machine_busy();
+                atomic_store(&deferring, busy);
+                if (busy)
+                    continue;
+            }
         }
         pthread_mutex_unlock(&lock);
         bool progress = pass_function();

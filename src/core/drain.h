@@ -30,6 +30,13 @@ void drain_wake(void);
  * thread is not running. */
 bool drain_wait_pass(void);
 
+/* While the machine has no CPU to spare, the thread's own periodic passes
+ * wait (passes asked for with drain_wake/drain_wait_pass still run). */
+void drain_defer_when_busy(bool defer);
+
+/* Whether its passes wait now. */
+bool drain_deferring(void);
+
 /* Forget the thread in a forked child (it does not exist there). */
 void drain_forget(void);
 

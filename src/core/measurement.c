@@ -299,9 +299,9 @@ static void release_run_state(void)
  * (it writes the results then, as a drain thread does), waking rarely. */
 static void start_buffers(void)
 {
-    bool drain = true, watch = false;
+    bool drain = true, watch = false, automatic = strcmp(cfg.python_drain_thread, "auto") == 0;
     job_info here;
-    if (strcmp(cfg.python_drain_thread, "auto") != 0)
+    if (!automatic)
         drain = config_parse_bool(cfg.python_drain_thread, &drain) && drain;
     else if (processes_job_from_environment(&here) && !processes_job_spare_cpu(&here))
         drain = false, watch = true;
@@ -313,6 +313,7 @@ static void start_buffers(void)
         .flush_events = cfg.enable_tracing,
         .drain_thread = drain || watch,
         .drain_events = drain,
+        .drain_defers = automatic,
     });
 }
 
