@@ -150,39 +150,58 @@ uint64_t defs_bytes(void)
     return n;
 }
 
-uint32_t defs_region(const char *name, const char *group, const char *file, uint32_t first_line,
-                     uint32_t last_line, region_role role, region_paradigm paradigm)
+/* The region of these strings (the group's id, or its text when the id is
+ * DEFS_NO_ID: it is needed only for a new region); under defs_lock. */
+static uint32_t region_locked(uint32_t name_id, uint32_t group_id, const char *group, uint32_t file_id,
+                              uint32_t first_line, uint32_t last_line, region_role role, region_paradigm paradigm)
 {
-    pthread_mutex_lock(&defs_lock);
-    uint32_t name_id = string_locked(name);
-    uint32_t file_id = string_locked(file ? file : "");
     /* a user region is known by its name alone (wherever it is begun);
      * the first place it is begun is its location in the source */
     uint32_t key[4] = {name_id, file_id, first_line, (uint32_t)role};
     if (role == REGION_ROLE_USER)
         key[1] = key[2] = UINT32_MAX;
     uint32_t id;
-    if (name_id == DEFS_NO_ID || file_id == DEFS_NO_ID) {
-        id = DEFS_NO_ID;
-    } else if (!keymap_get(&region_ids, key, sizeof key, &id)) {
-        region_def def = {
-            .name = name_id,
-            .group = string_locked(group ? group : ""),
-            .file = file_id,
-            .first_line = first_line,
-            .last_line = last_line,
-            .role = role,
-            .paradigm = paradigm,
-        };
-        region_def *slot = vec_room(&regions, sizeof def);
-        if (def.group == DEFS_NO_ID || !slot || !keymap_put(&region_ids, key, sizeof key, regions.count)) {
-            id = DEFS_NO_ID;
-        } else {
-            *slot = def;
-            id = regions.count++;
-            bytes_used += sizeof def + sizeof(keymap_slot);
-        }
-    }
+    if (name_id == DEFS_NO_ID || file_id == DEFS_NO_ID)
+        return DEFS_NO_ID;
+    if (keymap_get(&region_ids, key, sizeof key, &id))
+        return id;
+    region_def def = {
+        .name = name_id,
+        .group = group_id != DEFS_NO_ID ? group_id : string_locked(group ? group : ""),
+        .file = file_id,
+        .first_line = first_line,
+        .last_line = last_line,
+        .role = role,
+        .paradigm = paradigm,
+    };
+    region_def *slot = vec_room(&regions, sizeof def);
+    if (def.group == DEFS_NO_ID || !slot || !keymap_put(&region_ids, key, sizeof key, regions.count))
+        return DEFS_NO_ID;
+    *slot = def;
+    bytes_used += sizeof def + sizeof(keymap_slot);
+    return regions.count++;
+}
+
+uint32_t defs_region(const char *name, const char *group, const char *file, uint32_t first_line,
+                     uint32_t last_line, region_role role, region_paradigm paradigm)
+{
+    pthread_mutex_lock(&defs_lock);
+    uint32_t name_id = string_locked(name);
+    uint32_t file_id = string_locked(file ? file : "");
+    uint32_t id = region_locked(name_id, DEFS_NO_ID, group, file_id, first_line, last_line, role, paradigm);
+    pthread_mutex_unlock(&defs_lock);
+    return id;
+}
+
+uint32_t defs_region_of_strings(uint32_t name, uint32_t group, uint32_t file, uint32_t first_line,
+                                uint32_t last_line, region_role role, region_paradigm paradigm)
+{
+    pthread_mutex_lock(&defs_lock);
+    init_locked();
+    uint32_t count = strings.count;
+    uint32_t id = name < count && group < count && file < count
+                      ? region_locked(name, group, NULL, file, first_line, last_line, role, paradigm)
+                      : DEFS_NO_ID;
     pthread_mutex_unlock(&defs_lock);
     return id;
 }

@@ -108,6 +108,10 @@ uint32_t defs_string_count(void);
 /* Regions are unique by (name, file, first line); user regions by name. */
 uint32_t defs_region(const char *name, const char *group, const char *file, uint32_t first_line,
                      uint32_t last_line, region_role role, region_paradigm paradigm);
+/* The same, of strings defined already (their ids): what a process's
+ * definitions map to at unification. */
+uint32_t defs_region_of_strings(uint32_t name, uint32_t group, uint32_t file, uint32_t first_line,
+                                uint32_t last_line, region_role role, region_paradigm paradigm);
 uint32_t defs_region_count(void);
 region_def defs_region_get(uint32_t id);
 

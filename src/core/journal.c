@@ -365,18 +365,32 @@ static char *take_text(reader *r)
     return s;
 }
 
-/* Room for index id in an array of `count` items of `size` bytes. */
+/* The room an array of `count` items has: arrays grow by doubling (a
+ * journal holds thousands of definitions, each its array's next item). */
+static size_t room_for(uint32_t count)
+{
+    size_t room = 16;
+    while (room < count)
+        room *= 2;
+    return room;
+}
+
+/* Room for index id in an array of `count` items of `size` bytes (made
+ * and grown only here); new items are zero. */
 static bool grow_to(void **items, uint32_t *count, uint32_t id, size_t size)
 {
     if (id < *count)
         return true;
     if (id > (1u << 28))
         return false;
-    void *grown = realloc(*items, (size_t)(id + 1) * size);
-    if (!grown)
-        return false;
-    memset((char *)grown + (size_t)*count * size, 0, (size_t)(id + 1 - *count) * size);
-    *items = grown;
+    size_t room = *items ? room_for(*count) : 0;
+    if ((size_t)id + 1 > room) {
+        void *grown = realloc(*items, room_for(id + 1) * size);
+        if (!grown)
+            return false;
+        *items = grown;
+    }
+    memset((char *)*items + (size_t)*count * size, 0, (size_t)(id + 1 - *count) * size);
     *count = id + 1;
     return true;
 }

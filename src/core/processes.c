@@ -353,11 +353,6 @@ void process_result_free(process_result *r)
     r->dir_fd = -1;
 }
 
-static uint32_t map_string(const journal_contents *j, uint32_t id)
-{
-    return defs_string(id < j->defs.string_count && j->defs.strings[id] ? j->defs.strings[id] : "");
-}
-
 /* The process's definitions, defined in this process: its ids mapped. */
 bool processes_map(process_result *r)
 {
@@ -373,23 +368,24 @@ bool processes_map(process_result *r)
     for (uint32_t i = 0; i < d->string_count; i++)
         if ((strings[i] = defs_string(d->strings[i] ? d->strings[i] : "")) == DEFS_NO_ID)
             return false;
+    uint32_t no_string = defs_string("");
+#define MAPPED_STRING(id) ((id) < d->string_count ? strings[id] : no_string)
     for (uint32_t i = 0; i < d->region_count; i++) {
         const region_def *x = &d->regions[i];
-        regions[i] = defs_region(defs_string_text(map_string(j, x->name)), defs_string_text(map_string(j, x->group)),
-                                 defs_string_text(map_string(j, x->file)), x->first_line, x->last_line, x->role,
-                                 x->paradigm);
+        regions[i] = defs_region_of_strings(MAPPED_STRING(x->name), MAPPED_STRING(x->group), MAPPED_STRING(x->file),
+                                            x->first_line, x->last_line, x->role, x->paradigm);
         if (regions[i] == DEFS_NO_ID)
             return false;
     }
     for (uint32_t i = 0; i < d->parameter_count; i++)
-        if ((parameters[i] = defs_parameter(defs_string_text(map_string(j, d->parameters[i].name)),
+        if ((parameters[i] = defs_parameter(defs_string_text(MAPPED_STRING(d->parameters[i].name)),
                                             d->parameters[i].type)) == DEFS_NO_ID)
             return false;
     /* communicators by key (parents first: a communicator is made from an older one) */
     for (uint32_t i = 0; i < d->comm_count; i++) {
         const comm_def *c = &d->comms[i];
         uint32_t parent = c->parent < i ? comms[c->parent] : DEFS_NO_ID;
-        if ((comms[i] = defs_comm(c->key, defs_string_text(map_string(j, c->name)), parent, c->size, c->members)) ==
+        if ((comms[i] = defs_comm(c->key, defs_string_text(MAPPED_STRING(c->name)), parent, c->size, c->members)) ==
             DEFS_NO_ID)
             return false;
     }
@@ -399,7 +395,7 @@ bool processes_map(process_result *r)
         return false;
     for (uint32_t i = 0; i < d->io_handle_count; i++) {
         const io_handle_def *h = &d->io_handles[i];
-        uint32_t key[5] = {map_string(j, h->name), map_string(j, h->file), h->flags, h->mode, h->status}, before = 0;
+        uint32_t key[5] = {MAPPED_STRING(h->name), MAPPED_STRING(h->file), h->flags, h->mode, h->status}, before = 0;
         keymap_get(&seen, key, sizeof key, &before);
         io_handles[i] = key[0] == DEFS_NO_ID || key[1] == DEFS_NO_ID || !keymap_put(&seen, key, sizeof key, before + 1)
                             ? DEFS_NO_ID
@@ -413,8 +409,9 @@ bool processes_map(process_result *r)
     keymap_free(&seen);
     for (uint32_t i = 0; i < j->location_count; i++) {
         r->locations[i] = j->locations[i];
-        r->locations[i].name = map_string(j, j->locations[i].name);
+        r->locations[i].name = MAPPED_STRING(j->locations[i].name);
     }
+#undef MAPPED_STRING
     r->p = (substrate_process){
         .rank = j->facts.rank,
         .pid = j->pid,
