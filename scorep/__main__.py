@@ -347,6 +347,26 @@ def _script_code(path: str):
         return None
 
 
+# Modules that python -m scorep imported for itself, not the program
+# (CPython's -m machinery, on 3.9/3.10 with pkgutil and typing; the
+# launcher's annotations); a module a .pth file imported during site stays.
+# (The general modules runpy needs on 3.9, re, enum, functools, ..., stay.)
+_LAUNCHER_MODULES = ("__future__", "runpy", "pkgutil", "importlib", "importlib._bootstrap",
+                     "importlib._bootstrap_external", "importlib._abc", "importlib.abc", "importlib.machinery",
+                     "importlib.util", "typing", "typing.io", "typing.re")
+
+
+def _forget_launcher_modules(kind: str) -> None:
+    """The program's sys.modules as python would start it: without what
+    only the launcher imported (a -m program's interpreter has runpy and
+    importlib too)."""
+    names = list(sys.modules)
+    after_site = set(names[names.index("site") + 1:]) if "site" in names else set()
+    for name in _LAUNCHER_MODULES[:1] if kind == "module" else _LAUNCHER_MODULES:
+        if name in after_site:
+            del sys.modules[name]
+
+
 def run_here(opts: Options, program: list[str], env: dict) -> bool:
     """Run the program in this process, as the interpreter would have run
     it (``python script.py``, ``-m module``, ``-c code``), measured from its
@@ -379,6 +399,7 @@ def run_here(opts: Options, program: list[str], env: dict) -> bool:
         # python -m scorep put the working directory first, as -m does
         sys.path[0] = os.path.dirname(os.path.realpath(filename)) if filename else ""
     sys.modules["__main__"] = main
+    _forget_launcher_modules(opts.kind)
     what = {"file": filename, "module": opts.target, "command": opts.target}[opts.kind]
     sys.audit(f"cpython.run_{opts.kind}", what)
     _boot._begin(LaunchOptions.decode(opts.encode()), opts.kind, (what,))
@@ -405,7 +426,6 @@ def launch(opts: Options) -> None:
         program = ["-"]
     else:
         program = ["--", opts.target] if opts.target.startswith("-") else [opts.target]
-    argv = [executable] + interpreter_flags() + program + opts.args
     env = dict(os.environ)
     measured = True
     if opts.kind == "file":
@@ -436,6 +456,7 @@ def launch(opts: Options) -> None:
             opts.io = True
             preload_io(env)
         env[LAUNCH_VARIABLE] = opts.encode()
+    argv = [executable] + interpreter_flags() + program + opts.args
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     try:

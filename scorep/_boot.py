@@ -1,18 +1,21 @@
-"""The start of a program that ``python -m scorep`` launched (internal).
+"""The start of a measured process (internal).
 
-The launcher (``scorep/__main__.py``) does not run the program itself: it
-re-executes the interpreter on it, as ``python [flags] script.py args`` (or
-``-m module``, ``-c command``, ``-``) would, with its options in the
-environment variable SCOREP_PYTHON_LAUNCH.  So CPython itself sets
+``python -m scorep`` runs most programs in its own process (``scorep/__main__.py``
+sets up what CPython sets up for a program and calls ``_begin`` here).  Where
+the program needs a new interpreter (a wrapper library preloaded, a directory,
+stdin, ...) the launcher re-executes the interpreter on it, as ``python
+[flags] script.py args`` (or ``-m module``, ``-c command``, ``-``) would, with
+its options in the environment variable SCOREP_PYTHON_LAUNCH; the processes a
+measured program starts get SCOREP_PYTHON_CHILD.  CPython itself then sets
 ``sys.argv``, ``sys.path[0]``, ``__main__``, ``__spec__``, runs the program,
-reports its exceptions and sets the exit code, and no frame of ours is on
-the program's stack.
+reports its exceptions and sets the exit code, and no frame of ours is on the
+program's stack.
 
 ``scorep.pth`` (next to the package) imports this module during ``site``
-while the variable is set; the variable is removed at once, so the program
-sees the environment it was given.  The measurement starts when CPython
-starts running the program (its ``cpython.run_*`` audit event); the main
-thread records from the first frame of the ``__main__`` module on.
+while one of the variables is set; it is removed at once (from os.environ),
+so the program sees the environment it was given.  The measurement starts
+when CPython starts running the program (its ``cpython.run_*`` audit event);
+the main thread records from the first frame of the ``__main__`` module on.
 """
 import os
 import sys

@@ -29,6 +29,8 @@ print("scorep" in sys.modules["__main__"].__dict__)
 print("orig", getattr(sys, "orig_argv", ["python"])[1:])
 print("main dict", [(k, type(v).__name__) for k, v in vars(sys.modules["__main__"]).items()][:9])
 print("importer cached", [k for k, v in sys.path_importer_cache.items() if v is None and k.endswith((".py", ".pyz"))])
+print("modules", [m for m in ("runpy", "importlib", "importlib.util", "pkgutil", "__future__", "subprocess",
+                              "threading", "typing") if m in sys.modules])
 import atexit
 atexit.register(lambda: print("at exit", "__file__" in vars(sys.modules["__main__"]), sys.argv[0] != "", flush=True))
 def work(n):
