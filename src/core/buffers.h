@@ -22,6 +22,11 @@ typedef struct {
     bool drain_defers;       /* its own passes wait while the machine has no CPU to spare */
 } buffers_policy;
 
+/* Recording has ended (the program is finishing): the drain thread
+ * replays what it can now, while the interpreter ends, instead of leaving
+ * it all to the end. */
+void buffers_recording_ended(void);
+
 /* Start with this policy (and the drain thread, if asked for and possible). */
 void buffers_start(const buffers_policy *policy);
 

@@ -826,6 +826,7 @@ void scorep_measurement_stop(void)
     if (phase == SCOREP_RUNNING && !forked_child && !stop_time) {
         stop_time = clock_now();
         state_set(MEASUREMENT_STOPPED);
+        buffers_recording_ended();
     }
     pthread_mutex_unlock(&lifecycle_lock);
 }

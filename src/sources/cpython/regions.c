@@ -175,10 +175,27 @@ static PyObject *main_module_name(void)
     return name;
 }
 
+/* A string made once and kept (no new object per region named). */
+static PyObject *kept_string(PyObject **slot, const char *text)
+{
+    if (!*slot)
+        *slot = PyUnicode_InternFromString(text);
+    return *slot;
+}
+
+/* globals["__name__"], borrowed; NULL without an exception if none. */
+static PyObject *module_name_of(PyObject *globals)
+{
+    static PyObject *key;
+    if (!globals || !PyDict_Check(globals) || !kept_string(&key, "__name__"))
+        return NULL;
+    return PyDict_GetItem(globals, key);
+}
+
 /* "module:function" or "module.Class:method" for a code object. */
 PyObject *regions_code_name(PyCodeObject *code, PyObject *globals)
 {
-    PyObject *module = globals && PyDict_Check(globals) ? PyDict_GetItemString(globals, "__name__") : NULL;
+    PyObject *module = module_name_of(globals);
     if (!module || !PyUnicode_Check(module))
         module = NULL;
     /* multiprocessing runs the program's main module in its spawned
@@ -197,9 +214,9 @@ PyObject *regions_code_name(PyCodeObject *code, PyObject *globals)
     /* Functions nested in functions are named by their own name, as the
      * original bindings do; a class nested in a function keeps its path. */
     Py_ssize_t len = PyUnicode_GetLength(qualname);
-    PyObject *marker = PyUnicode_FromString(".<locals>.");
-    Py_ssize_t at = PyUnicode_Find(qualname, marker, 0, len, -1);
-    Py_DECREF(marker);
+    static PyObject *locals_marker;
+    PyObject *marker = kept_string(&locals_marker, ".<locals>.");
+    Py_ssize_t at = marker ? PyUnicode_Find(qualname, marker, 0, len, -1) : -1;
     if (at >= 0) {
         PyObject *tail = PyUnicode_Substring(qualname, at + 10, len);
         Py_SETREF(qualname, tail);
@@ -301,7 +318,7 @@ uint32_t regions_name_code(PyCodeObject *code, PyObject *globals)
     uint32_t region = REGION_SKIP;
     if (!regions_is_own_file(code->co_filename)) {
         PyObject *name = regions_code_name(code, globals);
-        PyObject *module = globals ? PyDict_GetItemString(globals, "__name__") : NULL;
+        PyObject *module = module_name_of(globals);
         if (module && PyUnicode_Check(module) && PyUnicode_CompareWithASCIIString(module, "__mp_main__") == 0)
             module = main_module_name();
         PyObject *file = regions_absolute_file(code->co_filename);
