@@ -69,6 +69,8 @@ static void bytes_printf(bytes *b, const char *fmt, ...)
 
 #define bytes_literal(b, text) bytes_add((b), (text), sizeof(text) - 1)
 
+static void bytes_text(bytes *b, const char *text) { bytes_add(b, text, strlen(text)); }
+
 /* A number in decimal (the call tree has a line per call path: no
  * printf for each). */
 static void bytes_uint(bytes *b, uint32_t value)
@@ -356,21 +358,35 @@ static void write_anchor(bytes *x, const merged_tree *t, const cube4_profile *p)
     for (uint32_t i = 0; i < defs->region_count; i++) {
         const region_def *r = &defs->regions[i];
         const char *name = string_of(p, r->name);
-        bytes_printf(x, "<region id=\"%u\" mod=\"", i);
+        /* a line per region (thousands): no printf */
+        bytes_literal(x, "<region id=\"");
+        bytes_uint(x, i);
+        bytes_literal(x, "\" mod=\"");
         bytes_xml(x, string_of(p, r->file));
-        if (r->first_line)
-            bytes_printf(x, "\" begin=\"%u\" end=\"%d\">\n<name>", r->first_line, r->last_line ? (int)r->last_line : -1);
-        else
-            bytes_printf(x, "\" begin=\"-1\" end=\"-1\">\n<name>");
+        if (r->first_line) {
+            bytes_literal(x, "\" begin=\"");
+            bytes_uint(x, r->first_line);
+            bytes_literal(x, "\" end=\"");
+            if (r->last_line)
+                bytes_uint(x, r->last_line);
+            else
+                bytes_literal(x, "-1");
+            bytes_literal(x, "\">\n<name>");
+        } else {
+            bytes_literal(x, "\" begin=\"-1\" end=\"-1\">\n<name>");
+        }
         bytes_xml(x, name);
-        bytes_printf(x, "</name>\n<mangled_name>");
+        bytes_literal(x, "</name>\n<mangled_name>");
         bytes_xml(x, name);
-        bytes_printf(x, "</mangled_name>\n<paradigm>%s</paradigm>\n<role>%s</role>\n<url></url>\n<descr></descr>\n",
-                     paradigm_name(r->paradigm), role_name(r->role));
+        bytes_literal(x, "</mangled_name>\n<paradigm>");
+        bytes_text(x, paradigm_name(r->paradigm));
+        bytes_literal(x, "</paradigm>\n<role>");
+        bytes_text(x, role_name(r->role));
+        bytes_literal(x, "</role>\n<url></url>\n<descr></descr>\n");
         if (i == facts->program_region)
             bytes_printf(x, "<attr key=\"Score-P::ProgramArguments::numberOfArguments\" value=\"%u\"/>\n",
                          facts->program_argc);
-        bytes_printf(x, "</region>\n");
+        bytes_literal(x, "</region>\n");
     }
     write_cnodes(x, t, 0);
     bytes_printf(x, "</program>\n<system>\n<systemtreenode Id=\"0\">\n<name>machine ");
@@ -527,7 +543,7 @@ static bool tar_metric_data(tar_writer *w, const value_layout *v, unsigned id, v
         return false;
     for (uint32_t first = 0; first < v->rows && !w->error; first += block_rows) {
         uint32_t end = first + block_rows < v->rows ? first + block_rows : v->rows;
-        memset(block, 0, cells * 8);
+        memset(block, 0, (size_t)(end - first) * nlocs * 8);
         for (uint32_t l = 0; l < v->nlocs; l++) {
             const profile_tree *tree = v->p->trees[l];
             for (uint32_t i = 0; i < tree->count; i++) {

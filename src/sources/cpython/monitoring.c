@@ -156,9 +156,16 @@ static PyObject *on_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     /* the common calls that are no C function: one compare each */
     if (Py_IS_TYPE(callable, &PyFunction_Type) || Py_IS_TYPE(callable, &PyMethod_Type))
         Py_RETURN_NONE;
-    if (code_region_fast((PyCodeObject *)args[0]) < EVENT_REGION_LIMIT &&
-        record_fast(thread_current_state, EVENT_ENTER, callable_region_cached(callable)))
-        Py_RETURN_NONE;
+    thread_state *t = thread_current_state;
+    if (code_region_fast((PyCodeObject *)args[0]) < EVENT_REGION_LIMIT) {
+        const PyMethodDef *def = callable_method_def(callable);
+        uint32_t region = method_def_region_cached(def);
+        if (record_fast(t, EVENT_ENTER, region)) {
+            t->called_c = def;
+            t->called_c_region = region;
+            Py_RETURN_NONE;
+        }
+    }
     return on_call_full(args);
 }
 
@@ -178,7 +185,11 @@ static PyObject *on_c_return(PyObject *self, PyObject *const *args, Py_ssize_t n
 {
     (void)self;
     (void)nargs;
-    if (record_fast(thread_current_state, EVENT_LEAVE, callable_region_cached(args[2])))
+    thread_state *t = thread_current_state;
+    /* mostly the C function entered last returns: its region is known */
+    const PyMethodDef *def = callable_method_def(args[2]);
+    uint32_t region = t && def && t->called_c == def ? t->called_c_region : method_def_region_cached(def);
+    if (record_fast(t, EVENT_LEAVE, region))
         Py_RETURN_NONE;
     return on_c_return_full(args);
 }

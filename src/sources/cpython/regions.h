@@ -127,6 +127,15 @@ static inline uint32_t callable_region_cached(PyObject *callable)
     return REGION_SKIP;
 }
 
+/* The same for a method definition (callable_method_def). */
+static inline uint32_t method_def_region_cached(const PyMethodDef *def)
+{
+    uint32_t region;
+    if (def && ptrmap_get(&regions_c_functions, def, &region))
+        return region;
+    return REGION_SKIP;
+}
+
 uint32_t regions_name_callable(PyObject *callable);
 
 /* The region of a called callable, named now if it has none yet. */

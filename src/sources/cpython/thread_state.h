@@ -29,6 +29,10 @@ typedef struct {
     Py_tracefunc foreign_func;  /* set in C (PyEval_SetProfile, e.g. cProfile) */
     PyObject *foreign_obj;
     uint32_t open_c_region;     /* the C call entered last, while it runs (else UINT32_MAX) */
+    /* sys.monitoring: the method definition of the C call entered last and
+     * its region, for its C_RETURN (definitions are static: never stale) */
+    const void *called_c;
+    uint32_t called_c_region;
     bool skip_c_return;         /* the program's hook does not see the return of the call that set it */
     /* the eval instrumenter stops following calls below this address of
      * the thread's C stack (each call it sees takes C stack); NULL unless

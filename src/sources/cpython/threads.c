@@ -127,6 +127,8 @@ static void state_init(thread_state *state, scorep_location *loc, bool started)
     state->foreign_func = NULL;
     state->foreign_obj = NULL;
     state->open_c_region = UINT32_MAX;
+    state->called_c = NULL;
+    state->called_c_region = REGION_SKIP;
     state->skip_c_return = false;
     state->stack_floor = watch_stack ? stack_floor() : NULL;
     state->taken_over_at = NULL;
