@@ -3,16 +3,30 @@
 #include <stdlib.h>
 #include <string.h>
 
+static uint64_t mix(uint64_t h)
+{
+    h ^= h >> 32;
+    h *= 0xd6e8feb86659fd93ull;
+    h ^= h >> 32;
+    return h;
+}
+
+/* Eight bytes at a time (names and paths are tens of bytes; each new
+ * region hashes several), then the tail; the result is mixed so that the
+ * low bits, which pick the slot, depend on every byte. */
 static uint64_t hash_bytes(const void *key, size_t len)
 {
-    /* FNV-1a: simple and good enough for definition names */
     const unsigned char *p = key;
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 1099511628211ull;
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ len;
+    for (; len >= 8; p += 8, len -= 8) {
+        uint64_t word;
+        memcpy(&word, p, 8);
+        h = (h ^ word) * 0xbf58476d1ce4e5b9ull;
+        h ^= h >> 29;
     }
-    return h;
+    uint64_t tail = 0;
+    memcpy(&tail, p, len);
+    return mix((h ^ tail) * 0x94d049bb133111ebull);
 }
 
 bool keymap_init(keymap *map)
