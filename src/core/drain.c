@@ -47,6 +47,8 @@ static void deadline_in(struct timespec *ts, long ms)
  * time from the program's processes; deferred, it runs once cores are
  * free again, or at the end. */
 #define DRAIN_BUSY_MS 4
+#define DRAIN_BUSY_HOLD 8
+static int busy_hold;  /* the drain thread's own */
 static atomic_bool defer_when_busy, deferring;
 static int loadavg_fd = -1;
 static long usable_cpus;
@@ -113,9 +115,15 @@ static void *drain_main(void *unused)
             if (stopping)
                 break;
             if (!atomic_exchange(&pending, false) && atomic_load(&defer_when_busy)) {
-                bool busy = machine_busy();
-                atomic_store(&deferring, busy);
-                if (busy)
+                /* a look is an instant: a machine seen busy stays so for
+                 * DRAIN_BUSY_HOLD looks (processes that wait for each
+                 * other, a Pool's, are runnable by turns) */
+                if (machine_busy())
+                    busy_hold = DRAIN_BUSY_HOLD;
+                else if (busy_hold > 0)
+                    busy_hold--;
+                atomic_store(&deferring, busy_hold > 0);
+                if (busy_hold > 0)
                     continue;
             }
         }
