@@ -156,9 +156,12 @@ static PyObject *on_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     /* the common calls that are no C function: one compare each */
     if (Py_IS_TYPE(callable, &PyFunction_Type) || Py_IS_TYPE(callable, &PyMethod_Type))
         Py_RETURN_NONE;
+    /* classes and other callable objects are no C function: no region */
+    const PyMethodDef *def = callable_method_def(callable);
+    if (!def)
+        Py_RETURN_NONE;
     thread_state *t = thread_current_state;
     if (code_region_fast((PyCodeObject *)args[0]) < EVENT_REGION_LIMIT) {
-        const PyMethodDef *def = callable_method_def(callable);
         uint32_t region = method_def_region_cached(def);
         if (record_fast(t, EVENT_ENTER, region)) {
             t->called_c = def;
@@ -188,7 +191,9 @@ static PyObject *on_c_return(PyObject *self, PyObject *const *args, Py_ssize_t n
     thread_state *t = thread_current_state;
     /* mostly the C function entered last returns: its region is known */
     const PyMethodDef *def = callable_method_def(args[2]);
-    uint32_t region = t && def && t->called_c == def ? t->called_c_region : method_def_region_cached(def);
+    if (!def)
+        Py_RETURN_NONE;  /* the return of a class or callable object: no region */
+    uint32_t region = t && t->called_c == def ? t->called_c_region : method_def_region_cached(def);
     if (record_fast(t, EVENT_LEAVE, region))
         Py_RETURN_NONE;
     return on_c_return_full(args);
