@@ -336,6 +336,8 @@ def _script_code(path: str):
             hook(path)
         except ImportError:
             continue
+        except Exception:  # noqa: B902 - a hook of the environment's that fails: CPython's way decides
+            return None
         return None  # a directory or an archive: its __main__ module runs
     try:
         with open(path, "rb") as handle:
@@ -367,7 +369,7 @@ def _forget_launcher_modules(kind: str) -> None:
             del sys.modules[name]
 
 
-def run_here(opts: Options, program: list[str], env: dict) -> bool:
+def run_here(opts: Options, env: dict) -> bool:
     """Run the program in this process, as the interpreter would have run
     it (``python script.py``, ``-m module``, ``-c code``), measured from its
     first frame; no second interpreter starts.  False where one must: the
@@ -448,7 +450,7 @@ def launch(opts: Options) -> None:
         check_startup_hook()
         if opts.instrumenter_file:
             opts.instrumenter_file = os.path.abspath(opts.instrumenter_file)
-        if run_here(opts, program, env):
+        if run_here(opts, env):
             return
         if opts.mpi:
             preload_mpi(env)
