@@ -504,6 +504,30 @@ def test_pool_terminate(runner):
             assert [e.value for e in loc.events if e.kind == "program_end"] == [128 + 15]
 
 
+def test_pool_terminate_while_every_cpu_is_busy(runner):
+    """With every CPU taken (busy loops beside the program) the drain
+    thread's own passes replay nothing, but they still answer the SIGTERM
+    that Pool.terminate() sends: the workers deliver what they recorded."""
+    import subprocess
+
+    runner.write("term.py", TERMINATE.replace('"fork"', '"spawn"'))
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2 * (os.cpu_count() or 1))]
+    try:
+        run = same_as_plain(runner, "term.py")
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
+    assert run.stdout == f"{sum(range(20))}\nterminated\n"
+    trace, _ = cross_check(run.experiment / "traces.otf2")
+    assert len(groups(trace)) == 3
+    trace.check_balanced()
+    assert 20 <= sum(visits(trace, ":work").values()) <= 22
+    for loc in trace.locations:
+        if loc.name == "Master thread" and visits(trace, ":work")[loc.group]:
+            assert [e.value for e in loc.events if e.kind == "program_end"] == [128 + 15]
+
+
 def test_exec_writes_the_results_first(runner):
     runner.write("child.py", CHILD)
     runner.write("execs.py", """

@@ -106,7 +106,7 @@ static bool drain_all(void)
     if (pass_hook)
         pass_hook();
     bool progress = false;
-    if (policy.drain_events) {  /* else it backs off to its idle period */
+    if (policy.drain_events && drain_pass_replays()) {  /* else it backs off to its idle period */
         uint64_t before = locations_released_bytes();
         for (location *loc = locations_first_live(); loc; loc = atomic_load(&loc->next_live))
             drain_location(loc);

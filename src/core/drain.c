@@ -50,6 +50,7 @@ static void deadline_in(struct timespec *ts, long ms)
 #define DRAIN_BUSY_HOLD 8
 static int busy_hold;  /* the drain thread's own */
 static atomic_bool defer_when_busy, deferring;
+static atomic_bool pass_replays = true;  /* the pass running now replays */
 static int loadavg_fd = -1;
 static long usable_cpus;
 
@@ -106,7 +107,8 @@ static void *drain_main(void *unused)
     long period = DRAIN_PERIOD_MS;
     pthread_mutex_lock(&lock);
     while (!stopping) {
-        if (!atomic_exchange(&pending, false)) {
+        bool asked = atomic_exchange(&pending, false);
+        if (!asked) {
             struct timespec ts;
             deadline_in(&ts, atomic_load(&deferring) ? DRAIN_BUSY_MS : period);
             atomic_store(&sleeping, true);
@@ -114,19 +116,21 @@ static void *drain_main(void *unused)
             atomic_store(&sleeping, false);
             if (stopping)
                 break;
-            if (!atomic_exchange(&pending, false) && atomic_load(&defer_when_busy)) {
-                /* a look is an instant: a machine seen busy stays so for
-                 * DRAIN_BUSY_HOLD looks (processes that wait for each
-                 * other, a Pool's, are runnable by turns) */
-                if (machine_busy())
-                    busy_hold = DRAIN_BUSY_HOLD;
-                else if (busy_hold > 0)
-                    busy_hold--;
-                atomic_store(&deferring, busy_hold > 0);
-                if (busy_hold > 0)
-                    continue;
-            }
+            asked = atomic_exchange(&pending, false);
         }
+        if (!asked && atomic_load(&defer_when_busy)) {
+            /* a look is an instant: a machine seen busy stays so for
+             * DRAIN_BUSY_HOLD looks (processes that wait for each other,
+             * a Pool's, are runnable by turns) */
+            if (machine_busy())
+                busy_hold = DRAIN_BUSY_HOLD;
+            else if (busy_hold > 0)
+                busy_hold--;
+            atomic_store(&deferring, busy_hold > 0);
+        }
+        /* a pass that waits still runs (its hook: a termination signal
+         * is answered), it only replays nothing */
+        atomic_store(&pass_replays, asked || !atomic_load(&deferring));
         pthread_mutex_unlock(&lock);
         bool progress = pass_function();
         pthread_mutex_lock(&lock);
@@ -137,6 +141,8 @@ static void *drain_main(void *unused)
     pthread_mutex_unlock(&lock);
     return NULL;
 }
+
+bool drain_pass_replays(void) { return atomic_load(&pass_replays); }
 
 bool drain_start(drain_pass pass)
 {

@@ -31,11 +31,16 @@ void drain_wake(void);
 bool drain_wait_pass(void);
 
 /* While the machine has no CPU to spare, the thread's own periodic passes
- * wait (passes asked for with drain_wake/drain_wait_pass still run). */
+ * wait: they replay nothing (passes asked for with drain_wake or
+ * drain_wait_pass still do). */
 void drain_defer_when_busy(bool defer);
 
 /* Whether its passes wait now. */
 bool drain_deferring(void);
+
+/* In a pass: whether it replays (it was asked for, or the machine has a
+ * CPU to spare); one that waits runs only the policy's hook. */
+bool drain_pass_replays(void);
 
 /* Forget the thread in a forked child (it does not exist there). */
 void drain_forget(void);
