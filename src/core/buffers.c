@@ -96,7 +96,7 @@ static bool draining(void) { return policy.drain_events && drain_running(); }
 void buffers_recording_ended(void)
 {
     if (draining())
-        drain_wake();
+        drain_ask_pass();
 }
 
 /* One pass of the drain thread over every live location. */

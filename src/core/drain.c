@@ -190,21 +190,42 @@ void drain_stop(void)
 
 bool drain_running(void) { return atomic_load(&running); }
 
+/* A program thread takes the thread's lock with every signal blocked: a
+ * termination signal's handler waits for a pass of the thread, which needs
+ * this lock (the signal comes once the lock is given back). */
+static void lock_from_program(sigset_t *previous)
+{
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, previous);
+    pthread_mutex_lock(&lock);
+}
+
+static void unlock_from_program(const sigset_t *previous)
+{
+    pthread_mutex_unlock(&lock);
+    pthread_sigmask(SIG_SETMASK, previous, NULL);
+}
+
 void drain_wake(void)
 {
     atomic_store(&pending, true);
     if (atomic_load(&sleeping)) {  /* at worst the thread wakes by its timeout */
-        pthread_mutex_lock(&lock);
+        sigset_t previous;
+        lock_from_program(&previous);
         pthread_cond_signal(&work);
-        pthread_mutex_unlock(&lock);
+        unlock_from_program(&previous);
     }
 }
 
+void drain_ask_pass(void) { atomic_store(&pending, true); }
+
 bool drain_wait_pass(void)
 {
-    pthread_mutex_lock(&lock);
+    sigset_t previous;
+    lock_from_program(&previous);
     if (!atomic_load(&running)) {
-        pthread_mutex_unlock(&lock);
+        unlock_from_program(&previous);
         return false;
     }
     uint64_t target = passes + 1;
@@ -215,7 +236,7 @@ bool drain_wait_pass(void)
     while (passes < target && atomic_load(&running))
         if (pthread_cond_timedwait(&done, &lock, &ts) == ETIMEDOUT)
             break;
-    pthread_mutex_unlock(&lock);
+    unlock_from_program(&previous);
     return true;
 }
 

@@ -26,6 +26,10 @@ bool drain_running(void);
  * sparingly). */
 void drain_wake(void);
 
+/* Ask for a pass at the thread's next look (no system call, no lock:
+ * safe where a signal may come). */
+void drain_ask_pass(void);
+
 /* Ask for a pass and wait until one has run (at most 200 ms); false if the
  * thread is not running. */
 bool drain_wait_pass(void);

@@ -671,10 +671,20 @@ bool scorep_fork_child_start(void)
  * writes the results (the program's threads may be in a long C call) and
  * then ends the process by that signal, as it would have without us. */
 /* The thread the signal interrupted stops here, as the program would have
- * stopped without us, until the drain thread has written the results and
- * ends the process (at most TERMINATION_WAIT_S: should it be stuck, the
- * process ends by the signal all the same). */
+ * stopped without us, while the drain thread writes the results and ends
+ * the process.  The drain thread may need a lock this thread holds (the
+ * signal can come inside malloc or the dynamic loader): after
+ * TERMINATION_FREEZE_MS this thread goes on, so that the lock is given
+ * back, until the results are written; should that take more than
+ * TERMINATION_WAIT_S, the process ends by the signal all the same. */
+#define TERMINATION_FREEZE_MS 250
 #define TERMINATION_WAIT_S 60
+
+static void on_termination_alarm(int unused)
+{
+    (void)unused;
+    die_by(atomic_load(&termination_signal));
+}
 
 static void on_termination_signal(int signo)
 {
@@ -684,9 +694,12 @@ static void on_termination_signal(int signo)
     if (!buffers_drain_running())
         die_by(signo);
     struct timespec step = {0, 1000000};
-    for (long waited = 0; waited < TERMINATION_WAIT_S * 1000L; waited++)
+    for (long waited = 0; waited < TERMINATION_FREEZE_MS; waited++)
         nanosleep(&step, NULL);
-    die_by(signo);
+    struct sigaction alarm_action = {.sa_handler = on_termination_alarm};
+    sigemptyset(&alarm_action.sa_mask);
+    sigaction(SIGALRM, &alarm_action, NULL);
+    alarm(TERMINATION_WAIT_S);
 }
 
 static void die_by(int signo)

@@ -35,6 +35,16 @@ static const char *const paradigm_names[] = {[IO_POSIX] = "POSIX I/O", [IO_ISOC]
 
 static void *_Atomic real[FN_COUNT];
 
+/* Every function is looked up when the library is loaded: a lookup later
+ * (dlsym) takes the dynamic loader's lock, which a thread interrupted by a
+ * termination signal inside dlopen holds while the measurement writes its
+ * results (their files are written through these wrappers too). */
+__attribute__((constructor)) static void resolve_all(void)
+{
+    for (unsigned fn = 0; fn < FN_COUNT; fn++)
+        atomic_store_explicit(&real[fn], dlsym(RTLD_NEXT, functions[fn].symbol), memory_order_release);
+}
+
 void *io_real(unsigned fn)
 {
     void *p = atomic_load_explicit(&real[fn], memory_order_acquire);
