@@ -349,22 +349,23 @@ def _script_code(path: str):
         return None
 
 
-# Modules that python -m scorep imported for itself, not the program
-# (CPython's -m machinery, on 3.9/3.10 with pkgutil and typing; the
-# launcher's annotations); a module a .pth file imported during site stays.
-# (The general modules runpy needs on 3.9, re, enum, functools, ..., stay.)
-_LAUNCHER_MODULES = ("__future__", "runpy", "pkgutil", "importlib", "importlib._bootstrap",
-                     "importlib._bootstrap_external", "importlib._abc", "importlib.abc", "importlib.machinery",
-                     "importlib.util", "typing", "typing.io", "typing.re")
+# Modules that python -m scorep imported for itself, not the program: the
+# launcher's annotations, and CPython's -m machinery (on 3.9/3.10 with
+# pkgutil and typing), which a -m program's interpreter imports as well; a
+# module a .pth file imported during site stays.  (The general modules
+# runpy needs on 3.9, re, enum, functools, ..., stay.)
+_LAUNCHER_MODULES = ("__future__",)
+_MINUS_M_MODULES = ("runpy", "pkgutil", "importlib", "importlib._bootstrap", "importlib._bootstrap_external",
+                    "importlib._abc", "importlib.abc", "importlib.machinery", "importlib.util", "typing", "typing.io",
+                    "typing.re")
 
 
 def _forget_launcher_modules(kind: str) -> None:
     """The program's sys.modules as python would start it: without what
-    only the launcher imported (a -m program's interpreter has runpy and
-    importlib too)."""
+    only the launcher imported."""
     names = list(sys.modules)
     after_site = set(names[names.index("site") + 1:]) if "site" in names else set()
-    for name in _LAUNCHER_MODULES[:1] if kind == "module" else _LAUNCHER_MODULES:
+    for name in _LAUNCHER_MODULES + (() if kind == "module" else _MINUS_M_MODULES):
         if name in after_site:
             del sys.modules[name]
 

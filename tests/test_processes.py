@@ -489,9 +489,9 @@ if __name__ == "__main__":
 """
 
 
-def test_pool_terminate(runner):
-    runner.write("term.py", TERMINATE)
-    run = same_as_plain(runner, "term.py")
+def check_terminated_pool(run):
+    """TERMINATE's experiment: the root and its two workers, every task
+    done, the workers ended by SIGTERM."""
     assert run.stdout == f"{sum(range(20))}\nterminated\n"
     trace, _ = cross_check(run.experiment / "traces.otf2")
     assert len(groups(trace)) == 3
@@ -502,6 +502,11 @@ def test_pool_terminate(runner):
     for loc in trace.locations:
         if loc.name == "Master thread" and visits(trace, ":work")[loc.group]:
             assert [e.value for e in loc.events if e.kind == "program_end"] == [128 + 15]
+
+
+def test_pool_terminate(runner):
+    runner.write("term.py", TERMINATE)
+    check_terminated_pool(same_as_plain(runner, "term.py"))
 
 
 def test_pool_terminate_while_every_cpu_is_busy(runner):
@@ -518,14 +523,7 @@ def test_pool_terminate_while_every_cpu_is_busy(runner):
         for burner in burners:
             burner.kill()
             burner.wait()
-    assert run.stdout == f"{sum(range(20))}\nterminated\n"
-    trace, _ = cross_check(run.experiment / "traces.otf2")
-    assert len(groups(trace)) == 3
-    trace.check_balanced()
-    assert 20 <= sum(visits(trace, ":work").values()) <= 22
-    for loc in trace.locations:
-        if loc.name == "Master thread" and visits(trace, ":work")[loc.group]:
-            assert [e.value for e in loc.events if e.kind == "program_end"] == [128 + 15]
+    check_terminated_pool(run)
 
 
 def test_exec_writes_the_results_first(runner):

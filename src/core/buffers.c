@@ -88,7 +88,6 @@ void buffers_on_drain_pass(void (*hook)(void)) { pass_hook = hook; }
 
 bool buffers_drain_running(void) { return drain_running(); }
 
-
 /* Whether the drain thread replays the buffers (else they are the program
  * threads' own business). */
 static bool draining(void) { return policy.drain_events && drain_running(); }
